@@ -1,0 +1,37 @@
+//! Strata's default request decisions, in plain Rust: no WIT, no Wasm, no host.
+//!
+//! The host carries out *outcomes*; this crate decides them. [`decide`] takes the head of a data-plane
+//! request and read access to the stored objects ([`store::Store`]) and answers with an
+//! [`types::Outcome`]: write a small response, stream a stored object, store the body, delete, or park and
+//! ask again. Request bodies and segment bytes never pass through here.
+//!
+//! How the crate is organised, one concern per module:
+//! - [`types`], [`store`]: the plain mirror of the WIT types and the storage a decision may consult.
+//! - [`handler`]: method dispatch, the entry point [`decide`].
+//! - [`path`]: request path → object key, and the path rules (400).
+//! - [`media_type`]: extension → Content-Type and object class.
+//! - [`cache_control`]: the default Cache-Control per object class.
+//! - [`cors`]: CORS headers and the preflight answer.
+//! - [`conditional`]: `If-None-Match`, `If-Modified-Since`, `If-Range`.
+//! - [`range`]: the `Range` header.
+//! - [`http_date`]: HTTP-date formatting and parsing over Unix seconds.
+//! - [`response`]: the shapes of small responses (errors, 204, 304).
+//! - [`segment_wait`]: park a request for a segment a stored playlist names but whose upload has not begun.
+
+pub mod cache_control;
+pub mod conditional;
+pub mod cors;
+pub mod handler;
+pub mod http_date;
+pub mod media_type;
+pub mod path;
+pub mod range;
+pub mod response;
+pub mod segment_wait;
+pub mod store;
+pub mod types;
+
+#[cfg(test)]
+mod test_support;
+
+pub use handler::decide;

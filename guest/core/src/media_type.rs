@@ -1,0 +1,141 @@
+//! What a key's extension says about an object: its Content-Type and its class.
+
+/// The kinds of object whose caching and availability rules differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectClass {
+    /// An HLS or DASH manifest: rewritten in place while a stream is live.
+    Playlist,
+    /// A media segment, init segment, subtitle segment or key: written once, never changed.
+    Segment,
+    /// Anything else.
+    Other,
+}
+
+/// One row of the extension table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaType {
+    /// Lower-case extension without the dot.
+    pub extension: &'static str,
+    /// Content-Type to record when the uploader gave none.
+    pub content_type: &'static str,
+    /// How the object is cached and awaited.
+    pub class: ObjectClass,
+}
+
+/// Content-Type for objects with an unknown extension.
+pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+
+const fn row(extension: &'static str, content_type: &'static str, class: ObjectClass) -> MediaType {
+    MediaType {
+        extension,
+        content_type,
+        class,
+    }
+}
+
+/// Every extension Strata knows, from PRODUCT.md's data-plane list.
+pub const MEDIA_TYPES: &[MediaType] = &[
+    row(
+        "m3u8",
+        "application/vnd.apple.mpegurl",
+        ObjectClass::Playlist,
+    ),
+    row("mpd", "application/dash+xml", ObjectClass::Playlist),
+    row("ts", "video/mp2t", ObjectClass::Segment),
+    row("m4s", "video/iso.segment", ObjectClass::Segment),
+    row("mp4", "video/mp4", ObjectClass::Segment),
+    row("m4v", "video/mp4", ObjectClass::Segment),
+    row("cmfv", "video/mp4", ObjectClass::Segment),
+    row("init", "video/mp4", ObjectClass::Segment),
+    row("m4a", "audio/mp4", ObjectClass::Segment),
+    row("cmfa", "audio/mp4", ObjectClass::Segment),
+    row("aac", "audio/aac", ObjectClass::Segment),
+    row("vtt", "text/vtt", ObjectClass::Segment),
+    row("key", "application/octet-stream", ObjectClass::Segment),
+];
+
+/// The file name of `key`: its last `/`-separated segment.
+pub fn file_name(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
+}
+
+/// The extension of `key`'s file name (after its last dot), as written; `None` without a dot.
+pub fn extension(key: &str) -> Option<&str> {
+    let name = file_name(key);
+    name.rsplit_once('.').map(|(_, ext)| ext)
+}
+
+/// The table row for `key`'s extension, compared case-insensitively.
+pub fn lookup(key: &str) -> Option<&'static MediaType> {
+    let ext = extension(key)?;
+    MEDIA_TYPES
+        .iter()
+        .find(|m| m.extension.eq_ignore_ascii_case(ext))
+}
+
+/// Content-Type for `key` by its extension, for uploads that did not say.
+pub fn content_type_for(key: &str) -> &'static str {
+    lookup(key).map_or(DEFAULT_CONTENT_TYPE, |m| m.content_type)
+}
+
+/// The class of `key` by its extension.
+pub fn class_of(key: &str) -> ObjectClass {
+    lookup(key).map_or(ObjectClass::Other, |m| m.class)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_extensions() {
+        assert_eq!(
+            content_type_for("a/b.m3u8"),
+            "application/vnd.apple.mpegurl"
+        );
+        assert_eq!(content_type_for("a.mpd"), "application/dash+xml");
+        assert_eq!(content_type_for("x/seg1.ts"), "video/mp2t");
+        assert_eq!(content_type_for("x/seg1.m4s"), "video/iso.segment");
+        for k in ["a.mp4", "a.m4v", "a.cmfv", "a.init"] {
+            assert_eq!(content_type_for(k), "video/mp4", "{k}");
+        }
+        assert_eq!(content_type_for("a.m4a"), "audio/mp4");
+        assert_eq!(content_type_for("a.cmfa"), "audio/mp4");
+        assert_eq!(content_type_for("a.aac"), "audio/aac");
+        assert_eq!(content_type_for("a.vtt"), "text/vtt");
+        assert_eq!(content_type_for("a.key"), "application/octet-stream");
+    }
+
+    #[test]
+    fn case_insensitive() {
+        assert_eq!(
+            content_type_for("LIVE/INDEX.M3U8"),
+            "application/vnd.apple.mpegurl"
+        );
+        assert_eq!(class_of("x/SEG.Ts"), ObjectClass::Segment);
+    }
+
+    #[test]
+    fn unknown_or_missing_extension() {
+        assert_eq!(content_type_for("readme"), DEFAULT_CONTENT_TYPE);
+        assert_eq!(content_type_for("a.txt"), DEFAULT_CONTENT_TYPE);
+        assert_eq!(class_of("a.txt"), ObjectClass::Other);
+        // A dot in a folder name is not an extension.
+        assert_eq!(extension("a.ts/readme"), None);
+        assert_eq!(class_of("a.ts/readme"), ObjectClass::Other);
+    }
+
+    #[test]
+    fn classes() {
+        assert_eq!(class_of("a.m3u8"), ObjectClass::Playlist);
+        assert_eq!(class_of("a.mpd"), ObjectClass::Playlist);
+        assert_eq!(class_of("a.init"), ObjectClass::Segment);
+        assert_eq!(class_of("a.key"), ObjectClass::Segment);
+    }
+
+    #[test]
+    fn file_names() {
+        assert_eq!(file_name("a/b/c.ts"), "c.ts");
+        assert_eq!(file_name("c.ts"), "c.ts");
+    }
+}

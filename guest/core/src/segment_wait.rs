@@ -1,0 +1,304 @@
+//! Park a request for a segment that a stored playlist already names but whose upload has not begun.
+//!
+//! Encoders start a playlist PUT before the PUT of the segment it names has finished, or even started
+//! (PROTOCOLS.md, "HTTP ingest"), so a player can ask for a segment that is about to exist. Answering 404
+//! there stalls players and, through a CDN, can poison caches; instead the host parks the request until
+//! the object appears or about one target duration passes, then asks the guest again.
+
+use crate::media_type::{ObjectClass, class_of, file_name};
+use crate::store::Store;
+use crate::types::WaitPlan;
+
+/// How many keys of the segment's folder are listed when looking for playlists.
+///
+/// Keys come in lexical order, so in a folder with more keys than this sorting before its playlist, the
+/// playlist is not seen and the request is answered 404 at once.
+pub const LIST_LIMIT: u32 = 32;
+
+/// Largest playlist read, in bytes; larger ones are skipped.
+pub const MAX_PLAYLIST_BYTES: u64 = 1 << 20;
+
+/// Wait when the playlist gives no target duration (DASH manifests, malformed playlists), in ms.
+pub const DEFAULT_TIMEOUT_MS: u32 = 2_000;
+
+/// Longest wait, whatever the target duration, in ms.
+pub const MAX_TIMEOUT_MS: u32 = 10_000;
+
+/// A wait for `key` if it is a segment that a playlist in its own folder names; `None` otherwise.
+///
+/// The timeout is that playlist's `#EXT-X-TARGETDURATION` in ms, capped at [`MAX_TIMEOUT_MS`], or
+/// [`DEFAULT_TIMEOUT_MS`] without one. Playlists that cannot be read are skipped.
+pub fn plan(key: &str, store: &impl Store) -> Option<WaitPlan> {
+    if class_of(key) != ObjectClass::Segment {
+        return None;
+    }
+    let name = file_name(key);
+    let dir = &key[..key.len() - name.len()];
+    store
+        .list(dir, LIST_LIMIT)
+        .iter()
+        .filter(|k| is_playlist_in(k, dir))
+        .filter_map(|k| store.read(k, MAX_PLAYLIST_BYTES).ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .find(|text| names(text, name))
+        .map(|text| WaitPlan {
+            key: key.to_string(),
+            unless_etag: None,
+            timeout_ms: timeout_ms(&text),
+        })
+}
+
+/// Whether `candidate` is an HLS or DASH playlist directly in folder `dir` (which ends in `/` or is empty).
+fn is_playlist_in(candidate: &str, dir: &str) -> bool {
+    candidate
+        .strip_prefix(dir)
+        .is_some_and(|rest| !rest.contains('/'))
+        && class_of(candidate) == ObjectClass::Playlist
+}
+
+/// Whether playlist `text` names file `name`: as a whole word in a URI or attribute (HLS lines,
+/// `EXT-X-PART`/`PRELOAD-HINT` URIs, DASH `SegmentList`/`BaseURL`), or by a DASH `SegmentTemplate`
+/// `media`/`initialization` pattern.
+pub fn names(text: &str, name: &str) -> bool {
+    mentions(text, name) || dash_templates(text).any(|t| template_matches(file_name(t), name))
+}
+
+/// `name` appears in `text` not as part of a longer file name (`seg1.ts` is not in `seg11.ts`).
+fn mentions(text: &str, name: &str) -> bool {
+    if name.is_empty() {
+        return false;
+    }
+    let is_name_byte = |b: u8| b.is_ascii_alphanumeric() || b"-_.~%".contains(&b);
+    text.match_indices(name).any(|(at, _)| {
+        let before = text.as_bytes().get(at.wrapping_sub(1)).copied();
+        let after = text.as_bytes().get(at + name.len()).copied();
+        !before.is_some_and(is_name_byte) && !after.is_some_and(is_name_byte)
+    })
+}
+
+/// The values of `media="…"` and `initialization="…"` attributes.
+fn dash_templates(text: &str) -> impl Iterator<Item = &str> {
+    ["media=\"", "initialization=\""]
+        .into_iter()
+        .flat_map(move |attr| {
+            text.match_indices(attr).filter_map(move |(at, _)| {
+                let value = &text[at + attr.len()..];
+                value.find('"').map(|end| &value[..end])
+            })
+        })
+}
+
+/// One piece of a DASH `SegmentTemplate` pattern.
+enum Piece<'a> {
+    Literal(&'a [u8]),
+    /// `$Identifier[%format]$`: digits for `$Number$`, `$Time$`, …; any non-`/` for `$RepresentationID$`.
+    Variable {
+        digits_only: bool,
+    },
+}
+
+/// The pieces of `template`; `None` if a `$` is unterminated.
+fn pieces(template: &str) -> Option<Vec<Piece<'_>>> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(at) = rest.find('$') {
+        out.push(Piece::Literal(&rest.as_bytes()[..at]));
+        let after = &rest[at + 1..];
+        let end = after.find('$')?;
+        let ident = &after[..end];
+        if ident.is_empty() {
+            out.push(Piece::Literal(b"$"));
+        } else {
+            out.push(Piece::Variable {
+                digits_only: !ident.starts_with("RepresentationID"),
+            });
+        }
+        rest = &after[end + 1..];
+    }
+    out.push(Piece::Literal(rest.as_bytes()));
+    Some(out)
+}
+
+/// Whether `name` is one of the names `template` generates; linear in `name` per piece, so hostile
+/// templates cannot blow up.
+fn template_matches(template: &str, name: &str) -> bool {
+    let Some(pieces) = pieces(template) else {
+        return false;
+    };
+    let n = name.as_bytes();
+    // reach[i]: the pieces so far can produce exactly n[..i].
+    let mut reach = vec![false; n.len() + 1];
+    reach[0] = true;
+    for piece in pieces {
+        let mut next = vec![false; n.len() + 1];
+        match piece {
+            Piece::Literal(lit) => {
+                for (i, _) in reach.iter().enumerate().filter(|(_, r)| **r) {
+                    if n[i..].starts_with(lit) {
+                        next[i + lit.len()] = true;
+                    }
+                }
+            }
+            Piece::Variable { digits_only } => {
+                let mut open = false;
+                for j in 1..=n.len() {
+                    let b = n[j - 1];
+                    let allowed = if digits_only {
+                        b.is_ascii_digit()
+                    } else {
+                        b != b'/'
+                    };
+                    open = allowed && (open || reach[j - 1]);
+                    next[j] = open;
+                }
+            }
+        }
+        reach = next;
+    }
+    reach[n.len()]
+}
+
+/// `#EXT-X-TARGETDURATION` of an HLS playlist in ms, capped; the default when absent or zero.
+fn timeout_ms(text: &str) -> u32 {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("#EXT-X-TARGETDURATION:"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|secs| *secs > 0)
+        .map_or(DEFAULT_TIMEOUT_MS, |secs| {
+            u32::try_from(secs.saturating_mul(1000).min(u64::from(MAX_TIMEOUT_MS)))
+                .unwrap_or(MAX_TIMEOUT_MS)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::MemStore;
+
+    const HLS: &str = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:10\n\
+        #EXTINF:4.0,\nseg10.ts\n#EXTINF:4.0,\nseg11.ts\n";
+
+    const MPD: &str = r#"<MPD><Period><AdaptationSet>
+        <SegmentTemplate timescale="1000" initialization="init-$RepresentationID$.m4s"
+            media="chunk-$RepresentationID$-$Number%05d$.m4s" startNumber="1"/>
+        <Representation id="stream0" bandwidth="800000"/></AdaptationSet></Period></MPD>"#;
+
+    fn wait(key: &str, timeout_ms: u32) -> Option<WaitPlan> {
+        Some(WaitPlan {
+            key: key.to_string(),
+            unless_etag: None,
+            timeout_ms,
+        })
+    }
+
+    #[test]
+    fn waits_for_segment_named_in_hls_playlist() {
+        let store = MemStore::default().with("live/index.m3u8", HLS.as_bytes());
+        assert_eq!(plan("live/seg11.ts", &store), wait("live/seg11.ts", 4_000));
+    }
+
+    #[test]
+    fn unnamed_segment_does_not_wait() {
+        let store = MemStore::default().with("live/index.m3u8", HLS.as_bytes());
+        assert_eq!(plan("live/seg12.ts", &store), None);
+        // A prefix of a named file is not named.
+        assert_eq!(plan("live/seg1.ts", &store), None);
+        assert_eq!(plan("live/eg11.ts", &store), None);
+    }
+
+    #[test]
+    fn only_playlists_in_the_same_folder() {
+        let store = MemStore::default()
+            .with("other/index.m3u8", HLS.as_bytes())
+            .with("live/sub/index.m3u8", HLS.as_bytes());
+        assert_eq!(plan("live/seg11.ts", &store), None);
+    }
+
+    #[test]
+    fn top_level_folder() {
+        let store = MemStore::default().with("index.m3u8", HLS.as_bytes());
+        assert_eq!(plan("seg10.ts", &store), wait("seg10.ts", 4_000));
+    }
+
+    #[test]
+    fn non_segments_never_wait() {
+        let store =
+            MemStore::default().with("live/index.m3u8", b"#EXTM3U\nnotes.txt\nother.m3u8\n");
+        assert_eq!(plan("live/notes.txt", &store), None);
+        assert_eq!(plan("live/other.m3u8", &store), None);
+    }
+
+    #[test]
+    fn ll_hls_parts_and_hints() {
+        let text = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PART:DURATION=0.5,URI=\"part3.0.m4s\"\n\
+            #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part3.1.m4s\"\n";
+        let store = MemStore::default().with("ll/index.m3u8", text.as_bytes());
+        assert_eq!(
+            plan("ll/part3.1.m4s", &store),
+            wait("ll/part3.1.m4s", 2_000)
+        );
+    }
+
+    #[test]
+    fn absolute_uris_with_query_count() {
+        let text = "#EXTM3U\n#EXTINF:2,\nhttps://cdn.example/live/seg5.ts?token=abc\n";
+        let store = MemStore::default().with("live/index.m3u8", text.as_bytes());
+        assert_eq!(
+            plan("live/seg5.ts", &store),
+            wait("live/seg5.ts", DEFAULT_TIMEOUT_MS)
+        );
+    }
+
+    #[test]
+    fn dash_templates_match() {
+        let store = MemStore::default().with("dash/manifest.mpd", MPD.as_bytes());
+        assert_eq!(
+            plan("dash/chunk-stream0-00007.m4s", &store),
+            wait("dash/chunk-stream0-00007.m4s", DEFAULT_TIMEOUT_MS)
+        );
+        assert_eq!(
+            plan("dash/init-stream0.m4s", &store),
+            wait("dash/init-stream0.m4s", DEFAULT_TIMEOUT_MS)
+        );
+        assert_eq!(plan("dash/chunk-stream0-abc.m4s", &store), None);
+        assert_eq!(plan("dash/other.m4s", &store), None);
+    }
+
+    #[test]
+    fn template_matching() {
+        assert!(template_matches("seg-$Number$.m4s", "seg-1.m4s"));
+        assert!(!template_matches("seg-$Number$.m4s", "seg-.m4s"));
+        assert!(template_matches(
+            "$RepresentationID$/$Time$.m4s",
+            "v1/1000.m4s"
+        ));
+        assert!(template_matches("a$$b-$Number$.ts", "a$b-3.ts"));
+        assert!(!template_matches("seg-$Number.m4s", "seg-1.m4s"));
+        assert!(template_matches("plain.m4s", "plain.m4s"));
+        // Many variables over a long name stay fast.
+        let hostile = "$RepresentationID$".repeat(200) + "x";
+        assert!(!template_matches(&hostile, &"a".repeat(1024)));
+    }
+
+    #[test]
+    fn target_duration_bounds() {
+        assert_eq!(timeout_ms("#EXT-X-TARGETDURATION:6\n"), 6_000);
+        assert_eq!(timeout_ms("#EXT-X-TARGETDURATION:60\n"), MAX_TIMEOUT_MS);
+        assert_eq!(timeout_ms("#EXT-X-TARGETDURATION:0\n"), DEFAULT_TIMEOUT_MS);
+        assert_eq!(timeout_ms("#EXT-X-TARGETDURATION:x\n"), DEFAULT_TIMEOUT_MS);
+        assert_eq!(timeout_ms("#EXTM3U\n"), DEFAULT_TIMEOUT_MS);
+        assert_eq!(
+            timeout_ms("#EXT-X-TARGETDURATION:99999999999999999999\n"),
+            DEFAULT_TIMEOUT_MS
+        );
+    }
+
+    #[test]
+    fn unreadable_playlists_are_skipped() {
+        let big = vec![b'#'; (MAX_PLAYLIST_BYTES + 1) as usize];
+        let store = MemStore::default()
+            .with("live/a.m3u8", &big)
+            .with("live/b.m3u8", HLS.as_bytes());
+        assert_eq!(plan("live/seg10.ts", &store), wait("live/seg10.ts", 4_000));
+    }
+}

@@ -1,0 +1,85 @@
+//! Test helpers: an in-memory [`Store`] and request/meta builders.
+
+use std::collections::BTreeMap;
+
+use crate::store::{ReadError, Store};
+use crate::types::{Headers, Limits, ObjectMeta, Request};
+
+/// Objects by key; a `BTreeMap` so `list` is in lexical order like the real tiers.
+#[derive(Default)]
+pub struct MemStore {
+    pub objects: BTreeMap<String, (ObjectMeta, Vec<u8>)>,
+}
+
+impl MemStore {
+    pub fn with(mut self, key: &str, body: &[u8]) -> Self {
+        self.put(key, body);
+        self
+    }
+
+    pub fn put(&mut self, key: &str, body: &[u8]) {
+        let m = meta(key, body.len() as u64);
+        self.objects.insert(key.to_string(), (m, body.to_vec()));
+    }
+}
+
+impl Store for MemStore {
+    fn head(&self, key: &str) -> Option<ObjectMeta> {
+        self.objects.get(key).map(|(m, _)| m.clone())
+    }
+
+    fn read(&self, key: &str, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
+        match self.objects.get(key) {
+            None => Err(ReadError::NotFound),
+            Some((_, b)) if b.len() as u64 > max_bytes => Err(ReadError::TooLarge(b.len() as u64)),
+            Some((_, b)) => Ok(b.clone()),
+        }
+    }
+
+    fn list(&self, prefix: &str, limit: u32) -> Vec<String> {
+        self.objects
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .take(limit as usize)
+            .cloned()
+            .collect()
+    }
+}
+
+/// 1994-11-06T08:49:37Z, RFC 9110's example date.
+pub const LAST_MODIFIED: u64 = 784_111_777;
+
+pub fn meta(key: &str, size: u64) -> ObjectMeta {
+    ObjectMeta {
+        key: key.to_string(),
+        size,
+        content_type: crate::media_type::content_type_for(key).to_string(),
+        etag: format!("\"etag-{key}\""),
+        last_modified: LAST_MODIFIED,
+        cache_control: None,
+        metadata: Vec::new(),
+    }
+}
+
+pub fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> Request {
+    Request {
+        method: method.to_string(),
+        path: path.to_string(),
+        query: String::new(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        waited_ms: 0,
+        limits: Limits {
+            max_object_bytes: 1 << 20,
+        },
+    }
+}
+
+pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}

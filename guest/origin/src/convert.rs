@@ -1,0 +1,173 @@
+//! Conversions between the WIT bindings and `strata-guest-core`'s plain types, and the host's `tiers`
+//! imports as a core [`Store`]. Field for field; no decisions here.
+
+use strata_guest_core::store::{ReadError, Store};
+use strata_guest_core::types as plain;
+
+use crate::bindings::strata::origin::tiers;
+use crate::bindings::strata::origin::types as wit;
+
+/// The host's storage tiers, read through the `strata:origin/tiers` imports (`list` is `list-keys` there:
+/// `list` is a WIT keyword).
+pub struct Tiers;
+
+impl Store for Tiers {
+    fn head(&self, key: &str) -> Option<plain::ObjectMeta> {
+        tiers::head(key).map(object_meta)
+    }
+
+    fn read(&self, key: &str, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
+        tiers::read(key, max_bytes).map_err(read_error)
+    }
+
+    fn list(&self, prefix: &str, limit: u32) -> Vec<String> {
+        tiers::list_keys(prefix, limit)
+    }
+}
+
+/// The WIT request as the core's.
+pub fn request(r: wit::Request) -> plain::Request {
+    plain::Request {
+        method: r.method,
+        path: r.path,
+        query: r.query,
+        headers: r.headers,
+        waited_ms: r.waited_ms,
+        limits: plain::Limits {
+            max_object_bytes: r.limits.max_object_bytes,
+        },
+    }
+}
+
+/// The core's outcome as WIT.
+pub fn outcome(o: plain::Outcome) -> wit::Outcome {
+    match o {
+        plain::Outcome::Respond(r) => wit::Outcome::Respond(wit::Response {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        }),
+        plain::Outcome::Serve(s) => wit::Outcome::Serve(wit::ServePlan {
+            key: s.key,
+            status: s.status,
+            range: s.range.map(|r| wit::ByteRange {
+                first: r.first,
+                last: r.last,
+            }),
+            etag: s.etag,
+            headers: s.headers,
+        }),
+        plain::Outcome::Store(s) => wit::Outcome::Store(wit::StorePlan {
+            key: s.key,
+            content_type: s.content_type,
+            cache_control: s.cache_control,
+            metadata: s.metadata,
+            status: s.status,
+            headers: s.headers,
+        }),
+        plain::Outcome::Delete(d) => wit::Outcome::Delete(wit::DeletePlan {
+            key: d.key,
+            status: d.status,
+            headers: d.headers,
+        }),
+        plain::Outcome::Wait(w) => wit::Outcome::Wait(wit::WaitPlan {
+            key: w.key,
+            unless_etag: w.unless_etag,
+            timeout_ms: w.timeout_ms,
+        }),
+    }
+}
+
+fn object_meta(m: wit::ObjectMeta) -> plain::ObjectMeta {
+    plain::ObjectMeta {
+        key: m.key,
+        size: m.size,
+        content_type: m.content_type,
+        etag: m.etag,
+        last_modified: m.last_modified,
+        cache_control: m.cache_control,
+        metadata: m.metadata,
+    }
+}
+
+fn read_error(e: tiers::ReadError) -> ReadError {
+    match e {
+        tiers::ReadError::NotFound => ReadError::NotFound,
+        tiers::ReadError::TooLarge(size) => ReadError::TooLarge(size),
+        tiers::ReadError::Denied => ReadError::Denied,
+        tiers::ReadError::Io(reason) => ReadError::Io(reason),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_fields_carry_over() {
+        let r = request(wit::Request {
+            method: "GET".into(),
+            path: "/a%20b.ts".into(),
+            query: "x=1".into(),
+            headers: vec![("range".into(), "bytes=0-1".into())],
+            waited_ms: 7,
+            limits: wit::Limits {
+                max_object_bytes: 9,
+            },
+        });
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.path, "/a%20b.ts");
+        assert_eq!(r.query, "x=1");
+        assert_eq!(r.header("range"), Some("bytes=0-1"));
+        assert_eq!(r.waited_ms, 7);
+        assert_eq!(r.limits.max_object_bytes, 9);
+    }
+
+    #[test]
+    fn outcomes_carry_over() {
+        let o = outcome(plain::Outcome::Serve(plain::ServePlan {
+            key: "a.ts".into(),
+            status: 206,
+            range: Some(plain::ByteRange { first: 1, last: 2 }),
+            etag: "\"e\"".into(),
+            headers: vec![("etag".into(), "\"e\"".into())],
+        }));
+        let wit::Outcome::Serve(s) = o else {
+            panic!("expected serve");
+        };
+        assert_eq!(
+            (s.key.as_str(), s.status, s.etag.as_str()),
+            ("a.ts", 206, "\"e\"")
+        );
+        assert_eq!(s.range.map(|r| (r.first, r.last)), Some((1, 2)));
+
+        let o = outcome(plain::Outcome::Wait(plain::WaitPlan {
+            key: "b.ts".into(),
+            unless_etag: None,
+            timeout_ms: 2000,
+        }));
+        assert!(matches!(o, wit::Outcome::Wait(w) if w.key == "b.ts" && w.timeout_ms == 2000));
+
+        let o = outcome(plain::Outcome::Store(plain::StorePlan {
+            key: "c.m3u8".into(),
+            content_type: "application/vnd.apple.mpegurl".into(),
+            cache_control: Some("max-age=1".into()),
+            metadata: vec![("x-strata-meta-a".into(), "1".into())],
+            status: 201,
+            headers: Vec::new(),
+        }));
+        assert!(matches!(o, wit::Outcome::Store(s) if s.status == 201 && s.metadata.len() == 1));
+    }
+
+    #[test]
+    fn read_errors_carry_over() {
+        assert_eq!(
+            read_error(tiers::ReadError::TooLarge(5)),
+            ReadError::TooLarge(5)
+        );
+        assert_eq!(
+            read_error(tiers::ReadError::Io("x".into())),
+            ReadError::Io("x".into())
+        );
+    }
+}

@@ -1,0 +1,63 @@
+//! Builds the default handler guest (`guest/origin`) for `wasm32-wasip2` and leaves it in `OUT_DIR`, so the
+//! `strata` binary embeds it and runs with no other file.
+//!
+//! The nested cargo uses its own target folder: the outer build holds the lock on the workspace's.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+const GUEST_PACKAGE: &str = "strata-guest-origin";
+const GUEST_ARTIFACT: &str = "strata_guest_origin.wasm";
+const TARGET: &str = "wasm32-wasip2";
+
+fn main() {
+    let manifest_dir =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let workspace = manifest_dir
+        .parent()
+        .expect("host/ sits in the workspace root")
+        .to_path_buf();
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let target_dir = out_dir.join("guest-target");
+
+    for watched in ["wit", "guest/core", "guest/origin", "Cargo.lock"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
+    }
+
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&workspace)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--package",
+            GUEST_PACKAGE,
+            "--target",
+            TARGET,
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        // The guest is compiled by wasmtime at every start: no debug info keeps it small and quick.
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo")
+        .status()
+        .expect("cannot run cargo to build the default guest");
+    assert!(
+        status.success(),
+        "building the default guest failed; is the target installed? run: rustup target add {TARGET}"
+    );
+    let built = target_dir.join(TARGET).join("release").join(GUEST_ARTIFACT);
+    std::fs::copy(&built, out_dir.join(GUEST_ARTIFACT))
+        .unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
+}

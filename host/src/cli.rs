@@ -1,0 +1,87 @@
+//! The `strata` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use bytesize::ByteSize;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+
+/// A WebAssembly-programmable origin for HLS and DASH.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the origin.
+    Serve(ServeArgs),
+}
+
+/// Flags of `strata serve`; each overrides the config file, which overrides the embedded defaults.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML config file (see strata.example.toml).
+    #[arg(long, env = "STRATA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Listen address, e.g. 127.0.0.1:8080 (port 0 picks a free one).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Data folder for the disk tier.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Memory tier budget, e.g. 512MiB.
+    #[arg(long)]
+    pub memory_bytes: Option<ByteSize>,
+    /// Largest object a PUT may store, e.g. 64MiB.
+    #[arg(long)]
+    pub max_object_bytes: Option<ByteSize>,
+    /// Handler component (.wasm) to run instead of the built-in one.
+    #[arg(long)]
+    pub handler: Option<PathBuf>,
+    /// Linear memory cap per guest instance, e.g. 64MiB.
+    #[arg(long)]
+    pub guest_memory_bytes: Option<ByteSize>,
+    /// CPU deadline per guest decision, in milliseconds.
+    #[arg(long)]
+    pub guest_deadline_ms: Option<u64>,
+}
+
+impl ServeArgs {
+    /// The configuration these flags describe: defaults, then the file, then the flags; validated.
+    pub fn resolve(&self) -> Result<Config, ConfigError> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(data) = &self.data {
+            config.data_dir = data.clone();
+        }
+        if let Some(bytes) = self.memory_bytes {
+            config.memory_bytes = bytes;
+        }
+        if let Some(bytes) = self.max_object_bytes {
+            config.max_object_bytes = bytes;
+        }
+        if let Some(handler) = &self.handler {
+            config.guest.handler = Some(handler.clone());
+        }
+        if let Some(bytes) = self.guest_memory_bytes {
+            config.guest.memory_bytes = bytes;
+        }
+        if let Some(ms) = self.guest_deadline_ms {
+            config.guest.deadline_ms = ms;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}

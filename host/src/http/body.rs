@@ -1,0 +1,56 @@
+//! Response bodies: whole (`Bytes` from memory or a guest), streamed from a file, or empty.
+
+use std::convert::Infallible;
+use std::io;
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use hyper::body::Frame;
+use tokio::io::AsyncRead;
+use tokio_util::io::ReaderStream;
+
+/// The one body type every response uses.
+pub type ResponseBody = BoxBody<Bytes, io::Error>;
+
+/// Chunk size when streaming from disk: large enough for few syscalls, small enough to interleave clients.
+const FILE_CHUNK: usize = 256 * 1024;
+
+/// A body that is already in memory; `Bytes` is shared, never copied.
+pub fn full(bytes: impl Into<Bytes>) -> ResponseBody {
+    Full::new(bytes.into())
+        .map_err(|never: Infallible| match never {})
+        .boxed()
+}
+
+/// No body.
+pub fn empty() -> ResponseBody {
+    Empty::new()
+        .map_err(|never: Infallible| match never {})
+        .boxed()
+}
+
+/// A body streamed from a reader (a file positioned at the first byte, limited to the length to send).
+pub fn stream(reader: impl AsyncRead + Send + Sync + 'static) -> ResponseBody {
+    let frames = ReaderStream::with_capacity(reader, FILE_CHUNK).map_ok(Frame::data);
+    BodyExt::boxed(StreamBody::new(frames))
+}
+
+/// A plain-text error with a one-line reason, never cached: the host's own failures.
+pub fn error(status: StatusCode, reason: impl std::fmt::Display) -> Response<ResponseBody> {
+    let mut response = Response::new(full(format!("{reason}\n")));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}

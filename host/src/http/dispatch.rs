@@ -1,0 +1,169 @@
+//! One request's path through the host: admin routes, else ask the guest and carry out its outcome,
+//! asking again after a `wait` or when the object it chose changed meanwhile.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::request::Parts;
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::body::{self, ResponseBody};
+use super::linger;
+use super::outcome::{self, Served};
+use crate::admin;
+use crate::runtime::{GuestError, abi};
+use crate::state::AppState;
+
+/// Most times one request may go back to the guest (after waits or stale serves) before giving up.
+const MAX_DECISIONS: u32 = 16;
+/// Longest a single `wait` outcome may park a request.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// Handles one HTTP request; never fails at the hyper level, every error is a response.
+///
+/// Not an `async fn` on purpose: encoders such as ffmpeg close the socket right after a write's last chunk
+/// without reading the answer, and hyper may then drop the request's future before ever polling it. A write
+/// whose body fully arrived must still be stored and counted, so writes are spawned here, at call time, as
+/// tasks of their own. Reads stay in hyper's future and stop when the client leaves, which releases any
+/// parked wait.
+pub fn handle(
+    state: Arc<AppState>,
+    request: Request<Incoming>,
+) -> impl Future<Output = Result<Response<ResponseBody>, Infallible>> + Send {
+    let changes_state = matches!(
+        *request.method(),
+        Method::PUT | Method::POST | Method::DELETE
+    );
+    let work = answer(state, request);
+    let work = if changes_state {
+        Ok(tokio::spawn(work))
+    } else {
+        Err(work)
+    };
+    async move {
+        let response = match work {
+            Ok(task) => task.await.unwrap_or_else(|e| {
+                body::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("request task failed: {e}"),
+                )
+            }),
+            Err(inline) => inline.await,
+        };
+        Ok(response)
+    }
+}
+
+/// Answers a request (operator route or guest decision) and records it in the metrics.
+async fn answer(state: Arc<AppState>, request: Request<Incoming>) -> Response<ResponseBody> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let response = if admin::owns(request.uri().path()) {
+        admin::handle(&state, &request)
+    } else {
+        decide_and_execute(&state, request).await
+    };
+    crate::metrics::record_request(&method, response.status(), started.elapsed());
+    response
+}
+
+async fn decide_and_execute(
+    state: &Arc<AppState>,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
+    let (parts, request_body) = request.into_parts();
+    let mut request_body = Some(request_body);
+    let response = run_decisions(state, &parts, &mut request_body).await;
+    if let Some(unread) = request_body {
+        linger::discard(unread).await;
+    }
+    response
+}
+
+/// The request head as the guest sees it.
+fn guest_request(state: &AppState, parts: &Parts) -> abi::Request {
+    abi::Request {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .filter_map(|(name, value)| {
+                value
+                    .to_str()
+                    .ok()
+                    .map(|value| (name.as_str().to_owned(), value.to_owned()))
+            })
+            .collect(),
+        waited_ms: 0,
+        limits: abi::Limits {
+            max_object_bytes: state.config.max_object_bytes.as_u64(),
+        },
+    }
+}
+
+/// Asks the guest and carries out its outcomes until one of them produces a response. Takes the request
+/// body only for a `store`.
+async fn run_decisions(
+    state: &Arc<AppState>,
+    parts: &Parts,
+    request_body: &mut Option<Incoming>,
+) -> Response<ResponseBody> {
+    let is_head = parts.method == Method::HEAD;
+    let mut guest_request = guest_request(state, parts);
+    for _ in 0..MAX_DECISIONS {
+        let decision = match state.runtime.decide(&guest_request).await {
+            Ok(outcome) => outcome,
+            Err(e) => return guest_failure(&guest_request.path, e),
+        };
+        match decision {
+            abi::Outcome::Respond(response) => return outcome::respond(response, is_head),
+            abi::Outcome::Serve(plan) => match outcome::serve(&state.tiers, plan, is_head).await {
+                Served::Response(response) => return response,
+                Served::Stale => continue,
+            },
+            abi::Outcome::Store(plan) => {
+                let Some(upload) = request_body.take() else {
+                    return body::error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "guest asked to store a request body twice",
+                    );
+                };
+                let max = state.config.max_object_bytes.as_u64();
+                return outcome::store(&state.tiers, plan, upload, max).await;
+            }
+            abi::Outcome::Delete(plan) => return outcome::delete(&state.tiers, plan).await,
+            abi::Outcome::Wait(plan) => {
+                let timeout = Duration::from_millis(plan.timeout_ms.into()).min(MAX_WAIT);
+                let waited = state
+                    .tiers
+                    .wait_for_change(&plan.key, plan.unless_etag.as_deref(), timeout)
+                    .await;
+                let waited_ms = u32::try_from(waited.as_millis()).unwrap_or(u32::MAX);
+                guest_request.waited_ms = guest_request.waited_ms.saturating_add(waited_ms.max(1));
+            }
+        }
+    }
+    body::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "{} kept changing while being served; try again",
+            guest_request.path
+        ),
+    )
+}
+
+/// The answer when the guest could not decide: 503 for a deadline (the next try may pass), else 500.
+fn guest_failure(path: &str, error: GuestError) -> Response<ResponseBody> {
+    crate::metrics::record_guest_failure(&error);
+    tracing::warn!(%path, %error, "guest failed");
+    let status = match error {
+        GuestError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    body::error(status, error)
+}

@@ -1,0 +1,31 @@
+//! Reading and discarding the rest of a request body before answering early (413, 400, 404 to a PUT), like
+//! nginx's lingering close: a client still sending would otherwise hit a reset and never read the answer.
+
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use hyper::body::{Body, Incoming};
+
+/// Most bytes discarded; past this the connection is closed and the client may miss the answer.
+const MAX_DISCARD: u64 = 16 * 1024 * 1024;
+/// Longest time spent discarding.
+const MAX_WAIT: Duration = Duration::from_secs(2);
+
+/// Discards what is left of `body`, within `MAX_DISCARD` bytes and `MAX_WAIT`.
+pub async fn discard(mut body: Incoming) {
+    if body.is_end_stream() {
+        return;
+    }
+    let drain = async {
+        let mut discarded = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(data) = frame.data_ref() {
+                discarded += data.len() as u64;
+                if discarded > MAX_DISCARD {
+                    break;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(MAX_WAIT, drain).await;
+}

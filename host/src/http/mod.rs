@@ -1,0 +1,12 @@
+//! The HTTP front: the listener, each request's dispatch to the guest, and the execution of outcomes.
+
+mod body;
+mod dispatch;
+mod linger;
+mod outcome;
+mod server;
+
+pub use body::ResponseBody;
+pub use server::run;
+
+pub(crate) use body::{error as error_response, full as full_body};

@@ -1,0 +1,59 @@
+//! Prometheus metrics: names in one place, recorded through the `metrics` facade.
+
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::runtime::GuestError;
+use crate::state::AppState;
+
+/// Installs the process-wide recorder and returns the handle that renders it.
+pub fn install() -> anyhow::Result<PrometheusHandle> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets(&[
+            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+            2.5, 5.0, 10.0,
+        ])?
+        .install_recorder()?;
+    Ok(handle)
+}
+
+/// Counts one answered request by method and status, and its latency.
+pub fn record_request(method: &Method, status: StatusCode, elapsed: Duration) {
+    let method = match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
+    metrics::counter!("strata_requests_total", "method" => method, "status" => status.as_str().to_owned())
+        .increment(1);
+    metrics::histogram!("strata_request_duration_seconds", "method" => method)
+        .record(elapsed.as_secs_f64());
+}
+
+/// Counts a guest that trapped or timed out.
+pub fn record_guest_failure(error: &GuestError) {
+    let kind = match error {
+        GuestError::Timeout(_) => "timeout",
+        GuestError::Trap(_) => "trap",
+        GuestError::Invalid(_) => "invalid",
+    };
+    metrics::counter!("strata_guest_failures_total", "kind" => kind).increment(1);
+}
+
+/// The registry as Prometheus text, with gauges read fresh from the tiers and the runtime.
+pub fn render(state: &AppState) -> String {
+    let stats = state.tiers.stats();
+    metrics::gauge!("strata_objects").set(stats.objects as f64);
+    metrics::gauge!("strata_memory_tier_objects").set(stats.memory_objects as f64);
+    metrics::gauge!("strata_memory_tier_bytes").set(stats.memory_bytes as f64);
+    metrics::gauge!("strata_memory_tier_budget_bytes")
+        .set(state.config.memory_bytes.as_u64() as f64);
+    metrics::gauge!("strata_guest_memory_peak_bytes").set(state.runtime.memory_peak() as f64);
+    state.metrics.render()
+}
