@@ -22,6 +22,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the origin.
     Serve(ServeArgs),
+    /// Manage the guests of a running origin through its admin API.
+    #[command(subcommand)]
+    Guest(crate::guest_cli::GuestCommand),
 }
 
 /// Flags of `strata serve`; each overrides the config file, which overrides the embedded defaults.
@@ -51,6 +54,15 @@ pub struct ServeArgs {
     /// CPU deadline per guest decision, in milliseconds.
     #[arg(long)]
     pub guest_deadline_ms: Option<u64>,
+    /// Most guest instances alive at once.
+    #[arg(long)]
+    pub guest_max_instances: Option<u32>,
+    /// Folder watched for <name>.wasm files that deploy themselves.
+    #[arg(long)]
+    pub guests_dir: Option<PathBuf>,
+    /// Bearer token of the admin API.
+    #[arg(long, env = "STRATA_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
 }
 
 impl ServeArgs {
@@ -80,6 +92,15 @@ impl ServeArgs {
         }
         if let Some(ms) = self.guest_deadline_ms {
             config.guest.deadline_ms = ms;
+        }
+        if let Some(n) = self.guest_max_instances {
+            config.guest.max_instances = n;
+        }
+        if let Some(dir) = &self.guests_dir {
+            config.guest.guests_dir = Some(dir.clone());
+        }
+        if let Some(token) = &self.admin_token {
+            config.admin.token = Some(token.clone());
         }
         config.validate()?;
         Ok(config)

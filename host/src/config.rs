@@ -21,6 +21,87 @@ pub struct Config {
     pub max_object_bytes: ByteSize,
     /// The handler guest and its limits.
     pub guest: GuestConfig,
+    /// The admin API under `/_strata/`.
+    pub admin: AdminConfig,
+    /// Credentials for ingest (and optionally reads), per path prefix.
+    pub auth: AuthConfig,
+    /// Manifest plugin chains, each applied to playlist responses whose path matches its pattern.
+    pub filters: Vec<FilterChain>,
+    /// Limits of each manifest plugin, by plugin name; unnamed plugins get the defaults.
+    pub plugins: std::collections::BTreeMap<String, PluginConfig>,
+}
+
+/// Who may use the admin API.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Bearer token the admin API requires; without one it answers loopback clients only.
+    pub token: Option<String>,
+}
+
+/// Access control of the data plane.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Credential rules; once any exists, every PUT, POST and DELETE needs credentials.
+    pub ingest: Vec<IngestRule>,
+}
+
+/// Credentials accepted under one path prefix (the longest matching prefix applies).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestRule {
+    /// Path prefix, e.g. `/live/`.
+    pub prefix: String,
+    /// Accepted `Authorization: Bearer` tokens.
+    pub bearer: Vec<String>,
+    /// Accepted `Authorization: Basic` credentials, each `user:password`.
+    pub basic: Vec<String>,
+    /// Whether GET and HEAD under the prefix need the same credentials.
+    pub protect_reads: bool,
+}
+
+/// One chain of manifest plugins.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterChain {
+    /// Request paths it applies to; `*` matches any run of characters, e.g. `/live/*.m3u8`.
+    pub pattern: String,
+    /// Plugin (guest) names, run in order, each on the previous one's output.
+    pub plugins: Vec<String>,
+    /// What a failing plugin does to the response.
+    #[serde(default)]
+    pub on_error: OnError,
+}
+
+/// What a failing manifest plugin does to its response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Answer 502 with the plugin's reason (fail closed).
+    #[default]
+    Fail,
+    /// Send the playlist as it was before this plugin.
+    Skip,
+}
+
+/// The sandbox of one manifest plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginConfig {
+    /// Linear memory cap.
+    pub memory_bytes: ByteSize,
+    /// CPU deadline of one rewrite, in milliseconds.
+    pub deadline_ms: u64,
+}
+
+impl Default for PluginConfig {
+    fn default() -> Self {
+        PluginConfig {
+            memory_bytes: ByteSize::mib(16),
+            deadline_ms: 50,
+        }
+    }
 }
 
 /// Which handler decides requests and what each instance may use.
@@ -35,6 +116,10 @@ pub struct GuestConfig {
     pub deadline_ms: u64,
     /// Largest object a guest may read whole (playlists, manifests).
     pub max_read_bytes: ByteSize,
+    /// Most guest instances alive at once (the pooling allocator's size); more requests wait.
+    pub max_instances: u32,
+    /// A folder watched for `<name>.wasm` files, each deployed as guest `<name>` when it changes.
+    pub guests_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -45,6 +130,10 @@ impl Default for Config {
             memory_bytes: ByteSize::mib(512),
             max_object_bytes: ByteSize::mib(64),
             guest: GuestConfig::default(),
+            admin: AdminConfig::default(),
+            auth: AuthConfig::default(),
+            filters: Vec::new(),
+            plugins: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -56,6 +145,8 @@ impl Default for GuestConfig {
             memory_bytes: ByteSize::mib(64),
             deadline_ms: 500,
             max_read_bytes: ByteSize::mib(4),
+            max_instances: 128,
+            guests_dir: None,
         }
     }
 }
@@ -127,6 +218,48 @@ impl Config {
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must name a folder");
         }
+        if self.guest.max_instances == 0 {
+            return invalid("guest.max_instances", "must be at least 1");
+        }
+        for rule in &self.auth.ingest {
+            if !rule.prefix.starts_with('/') {
+                return invalid("auth.ingest.prefix", "must start with '/'");
+            }
+            if rule.bearer.is_empty() && rule.basic.is_empty() {
+                return invalid(
+                    "auth.ingest",
+                    "each rule needs at least one bearer token or basic user",
+                );
+            }
+            if rule.basic.iter().any(|b| !b.contains(':')) {
+                return invalid("auth.ingest.basic", "each entry must be user:password");
+            }
+        }
+        if !self.listen.ip().is_loopback() && self.auth.ingest.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "auth.ingest",
+                reason: format!(
+                    "listening on {}, which is not a loopback address, needs ingest credentials: add an \
+                     [[auth.ingest]] rule (prefix = \"/\", bearer = [\"...\"]) to the config",
+                    self.listen
+                ),
+            });
+        }
+        for chain in &self.filters {
+            if chain.plugins.is_empty() {
+                return invalid("filters.plugins", "a chain needs at least one plugin");
+            }
+        }
+        for (name, plugin) in &self.plugins {
+            if plugin.deadline_ms < 1 || plugin.memory_bytes.as_u64() < ByteSize::mib(1).as_u64() {
+                return Err(ConfigError::Invalid {
+                    key: "plugins",
+                    reason: format!(
+                        "plugin {name:?} needs deadline_ms >= 1 and memory_bytes >= 1 MiB"
+                    ),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -163,6 +296,28 @@ mod tests {
     fn unknown_keys_are_named() {
         let error = Config::from_toml("listne = \"127.0.0.1:1\"").unwrap_err();
         assert!(error.contains("listne"), "{error}");
+    }
+
+    #[test]
+    fn a_public_listener_needs_ingest_credentials() {
+        let public = Config::from_toml("listen = \"0.0.0.0:8080\"").unwrap();
+        let error = public.validate().unwrap_err().to_string();
+        assert!(error.contains("not a loopback address"), "{error}");
+        let guarded = Config::from_toml(
+            "listen = \"0.0.0.0:8080\"\n[[auth.ingest]]\nprefix = \"/\"\nbearer = [\"t\"]",
+        )
+        .unwrap();
+        assert!(guarded.validate().is_ok());
+    }
+
+    #[test]
+    fn filter_chains_parse() {
+        let config = Config::from_toml(
+            "[[filters]]\npattern = \"/live/*.m3u8\"\nplugins = [\"cap\"]\non_error = \"skip\"\n[plugins.cap]\ndeadline_ms = 20",
+        )
+        .unwrap();
+        assert_eq!(config.filters[0].on_error, OnError::Skip);
+        assert_eq!(config.plugins["cap"].deadline_ms, 20);
     }
 
     #[test]

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
             Ok(config) => run(strata::serve::serve(config)),
             Err(e) => Err(e.into()),
         },
+        Command::Guest(command) => strata::guest_cli::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -42,6 +42,8 @@ pub fn record_guest_failure(error: &GuestError) {
         GuestError::Timeout(_) => "timeout",
         GuestError::Trap(_) => "trap",
         GuestError::Invalid(_) => "invalid",
+        GuestError::OutOfMemory(_) => "memory",
+        GuestError::Busy(_) => "busy",
     };
     metrics::counter!("strata_guest_failures_total", "kind" => kind).increment(1);
 }
@@ -55,5 +57,7 @@ pub fn render(state: &AppState) -> String {
     metrics::gauge!("strata_memory_tier_budget_bytes")
         .set(state.config.memory_bytes.as_u64() as f64);
     metrics::gauge!("strata_guest_memory_peak_bytes").set(state.runtime.memory_peak() as f64);
+    metrics::gauge!("strata_guest_compiles").set(state.runtime.compiles() as f64);
+    metrics::gauge!("strata_guest_cache_hits").set(state.runtime.cache_hits() as f64);
     state.metrics.render()
 }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use crate::auth::IngestAuth;
 use crate::config::Config;
-use crate::runtime::{DEFAULT_HANDLER, GuestLimits, Runtime};
+use crate::runtime::{DEFAULT_HANDLER, GuestLimits, Guests, Runtime};
 use crate::state::AppState;
 use crate::tiers::Tiers;
 
@@ -25,17 +26,54 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         memory_bytes: config.guest.memory_bytes.as_u64(),
         deadline: config.guest_deadline(),
         max_read_bytes: config.guest.max_read_bytes.as_u64(),
+        max_instances: config.guest.max_instances,
     };
-    let runtime =
-        Runtime::new(&wasm, Arc::clone(&tiers), limits).context("cannot load the handler")?;
+    let plugin_memory = config
+        .plugins
+        .values()
+        .map(|p| p.memory_bytes.as_u64())
+        .chain([crate::config::PluginConfig::default().memory_bytes.as_u64()])
+        .max()
+        .unwrap_or_default();
+    let runtime = Runtime::new(
+        Arc::clone(&tiers),
+        limits,
+        plugin_memory,
+        &config.data_dir.join("guest-cache"),
+    )
+    .context("cannot start the guest runtime")?;
+    let runtime = Arc::new(runtime);
+    let started = std::time::Instant::now();
+    let guests = Guests::open(
+        Arc::clone(&runtime),
+        &config.data_dir.join("guests"),
+        &wasm,
+        crate::http::plugin_limits(&config, ""),
+    )
+    .context("cannot load the deployed guests")?;
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        compiled = runtime.compiles(),
+        from_cache = runtime.cache_hits(),
+        "guests loaded"
+    );
+    let guests = Arc::new(guests);
+    if let Some(dir) = &config.guest.guests_dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the guests folder {}", dir.display()))?;
+        tokio::spawn(crate::runtime::watch(Arc::clone(&guests), dir.clone()));
+    }
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr().context("listener has no address")?;
+    let state_auth = config.auth.ingest.clone();
     let state = Arc::new(AppState {
         config,
         tiers,
         runtime,
+        guests,
+        ingest_auth: IngestAuth::new(&state_auth),
         metrics,
     });
     // Scripts and tests read this line to learn the port when listening on port 0.

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::auth::IngestAuth;
 use crate::config::Config;
-use crate::runtime::Runtime;
+use crate::runtime::{Guests, Runtime};
 use crate::tiers::Tiers;
 
 /// The running origin: its settings, storage and guest runtime.
@@ -14,8 +15,12 @@ pub struct AppState {
     pub config: Config,
     /// The memory and disk tiers.
     pub tiers: Arc<Tiers>,
-    /// The handler guest.
-    pub runtime: Runtime,
+    /// The wasmtime engine and the instance pool.
+    pub runtime: Arc<Runtime>,
+    /// The deployed guests (handlers and manifest plugins) and their versions.
+    pub guests: Arc<Guests>,
+    /// Credentials the data plane requires.
+    pub ingest_auth: IngestAuth,
     /// Renders the metrics registry.
     pub metrics: PrometheusHandle,
 }

@@ -1,6 +1,17 @@
-//! Operator routes under `/_strata/`, answered by the host itself: health and metrics.
+//! Operator routes under `/_strata/`, answered by the host itself on the data-plane listener: health,
+//! metrics, and the guests API (list, deploy, rollback).
+//!
+//! Every route but `health` needs the admin token when one is configured, and comes from a loopback client
+//! when none is.
 
-use http::{HeaderValue, Request, Response, StatusCode, header};
+mod access;
+mod guests;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
 
 use crate::http::{ResponseBody, error_response, full_body};
 use crate::state::AppState;
@@ -13,18 +24,35 @@ pub fn owns(path: &str) -> bool {
     path.starts_with(PREFIX)
 }
 
-/// Answers an operator route.
-pub fn handle<B>(state: &AppState, request: &Request<B>) -> Response<ResponseBody> {
-    let route = &request.uri().path()[PREFIX.len()..];
-    if request.method() != http::Method::GET && request.method() != http::Method::HEAD {
-        return error_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "admin routes accept GET only",
-        );
+/// Answers an operator route from client `peer`.
+pub async fn handle(
+    state: &Arc<AppState>,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<ResponseBody> {
+    let route = request.uri().path()[PREFIX.len()..].to_owned();
+    let method = request.method().clone();
+    let reads = method == Method::GET || method == Method::HEAD;
+    if route == "health" && reads {
+        return text("ok\n".to_owned(), "text/plain; charset=utf-8");
     }
-    match route {
-        "health" => text("ok\n".to_owned(), "text/plain; charset=utf-8"),
-        "metrics" => text(crate::metrics::render(state), "text/plain; version=0.0.4"),
+    if let Some(refusal) = access::refusal(state, request.headers(), peer) {
+        return refusal;
+    }
+    let segments: Vec<&str> = route.split('/').collect();
+    match (&method, segments.as_slice()) {
+        (_, ["metrics"]) if reads => {
+            text(crate::metrics::render(state), "text/plain; version=0.0.4")
+        }
+        (_, ["guests"]) if reads => guests::list(state),
+        (&Method::PUT, ["guests", name]) => guests::deploy(state, name, request).await,
+        (&Method::POST, ["guests", name, "rollback"]) => guests::rollback(state, name).await,
+        (_, ["health" | "metrics" | "guests"] | ["guests", _] | ["guests", _, "rollback"]) => {
+            error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{method} is not allowed on /_strata/{route}"),
+            )
+        }
         _ => error_response(StatusCode::NOT_FOUND, format!("no admin route {route:?}")),
     }
 }

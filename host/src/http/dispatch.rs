@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,10 +12,12 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::body::{self, ResponseBody};
+use super::filters;
 use super::linger;
 use super::outcome::{self, Served};
 use crate::admin;
-use crate::runtime::{GuestError, abi};
+use crate::auth::Denied;
+use crate::runtime::{Deployment, GuestError, abi, within};
 use crate::state::AppState;
 
 /// Most times one request may go back to the guest (after waits or stale serves) before giving up.
@@ -31,13 +34,14 @@ const MAX_WAIT: Duration = Duration::from_secs(30);
 /// parked wait.
 pub fn handle(
     state: Arc<AppState>,
+    peer: SocketAddr,
     request: Request<Incoming>,
 ) -> impl Future<Output = Result<Response<ResponseBody>, Infallible>> + Send {
     let changes_state = matches!(
         *request.method(),
         Method::PUT | Method::POST | Method::DELETE
     );
-    let work = answer(state, request);
+    let work = answer(state, peer, request);
     let work = if changes_state {
         Ok(tokio::spawn(work))
     } else {
@@ -57,17 +61,44 @@ pub fn handle(
     }
 }
 
-/// Answers a request (operator route or guest decision) and records it in the metrics.
-async fn answer(state: Arc<AppState>, request: Request<Incoming>) -> Response<ResponseBody> {
+/// Answers a request (operator route, or credentials check then guest decision) and records it in the
+/// metrics.
+async fn answer(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
     let started = Instant::now();
     let method = request.method().clone();
     let response = if admin::owns(request.uri().path()) {
-        admin::handle(&state, &request)
+        admin::handle(&state, request, peer).await
+    } else if let Err(denied) =
+        state
+            .ingest_auth
+            .check(request.method(), request.uri().path(), request.headers())
+    {
+        refuse(denied, request).await
     } else {
         decide_and_execute(&state, request).await
     };
     crate::metrics::record_request(&method, response.status(), started.elapsed());
     response
+}
+
+/// The answer to a request without the credentials its path needs; its body is drained, not stored.
+async fn refuse(denied: Denied, request: Request<Incoming>) -> Response<ResponseBody> {
+    linger::discard(request.into_body()).await;
+    match denied {
+        Denied::Unauthorized(_) => {
+            let mut response = body::error(StatusCode::UNAUTHORIZED, denied);
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer realm=\"strata\", Basic realm=\"strata\""),
+            );
+            response
+        }
+        Denied::Uncovered(_) => body::error(StatusCode::FORBIDDEN, denied),
+    }
 }
 
 async fn decide_and_execute(
@@ -76,11 +107,17 @@ async fn decide_and_execute(
 ) -> Response<ResponseBody> {
     let (parts, request_body) = request.into_parts();
     let mut request_body = Some(request_body);
-    let response = run_decisions(state, &parts, &mut request_body).await;
+    let Some(deployment) = state.guests.handler_for(parts.uri.path()) else {
+        return body::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no handler guest is deployed",
+        );
+    };
+    let response = run_decisions(state, &deployment, &parts, &mut request_body).await;
     if let Some(unread) = request_body {
         linger::discard(unread).await;
     }
-    response
+    filters::apply(state, &parts, response).await
 }
 
 /// The request head as the guest sees it.
@@ -107,19 +144,31 @@ fn guest_request(state: &AppState, parts: &Parts) -> abi::Request {
 }
 
 /// Asks the guest and carries out its outcomes until one of them produces a response. Takes the request
-/// body only for a `store`.
+/// body only for a `store`. Every decision runs on `deployment`, the version the request started on.
 async fn run_decisions(
     state: &Arc<AppState>,
+    deployment: &Deployment,
     parts: &Parts,
     request_body: &mut Option<Incoming>,
 ) -> Response<ResponseBody> {
     let is_head = parts.method == Method::HEAD;
     let mut guest_request = guest_request(state, parts);
     for _ in 0..MAX_DECISIONS {
-        let decision = match state.runtime.decide(&guest_request).await {
+        let decision = match state.runtime.decide(deployment, &guest_request).await {
             Ok(outcome) => outcome,
             Err(e) => return guest_failure(&guest_request.path, e),
         };
+        if let Some(key) = outcome_key(&decision)
+            && !within(deployment.namespace.as_deref(), key)
+        {
+            return body::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!(
+                    "guest {} named key {key:?}, outside its namespace",
+                    deployment.name
+                ),
+            );
+        }
         match decision {
             abi::Outcome::Respond(response) => return outcome::respond(response, is_head),
             abi::Outcome::Serve(plan) => match outcome::serve(&state.tiers, plan, is_head).await {
@@ -157,12 +206,23 @@ async fn run_decisions(
     )
 }
 
+/// The object key an outcome acts on, if any.
+fn outcome_key(outcome: &abi::Outcome) -> Option<&str> {
+    match outcome {
+        abi::Outcome::Respond(_) => None,
+        abi::Outcome::Serve(plan) => Some(&plan.key),
+        abi::Outcome::Store(plan) => Some(&plan.key),
+        abi::Outcome::Delete(plan) => Some(&plan.key),
+        abi::Outcome::Wait(plan) => Some(&plan.key),
+    }
+}
+
 /// The answer when the guest could not decide: 503 for a deadline (the next try may pass), else 500.
 fn guest_failure(path: &str, error: GuestError) -> Response<ResponseBody> {
     crate::metrics::record_guest_failure(&error);
     tracing::warn!(%path, %error, "guest failed");
     let status = match error {
-        GuestError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+        GuestError::Timeout(_) | GuestError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     body::error(status, error)

@@ -7,3 +7,12 @@ wasmtime::component::bindgen!({
     imports: { default: async },
     exports: { default: async },
 });
+
+/// The `manifest-filter` world: customer plugins with no imports.
+pub mod filter {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "manifest-filter",
+        exports: { default: async },
+    });
+}

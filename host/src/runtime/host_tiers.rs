@@ -1,4 +1,5 @@
-//! The `strata:origin/tiers` import: what a guest may read of the host's storage.
+//! The `strata:origin/tiers` import: what a guest may read of the host's storage, confined to its
+//! namespace when it has one (outside it, objects do not exist, reads are denied, listings are empty).
 
 use super::GuestState;
 use super::bindings::strata::origin::tiers::{Host, ReadError};
@@ -12,10 +13,16 @@ impl TypesHost for GuestState {}
 
 impl Host for GuestState {
     async fn head(&mut self, key: String) -> Option<ObjectMeta> {
+        if !self.may_reach(&key) {
+            return None;
+        }
         self.tiers.head(&key).map(|meta| to_abi(&meta))
     }
 
     async fn read(&mut self, key: String, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
+        if !self.may_reach(&key) {
+            return Err(ReadError::Denied);
+        }
         let max_bytes = max_bytes.min(self.max_read_bytes);
         match self.tiers.read_small(&key, max_bytes).await {
             Ok(bytes) => Ok(bytes.to_vec()),
@@ -26,8 +33,25 @@ impl Host for GuestState {
     }
 
     async fn list_keys(&mut self, prefix: String, limit: u32) -> Vec<String> {
+        let prefix = match self.namespace.as_deref() {
+            Some(ns) if ns.starts_with(prefix.as_str()) => ns.to_owned(),
+            Some(ns) if !prefix.starts_with(ns) => return Vec::new(),
+            _ => prefix,
+        };
         self.tiers.list(&prefix, limit.min(LIST_LIMIT) as usize)
     }
+}
+
+impl GuestState {
+    /// Whether this guest may touch `key`: always without a namespace, else only under it.
+    pub fn may_reach(&self, key: &str) -> bool {
+        within(self.namespace.as_deref(), key)
+    }
+}
+
+/// Whether `key` lies in `namespace` (everything lies in no namespace).
+pub fn within(namespace: Option<&str>, key: &str) -> bool {
+    namespace.is_none_or(|ns| key.starts_with(ns))
 }
 
 /// The guest's view of an object's metadata.
@@ -40,5 +64,18 @@ pub fn to_abi(meta: &tiers::ObjectMeta) -> ObjectMeta {
         last_modified: meta.last_modified,
         cache_control: meta.cache_control.clone(),
         metadata: meta.metadata.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within;
+
+    #[test]
+    fn a_namespace_reaches_only_its_prefix() {
+        assert!(within(None, "b/secret"));
+        assert!(within(Some("a/"), "a/x.m3u8"));
+        assert!(!within(Some("a/"), "b/secret"));
+        assert!(!within(Some("a/"), "a"));
     }
 }

@@ -1,25 +1,66 @@
-//! Bounds on what one guest instance may use: linear memory (with the peak recorded) and CPU time.
+//! Bounds on what guest instances may use: the instance pool, linear memory (with the peak recorded) and
+//! CPU time.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use wasmtime::{Engine, ResourceLimiter};
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter};
 
 /// How often the engine's epoch advances; a guest's CPU deadline is counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Caps one instance's linear memory and records the largest any instance reached.
+/// Core instances, memories and tables one component may need: a `wasm32-wasip2` Rust component holds its
+/// own module plus the WASI adapter's glue modules.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
+const MEMORIES_PER_COMPONENT: u32 = 4;
+const TABLES_PER_COMPONENT: u32 = 4;
+
+/// The pooling allocator sized for `max_instances` live components of at most `max_memory_bytes` each.
+///
+/// Pooling keeps pre-reserved slots, so instantiating a guest per request is a few copy-on-write page
+/// mappings instead of mmap/munmap (which serialise on the kernel's mm lock under load). Slots are reused
+/// warm; the pool's RSS grows with the number of slots ever used at once, so `max_instances` is also the
+/// knob that bounds the guests' share of memory.
+pub fn pooling_strategy(max_instances: u32, max_memory_bytes: u64) -> InstanceAllocationStrategy {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(max_instances)
+        .total_core_instances(max_instances.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
+        .total_memories(max_instances.saturating_mul(MEMORIES_PER_COMPONENT))
+        .total_tables(max_instances.saturating_mul(TABLES_PER_COMPONENT))
+        .max_memories_per_component(MEMORIES_PER_COMPONENT)
+        .max_tables_per_component(TABLES_PER_COMPONENT)
+        .max_memory_size(usize::try_from(max_memory_bytes).unwrap_or(usize::MAX));
+    InstanceAllocationStrategy::Pooling(pool)
+}
+
+/// Caps one instance's linear memory, remembers whether it refused a growth, and records the largest any
+/// instance reached.
 #[derive(Debug)]
 pub struct MemoryLimiter {
     cap: u64,
     peak: Arc<AtomicU64>,
+    refused: AtomicBool,
 }
 
 impl MemoryLimiter {
     /// A limiter allowing `cap` bytes that reports growth into the shared `peak`.
     pub fn new(cap: u64, peak: Arc<AtomicU64>) -> Self {
-        MemoryLimiter { cap, peak }
+        MemoryLimiter {
+            cap,
+            peak,
+            refused: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the instance asked for more than its cap: a trap after that is the cap's doing.
+    pub fn refused(&self) -> bool {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// The cap, in bytes.
+    pub fn cap(&self) -> u64 {
+        self.cap
     }
 }
 
@@ -32,6 +73,7 @@ impl ResourceLimiter for MemoryLimiter {
     ) -> wasmtime::Result<bool> {
         let desired = desired as u64;
         if desired > self.cap {
+            self.refused.store(true, Ordering::Relaxed);
             return Ok(false);
         }
         self.peak.fetch_max(desired, Ordering::Relaxed);

@@ -1,23 +1,40 @@
-//! The guest runtime: one wasmtime engine, the handler component compiled once, and a fresh sandboxed
-//! instance per request decision.
+//! The guest runtime: one wasmtime engine (pooling allocator, epoch interruption) for the process's whole
+//! life, guests compiled into deployments, and a fresh sandboxed instance per request decision.
 //!
 //! Each decision gets its own `Store`, so a trapping or looping guest fails only its own request; the
-//! memory cap and the epoch deadline bound what it can take.
+//! memory cap, the epoch deadline and the instance cap bound what it can take. Deployments are swapped
+//! by [`Guests`]; the engine never is.
 
+mod artifact_cache;
 mod bindings;
+mod deployment;
+mod filter;
 mod host_tiers;
 mod limits;
+mod registry;
+mod watch;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::tiers::Tiers;
-use bindings::{OriginHandler, OriginHandlerPre};
+use artifact_cache::ArtifactCache;
+use bindings::OriginHandler;
 use limits::{EPOCH_TICK, MemoryLimiter};
+
+pub use artifact_cache::write_atomically;
+pub use deployment::{Deployment, GuestKind, Linked, VersionInfo};
+pub use filter::{FilterContext, FilterLimits};
+pub use host_tiers::within;
+pub use registry::{DeployError, GuestSummary, Guests, HANDLER};
+pub use watch::watch;
 
 /// The data types of the guest ABI as the rest of the host uses them.
 pub mod abi {
@@ -30,22 +47,24 @@ pub mod abi {
 pub const DEFAULT_HANDLER: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/strata_guest_origin.wasm"));
 
-/// Limits applied to every guest instance.
+/// Limits applied to every handler instance, and the pool they share.
 #[derive(Debug, Clone, Copy)]
 pub struct GuestLimits {
     /// Linear memory cap per instance, in bytes.
     pub memory_bytes: u64,
     /// CPU deadline per decision.
-    pub deadline: std::time::Duration,
+    pub deadline: Duration,
     /// Largest object a guest may read whole through `tiers.read`.
     pub max_read_bytes: u64,
+    /// Most guest instances (handlers and filters) alive at once; more requests wait for a slot.
+    pub max_instances: u32,
 }
 
 /// Why a guest could not decide a request.
 #[derive(Debug, thiserror::Error)]
 pub enum GuestError {
-    /// The component is not a valid handler.
-    #[error("invalid handler component: {0:#}")]
+    /// The component is not a valid guest of the expected world.
+    #[error("invalid guest component: {0:#}")]
     Invalid(wasmtime::Error),
     /// The guest trapped or could not be instantiated.
     #[error("guest failed: {0}")]
@@ -53,15 +72,24 @@ pub enum GuestError {
     /// The guest ran past its CPU deadline.
     #[error("guest exceeded its {0} ms deadline")]
     Timeout(u128),
+    /// The guest asked for more linear memory than its cap.
+    #[error("guest exceeded its memory cap of {0} bytes")]
+    OutOfMemory(u64),
+    /// Every instance slot stayed busy for a whole deadline.
+    #[error("all {0} guest instance slots are busy")]
+    Busy(u32),
 }
 
-/// What a guest instance may reach: its tiers view, WASI with nothing granted, its memory limiter.
+/// What a guest instance may reach: its tiers view (bounded to its namespace), WASI with nothing granted,
+/// its memory limiter, and its instance slot.
 pub struct GuestState {
     tiers: Arc<Tiers>,
+    namespace: Option<Arc<str>>,
     max_read_bytes: u64,
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: MemoryLimiter,
+    _slot: OwnedSemaphorePermit,
 }
 
 impl WasiView for GuestState {
@@ -73,49 +101,129 @@ impl WasiView for GuestState {
     }
 }
 
-/// A compiled handler ready to decide requests.
+/// The engine, the linkers of both guest worlds, the compiled-artifact cache and the instance cap.
 pub struct Runtime {
     engine: Engine,
-    handler: OriginHandlerPre<GuestState>,
+    handler_linker: Linker<GuestState>,
+    filter_linker: Linker<GuestState>,
+    cache: ArtifactCache,
     tiers: Arc<Tiers>,
     limits: GuestLimits,
+    slots: Arc<Semaphore>,
     memory_peak: Arc<AtomicU64>,
 }
 
 impl Runtime {
-    /// Compiles and links the handler component `wasm`.
+    /// Builds the engine and linkers; compiled artifacts are cached under `cache_dir`.
+    ///
+    /// `max_memory_bytes` is the largest cap of any guest (handler or filter): the pool's slots are that big.
     ///
     /// # Errors
-    /// `Invalid` if it is not a component implementing the `origin-handler` world.
-    pub fn new(wasm: &[u8], tiers: Arc<Tiers>, limits: GuestLimits) -> Result<Self, GuestError> {
+    /// `Invalid` if wasmtime cannot be set up with these limits.
+    pub fn new(
+        tiers: Arc<Tiers>,
+        limits: GuestLimits,
+        max_memory_bytes: u64,
+        cache_dir: &Path,
+    ) -> Result<Self, GuestError> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        config.allocation_strategy(limits::pooling_strategy(
+            limits.max_instances,
+            max_memory_bytes.max(limits.memory_bytes),
+        ));
         let engine = Engine::new(&config).map_err(GuestError::Invalid)?;
         limits::start_epoch_ticker(&engine)
             .map_err(|e| GuestError::Invalid(wasmtime::Error::msg(format!("epoch ticker: {e}"))))?;
-        let component = Component::new(&engine, wasm).map_err(GuestError::Invalid)?;
-        let mut linker = Linker::<GuestState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(GuestError::Invalid)?;
-        OriginHandler::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+        let mut handler_linker = Linker::<GuestState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut handler_linker).map_err(GuestError::Invalid)?;
+        OriginHandler::add_to_linker::<_, HasSelf<_>>(&mut handler_linker, |state| state)
             .map_err(GuestError::Invalid)?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .map_err(GuestError::Invalid)?;
-        let handler = OriginHandlerPre::new(pre).map_err(GuestError::Invalid)?;
+        // The filter world imports nothing; WASI (with nothing granted) is linked only because Rust's
+        // standard library for wasm32-wasip2 imports a few of its interfaces (stderr, exit, clocks).
+        let mut filter_linker = Linker::<GuestState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut filter_linker).map_err(GuestError::Invalid)?;
         Ok(Runtime {
+            cache: ArtifactCache::new(cache_dir, &engine),
             engine,
-            handler,
+            handler_linker,
+            filter_linker,
             tiers,
+            slots: Arc::new(Semaphore::new(limits.max_instances as usize)),
             limits,
             memory_peak: Arc::new(AtomicU64::new(0)),
         })
     }
 
-    /// Runs the handler on `request` in a fresh instance and returns its outcome.
-    pub async fn decide(&self, request: &abi::Request) -> Result<abi::Outcome, GuestError> {
+    /// Compiles (or loads from the cache) and links `wasm`, checking it implements `expected` (or either
+    /// world when `None`).
+    ///
+    /// # Errors
+    /// `Invalid` naming what is wrong: not a component, or not the expected world.
+    pub fn link(
+        &self,
+        wasm: &[u8],
+        sha256: &str,
+        expected: Option<GuestKind>,
+    ) -> Result<Linked, GuestError> {
+        let component = self
+            .cache
+            .component(&self.engine, wasm, sha256)
+            .map_err(GuestError::Invalid)?;
+        deployment::link(
+            &self.handler_linker,
+            &self.filter_linker,
+            &component,
+            expected,
+        )
+    }
+
+    /// Runs the handler of `deployment` on `request` in a fresh instance and returns its outcome.
+    pub async fn decide(
+        &self,
+        deployment: &Deployment,
+        request: &abi::Request,
+    ) -> Result<abi::Outcome, GuestError> {
+        let Linked::Handler(handler) = &deployment.linked else {
+            return Err(GuestError::Trap(format!(
+                "{} is a manifest filter, not a handler",
+                deployment.name
+            )));
+        };
+        let mut store = self
+            .store(
+                deployment.namespace.clone(),
+                self.limits.memory_bytes,
+                self.limits.deadline,
+            )
+            .await?;
+        let outcome = async {
+            let instance = handler.instantiate_async(&mut store).await?;
+            instance
+                .strata_origin_handler()
+                .call_handle(&mut store, request)
+                .await
+        }
+        .await;
+        outcome.map_err(|error| failure(&store, error, self.limits.deadline))
+    }
+
+    /// A fresh store in its own instance slot, with WASI granting nothing, `memory_bytes` of memory and a
+    /// `deadline` of CPU.
+    async fn store(
+        &self,
+        namespace: Option<Arc<str>>,
+        memory_bytes: u64,
+        deadline: Duration,
+    ) -> Result<Store<GuestState>, GuestError> {
+        let slot = tokio::time::timeout(deadline, Arc::clone(&self.slots).acquire_owned())
+            .await
+            .map_err(|_| GuestError::Busy(self.limits.max_instances))?
+            .map_err(|_| GuestError::Busy(self.limits.max_instances))?;
         let state = GuestState {
             tiers: Arc::clone(&self.tiers),
+            namespace,
             max_read_bytes: self.limits.max_read_bytes,
             wasi: WasiCtxBuilder::new()
                 .allow_tcp(false)
@@ -123,32 +231,41 @@ impl Runtime {
                 .allow_ip_name_lookup(false)
                 .build(),
             table: ResourceTable::new(),
-            limiter: MemoryLimiter::new(self.limits.memory_bytes, Arc::clone(&self.memory_peak)),
+            limiter: MemoryLimiter::new(memory_bytes, Arc::clone(&self.memory_peak)),
+            _slot: slot,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
-        let ticks = self.limits.deadline.as_millis() / EPOCH_TICK.as_millis();
+        let ticks = deadline.as_millis() / EPOCH_TICK.as_millis();
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
         store.epoch_deadline_trap();
-
-        let outcome = async {
-            let instance = self.handler.instantiate_async(&mut store).await?;
-            instance
-                .strata_origin_handler()
-                .call_handle(&mut store, request)
-                .await
-        }
-        .await;
-        outcome.map_err(|error| match error.downcast_ref::<wasmtime::Trap>() {
-            Some(wasmtime::Trap::Interrupt) => {
-                GuestError::Timeout(self.limits.deadline.as_millis())
-            }
-            _ => GuestError::Trap(format!("{error:#}")),
-        })
+        Ok(store)
     }
 
     /// The largest linear memory any guest instance has reached, in bytes.
     pub fn memory_peak(&self) -> u64 {
         self.memory_peak.load(Ordering::Relaxed)
     }
+
+    /// Components compiled since start (artifact cache misses).
+    pub fn compiles(&self) -> u64 {
+        self.cache.compiles()
+    }
+
+    /// Components loaded from the artifact cache since start.
+    pub fn cache_hits(&self) -> u64 {
+        self.cache.hits()
+    }
+}
+
+/// Names why a guest call failed: its deadline, its memory cap, or a plain trap.
+fn failure(store: &Store<GuestState>, error: wasmtime::Error, deadline: Duration) -> GuestError {
+    if let Some(wasmtime::Trap::Interrupt) = error.downcast_ref::<wasmtime::Trap>() {
+        return GuestError::Timeout(deadline.as_millis());
+    }
+    let limiter = &store.data().limiter;
+    if limiter.refused() {
+        return GuestError::OutOfMemory(limiter.cap());
+    }
+    GuestError::Trap(format!("{error:#}"))
 }

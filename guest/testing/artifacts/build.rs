@@ -1,0 +1,85 @@
+//! Builds every test guest (and the example filter plugins) to `wasm32-wasip2` in ONE nested cargo
+//! invocation, then writes `guests.rs`: a `pub const` path per guest, named after its crate.
+//!
+//! The nested cargo uses its own target folder: the outer build holds the lock on the workspace's.
+
+use std::env;
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip2";
+
+/// (constant name, package) of each guest a test may name.
+const GUESTS: &[(&str, &str)] = &[
+    ("LOOPING", "strata-test-guest-looping"),
+    ("TRAPPING", "strata-test-guest-trapping"),
+    ("MEMORY_HOG", "strata-test-guest-memory-hog"),
+    ("SNOOPER", "strata-test-guest-snooper"),
+    ("VERSION_ONE", "strata-test-guest-version-one"),
+    ("VERSION_TWO", "strata-test-guest-version-two"),
+    ("FILTER_VARIANT_CAP", "strata-filter-variant-cap"),
+];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let workspace = manifest_dir
+        .ancestors()
+        .nth(3)
+        .expect("guest/testing/artifacts sits three levels below the workspace root")
+        .to_path_buf();
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let target_dir = out_dir.join("guest-target");
+    for watched in ["wit", "guest/testing", "guest/filters", "Cargo.lock"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
+    }
+
+    let mut cargo = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .current_dir(&workspace)
+        .args(["build", "--release", "--locked", "--target", TARGET])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for (_, package) in GUESTS {
+        cargo.args(["--package", package]);
+    }
+    for var in [
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+    ] {
+        cargo.env_remove(var);
+    }
+    let status = cargo
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo")
+        .status()
+        .expect("cannot run cargo to build the test guests");
+    assert!(
+        status.success(),
+        "building the test guests failed; is the target installed? run: rustup target add {TARGET}"
+    );
+
+    let mut code = String::new();
+    for (name, package) in GUESTS {
+        let wasm = target_dir
+            .join(TARGET)
+            .join("release")
+            .join(format!("{}.wasm", package.replace('-', "_")));
+        assert!(wasm.exists(), "{} was not built", wasm.display());
+        writeln!(code, "/// The `{package}` component.").expect("write to a String");
+        writeln!(
+            code,
+            "pub const {name}: &str = {:?};",
+            wasm.display().to_string()
+        )
+        .expect("write to a String");
+    }
+    std::fs::write(out_dir.join("guests.rs"), code).expect("write guests.rs");
+}

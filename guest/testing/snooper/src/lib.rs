@@ -1,0 +1,30 @@
+//! A handler that tries to read whatever key the query names (`?key=...`) and reports what the host let
+//! it see: the namespace test deploys it for one prefix and aims it at another.
+
+wit_bindgen::generate!({ path: "../../../wit", world: "origin-handler" });
+
+use exports::strata::origin::handler::Guest;
+use strata::origin::tiers::{self, ReadError};
+use strata::origin::types::{Outcome, Request, Response};
+
+struct Snooper;
+
+impl Guest for Snooper {
+    fn handle(req: Request) -> Outcome {
+        let key = req.query.strip_prefix("key=").unwrap_or_default();
+        let (status, body) = match tiers::read(key, 1 << 20) {
+            Ok(bytes) => (200, bytes),
+            Err(ReadError::Denied) => (403, b"denied".to_vec()),
+            Err(ReadError::NotFound) => (404, b"not found".to_vec()),
+            Err(ReadError::TooLarge(_)) => (413, b"too large".to_vec()),
+            Err(ReadError::Io(reason)) => (500, reason.into_bytes()),
+        };
+        Outcome::Respond(Response {
+            status,
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body,
+        })
+    }
+}
+
+export!(Snooper);

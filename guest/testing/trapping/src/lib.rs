@@ -1,0 +1,24 @@
+//! A handler that traps on every request except paths under `/fine`: the host must answer 5xx for the
+//! trapping request alone, and refuse to activate it (it fails the canary request).
+
+wit_bindgen::generate!({ path: "../../../wit", world: "origin-handler" });
+
+use exports::strata::origin::handler::Guest;
+use strata::origin::types::{Outcome, Request, Response};
+
+struct Trapping;
+
+impl Guest for Trapping {
+    fn handle(req: Request) -> Outcome {
+        if !req.path.starts_with("/fine") {
+            panic!("the trapping test guest refuses {}", req.path)
+        }
+        Outcome::Respond(Response {
+            status: 200,
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: b"fine".to_vec(),
+        })
+    }
+}
+
+export!(Trapping);

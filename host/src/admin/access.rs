@@ -1,0 +1,39 @@
+//! Who may use the admin API: the bearer of the admin token, or, when no token is configured, any
+//! loopback client (so a fresh `strata serve` is manageable from its own machine and nowhere else).
+
+use std::net::SocketAddr;
+
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+
+use crate::auth::{Credential, authorization, secret_eq};
+use crate::http::{ResponseBody, error_response};
+use crate::state::AppState;
+
+/// `None` when the request may use the admin API, else the refusal to send.
+pub fn refusal(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Option<Response<ResponseBody>> {
+    match &state.config.admin.token {
+        None if peer.ip().is_loopback() => None,
+        None => Some(error_response(
+            StatusCode::FORBIDDEN,
+            "the admin API answers loopback clients only until an admin token is configured",
+        )),
+        Some(token) => match authorization(headers) {
+            Some(Credential::Bearer(given)) if secret_eq(token, given) => None,
+            _ => {
+                let mut refusal = error_response(
+                    StatusCode::UNAUTHORIZED,
+                    "the admin API needs its bearer token",
+                );
+                refusal.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"strata-admin\""),
+                );
+                Some(refusal)
+            }
+        },
+    }
+}

@@ -1,0 +1,177 @@
+//! Customer manifest plugins on the way out: the configured chain for a path rewrites a playlist
+//! response, each plugin in its own small sandbox; a failing plugin fails the response (502) or is skipped,
+//! as its chain says.
+
+use http::request::Parts;
+use http::{HeaderValue, Method, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+
+use super::body::{self, ResponseBody};
+use crate::config::{Config, FilterChain, OnError};
+use crate::runtime::{FilterContext, FilterLimits};
+use crate::state::AppState;
+
+/// Media types of the playlists plugins rewrite (HLS and DASH).
+const PLAYLIST_TYPES: &[&str] = &[
+    "application/vnd.apple.mpegurl",
+    "application/x-mpegurl",
+    "audio/mpegurl",
+    "application/dash+xml",
+];
+
+/// The sandbox limits of plugin `name`, from its `[plugins.<name>]` section or the defaults.
+pub fn plugin_limits(config: &Config, name: &str) -> FilterLimits {
+    let plugin = config.plugins.get(name).cloned().unwrap_or_default();
+    FilterLimits {
+        memory_bytes: plugin.memory_bytes.as_u64(),
+        deadline: std::time::Duration::from_millis(plugin.deadline_ms),
+    }
+}
+
+/// `response` rewritten by the chain configured for the request's path, when it is a whole 200 playlist.
+pub async fn apply(
+    state: &AppState,
+    parts: &Parts,
+    response: Response<ResponseBody>,
+) -> Response<ResponseBody> {
+    let path = parts.uri.path();
+    let Some(chain) = state.config.filters.iter().find(|c| glob(&c.pattern, path)) else {
+        return response;
+    };
+    if parts.method != Method::GET || response.status() != StatusCode::OK || !is_playlist(&response)
+    {
+        return response;
+    }
+    let (mut head, content) = response.into_parts();
+    let limit = usize::try_from(state.config.guest.max_read_bytes.as_u64()).unwrap_or(usize::MAX);
+    let text = match Limited::new(content, limit).collect().await {
+        Ok(collected) => String::from_utf8(collected.to_bytes().to_vec()),
+        Err(e) => {
+            return body::error(
+                StatusCode::BAD_GATEWAY,
+                format!("cannot read the playlist to filter: {e}"),
+            );
+        }
+    };
+    let Ok(mut text) = text else {
+        return body::error(
+            StatusCode::BAD_GATEWAY,
+            "the playlist is not UTF-8 text; plugins cannot rewrite it",
+        );
+    };
+    let context = FilterContext {
+        path: path.to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        content_type: head
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .filter_map(|(n, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (n.as_str().to_owned(), v.to_owned()))
+            })
+            .collect(),
+    };
+    for name in &chain.plugins {
+        match run(state, name, &context, &text).await {
+            Ok(rewritten) => text = rewritten,
+            Err(reason) => {
+                metrics::counter!("strata_filter_failures_total", "plugin" => name.clone())
+                    .increment(1);
+                tracing::warn!(plugin = %name, %path, %reason, "manifest plugin failed");
+                if chain_fails(chain) {
+                    return body::error(
+                        StatusCode::BAD_GATEWAY,
+                        format!("manifest plugin {name} failed: {reason}"),
+                    );
+                }
+            }
+        }
+    }
+    head.headers.remove(header::ETAG);
+    head.headers.remove(header::ACCEPT_RANGES);
+    head.headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(text.len()));
+    Response::from_parts(head, body::full(text))
+}
+
+fn chain_fails(chain: &FilterChain) -> bool {
+    chain.on_error == OnError::Fail
+}
+
+/// One plugin on `text`: its output, or a one-line reason it failed (refused, trapped, not deployed).
+async fn run(
+    state: &AppState,
+    name: &str,
+    context: &FilterContext,
+    text: &str,
+) -> Result<String, String> {
+    let Some(plugin) = state.guests.filter(name) else {
+        return Err("no manifest plugin of that name is deployed".into());
+    };
+    let limits = plugin_limits(&state.config, name);
+    match state.runtime.rewrite(&plugin, limits, context, text).await {
+        Ok(Ok(rewritten)) => Ok(rewritten),
+        Ok(Err(refusal)) => Err(refusal),
+        Err(e) => {
+            crate::metrics::record_guest_failure(&e);
+            Err(e.to_string())
+        }
+    }
+}
+
+fn is_playlist(response: &Response<ResponseBody>) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| {
+            PLAYLIST_TYPES
+                .iter()
+                .any(|p| t.trim().eq_ignore_ascii_case(p))
+        })
+}
+
+/// Whether `path` matches `pattern`, where `*` stands for any run of characters (`/` included).
+/// Hand-written: a glob crate's path semantics (`*` stops at `/`) are not what route patterns want.
+fn glob(pattern: &str, path: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = path.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn stars_match_any_run() {
+        assert!(glob("/live/*.m3u8", "/live/a/b/master.m3u8"));
+        assert!(glob("*", "/x"));
+        assert!(glob("/exact.mpd", "/exact.mpd"));
+        assert!(!glob("/exact.mpd", "/exact.mpd2"));
+        assert!(!glob("/live/*.m3u8", "/vod/a.m3u8"));
+        assert!(glob("/a*b*c", "/aXbYc"));
+        assert!(!glob("/a*b*c", "/aXc"));
+    }
+}
