@@ -1,0 +1,162 @@
+//! Guest platform benchmark: per-request guest overhead (instantiate + decide) against the same decision
+//! made natively, request latency while the handler is hot-swapped, swap latency, and time to first
+//! request with ten deployed guests from a cold and a warm artifact cache. Prints tables; run with
+//! `cargo bench -p strata --bench guests` (`-- --quick` for short settings).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strata::runtime::{DEFAULT_HANDLER, FilterLimits, GuestLimits, Guests, Runtime, abi};
+use strata::tiers::Tiers;
+
+const LIMITS: GuestLimits = GuestLimits {
+    memory_bytes: 64 << 20,
+    deadline: Duration::from_millis(500),
+    max_read_bytes: 4 << 20,
+    max_instances: 128,
+};
+const FILTER_LIMITS: FilterLimits = FilterLimits {
+    memory_bytes: 16 << 20,
+    deadline: Duration::from_millis(50),
+};
+
+fn main() -> anyhow::Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (requests, runs) = if quick { (500, 3) } else { (5000, 5) };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let data = tempfile::tempdir()?;
+        let tiers = Arc::new(Tiers::open(data.path(), 64 << 20)?);
+        let runtime = Arc::new(Runtime::new(Arc::clone(&tiers), LIMITS, 16 << 20, &data.path().join("cache"))?);
+        let guests = Arc::new(Guests::open(Arc::clone(&runtime), &data.path().join("guests"), DEFAULT_HANDLER, FILTER_LIMITS)?);
+        let request = abi::Request {
+            method: "GET".into(),
+            path: "/live/missing.m3u8".into(),
+            query: String::new(),
+            headers: vec![("user-agent".into(), "bench".into())],
+            waited_ms: 0,
+            limits: abi::Limits { max_object_bytes: 1 << 26 },
+        };
+
+        println!("## Guest overhead per request (instantiate + decide), default handler, {requests} requests x {runs} runs");
+        let mut medians = Vec::new();
+        let mut p99s = Vec::new();
+        for _ in 0..runs {
+            let mut samples = Vec::with_capacity(requests);
+            for _ in 0..requests {
+                let deployment = guests.handler_for(&request.path).expect("origin");
+                let started = Instant::now();
+                runtime.decide(&deployment, &request).await?;
+                samples.push(started.elapsed());
+            }
+            let (m, p) = stats(&mut samples);
+            medians.push(m);
+            p99s.push(p);
+        }
+        println!("| measure | median of runs (µs) |\n| --- | --- |");
+        println!("| median | {:.1} |", median(&mut medians));
+        println!("| p99 | {:.1} |", median(&mut p99s));
+
+        println!("\n## Request latency during hot swaps (4 concurrent decision loops)");
+        let versions = [
+            std::fs::read(strata_test_guests::VERSION_ONE)?,
+            std::fs::read(strata_test_guests::VERSION_TWO)?,
+        ];
+        let swaps = if quick { 20 } else { 100 };
+        for (label, swapping) in [("no swaps", false), ("swapping", true)] {
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let loops: Vec<_> = (0..4)
+                .map(|_| {
+                    let (guests, runtime, request, stop) =
+                        (Arc::clone(&guests), Arc::clone(&runtime), request.clone(), Arc::clone(&stop));
+                    tokio::spawn(async move {
+                        let mut samples = Vec::new();
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            let deployment = guests.handler_for(&request.path).expect("origin");
+                            let started = Instant::now();
+                            runtime.decide(&deployment, &request).await.expect("decide");
+                            samples.push(started.elapsed());
+                            tokio::task::yield_now().await;
+                        }
+                        samples
+                    })
+                })
+                .collect();
+            let mut swap_times = Vec::new();
+            for i in 0..swaps {
+                if swapping {
+                    let started = Instant::now();
+                    guests.deploy("origin", versions[i % 2].clone(), None).await?;
+                    swap_times.push(started.elapsed());
+                } else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let mut samples = Vec::new();
+            for l in loops {
+                samples.extend(l.await?);
+            }
+            let (m, p) = stats(&mut samples);
+            println!("| {label} | requests {} | median {m:.1} µs | p99 {p:.1} µs |", samples.len());
+            if swapping {
+                let (m, p) = stats(&mut swap_times);
+                println!("| swap latency (validate, cached compile, canary, activate) | {swaps} swaps | median {:.2} ms | p99 {:.2} ms |", m / 1000.0, p / 1000.0);
+            }
+        }
+
+        println!("\n## Time to first request with ten deployed guests");
+        let ten = tempfile::tempdir()?;
+        {
+            let runtime = Arc::new(Runtime::new(Arc::clone(&tiers), LIMITS, 16 << 20, &ten.path().join("cache"))?);
+            let guests = Guests::open(Arc::clone(&runtime), &ten.path().join("guests"), DEFAULT_HANDLER, FILTER_LIMITS)?;
+            let handlers = [
+                strata_test_guests::LOOPING,
+                strata_test_guests::MEMORY_HOG,
+                strata_test_guests::SNOOPER,
+                strata_test_guests::VERSION_ONE,
+                strata_test_guests::VERSION_TWO,
+            ];
+            // origin + eight namespaced handlers + one plugin: ten guests, seven distinct components.
+            for (i, path) in handlers.iter().chain(handlers.iter().take(3)).enumerate() {
+                guests.deploy(&format!("g{i}"), std::fs::read(path)?, Some(format!("g{i}/"))).await?;
+            }
+            guests.deploy("variant-cap", std::fs::read(strata_test_guests::FILTER_VARIANT_CAP)?, None).await?;
+            println!("deployed guests: {}", guests.list().len());
+        }
+        println!("| start | load all guests (ms), median of {runs} | compiled |\n| --- | --- | --- |");
+        for (label, cold) in [("cold cache", true), ("warm cache", false)] {
+            let mut times = Vec::new();
+            let mut compiled = 0;
+            for _ in 0..runs {
+                if cold {
+                    let _ = std::fs::remove_dir_all(ten.path().join("cache"));
+                }
+                let started = Instant::now();
+                let runtime = Arc::new(Runtime::new(Arc::clone(&tiers), LIMITS, 16 << 20, &ten.path().join("cache"))?);
+                let guests = Guests::open(Arc::clone(&runtime), &ten.path().join("guests"), DEFAULT_HANDLER, FILTER_LIMITS)?;
+                let deployment = guests.handler_for("/x").expect("origin");
+                runtime.decide(&deployment, &request).await?;
+                times.push(started.elapsed());
+                compiled = runtime.compiles();
+            }
+            let (m, _) = stats(&mut times);
+            println!("| {label} | {:.1} | {compiled} |", m / 1000.0);
+        }
+        anyhow::Ok(())
+    })
+}
+
+/// Median and p99 of `samples`, in microseconds.
+fn stats(samples: &mut [Duration]) -> (f64, f64) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
+    (at(0.5), at(0.99))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
