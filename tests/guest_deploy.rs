@@ -290,3 +290,30 @@ fn a_namespaced_guest_cannot_read_another_namespace() {
         .expect("GET");
     assert_eq!(resp.text().expect("body"), "b's secret");
 }
+
+#[test]
+fn the_guest_cli_wraps_the_admin_api() {
+    let s = Strata::start(&["--admin-token", "t0ken"]);
+    let cli = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(common::strata_bin());
+        cmd.arg("guest")
+            .args(args)
+            .args(["--url", s.base_url()])
+            .env("STRATA_ADMIN_TOKEN", "t0ken");
+        common::run_with_timeout(cmd, Duration::from_secs(60))
+    };
+    let (status, out, err) = cli(&["push", "origin", strata_test_guests::VERSION_TWO]);
+    assert!(status.success(), "{err}");
+    assert!(out.contains("\"version\""), "{out}");
+    assert_eq!(version_of(&s, "/x").as_deref(), Some("2"));
+    let (status, out, _) = cli(&["list"]);
+    assert!(status.success() && out.contains("\"origin\""), "{out}");
+    let (status, _, err) = cli(&["rollback", "origin"]);
+    assert!(status.success(), "{err}");
+    assert_eq!(version_of(&s, "/x"), None);
+    let (status, _, err) = cli(&["push", "origin", "/no/such/file.wasm"]);
+    assert!(
+        !status.success() && err.contains("cannot read /no/such/file.wasm"),
+        "{err}"
+    );
+}
