@@ -21,6 +21,8 @@ pub struct Config {
     pub max_object_bytes: ByteSize,
     /// The handler guest and its limits.
     pub guest: GuestConfig,
+    /// Tier placement and lifecycle rules, disk budget.
+    pub storage: crate::tiers::StorageConfig,
 }
 
 /// Which handler decides requests and what each instance may use.
@@ -45,6 +47,7 @@ impl Default for Config {
             memory_bytes: ByteSize::mib(512),
             max_object_bytes: ByteSize::mib(64),
             guest: GuestConfig::default(),
+            storage: crate::tiers::StorageConfig::default(),
         }
     }
 }
@@ -127,7 +130,22 @@ impl Config {
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must name a folder");
         }
+        if let Err(e) = crate::tiers::Rules::compile(&self.storage) {
+            return invalid("storage.rules", &e.to_string());
+        }
         Ok(())
+    }
+
+    /// The tiers' sizes and placement rules.
+    ///
+    /// # Errors
+    /// A rule whose pattern or values cannot be used.
+    pub fn tier_settings(&self) -> Result<crate::tiers::TierSettings, crate::tiers::RuleError> {
+        Ok(crate::tiers::TierSettings {
+            memory_bytes: self.memory_bytes.as_u64(),
+            disk_bytes: self.storage.disk_bytes.map(|b| b.as_u64()),
+            rules: crate::tiers::Rules::compile(&self.storage)?,
+        })
     }
 
     /// The CPU deadline per guest decision.
