@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use strata::runtime::{DEFAULT_HANDLER, FilterLimits, GuestLimits, Guests, Runtime, abi};
-use strata::tiers::Tiers;
+use strata::tiers::{TierSettings, Tiers};
 
 const LIMITS: GuestLimits = GuestLimits {
     memory_bytes: 64 << 20,
@@ -28,7 +28,11 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async {
         let data = tempfile::tempdir()?;
-        let tiers = Arc::new(Tiers::open(data.path(), 64 << 20)?);
+        let settings = TierSettings {
+            memory_bytes: 64 << 20,
+            ..TierSettings::default()
+        };
+        let tiers = Arc::new(Tiers::open(data.path(), settings)?);
         let runtime = Arc::new(Runtime::new(Arc::clone(&tiers), LIMITS, 16 << 20, &data.path().join("cache"))?);
         let guests = Arc::new(Guests::open(Arc::clone(&runtime), &data.path().join("guests"), DEFAULT_HANDLER, FILTER_LIMITS)?);
         let request = abi::Request {

@@ -29,6 +29,8 @@ pub struct Config {
     pub filters: Vec<FilterChain>,
     /// Limits of each manifest plugin, by plugin name; unnamed plugins get the defaults.
     pub plugins: std::collections::BTreeMap<String, PluginConfig>,
+    /// Tier placement and lifecycle rules, disk budget.
+    pub storage: crate::tiers::StorageConfig,
 }
 
 /// Who may use the admin API.
@@ -134,6 +136,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             filters: Vec::new(),
             plugins: std::collections::BTreeMap::new(),
+            storage: crate::tiers::StorageConfig::default(),
         }
     }
 }
@@ -260,7 +263,22 @@ impl Config {
                 });
             }
         }
+        if let Err(e) = crate::tiers::Rules::compile(&self.storage) {
+            return invalid("storage.rules", &e.to_string());
+        }
         Ok(())
+    }
+
+    /// The tiers' sizes and placement rules.
+    ///
+    /// # Errors
+    /// A rule whose pattern or values cannot be used.
+    pub fn tier_settings(&self) -> Result<crate::tiers::TierSettings, crate::tiers::RuleError> {
+        Ok(crate::tiers::TierSettings {
+            memory_bytes: self.memory_bytes.as_u64(),
+            disk_bytes: self.storage.disk_bytes.map(|b| b.as_u64()),
+            rules: crate::tiers::Rules::compile(&self.storage)?,
+        })
     }
 
     /// The CPU deadline per guest decision.

@@ -59,5 +59,39 @@ pub fn render(state: &AppState) -> String {
     metrics::gauge!("strata_guest_memory_peak_bytes").set(state.runtime.memory_peak() as f64);
     metrics::gauge!("strata_guest_compiles").set(state.runtime.compiles() as f64);
     metrics::gauge!("strata_guest_cache_hits").set(state.runtime.cache_hits() as f64);
+    publish_tiers(&stats);
     state.metrics.render()
+}
+
+/// Per-tier contents and running totals, as Prometheus series labelled by `tier`.
+fn publish_tiers(stats: &crate::tiers::TierStats) {
+    let gauges = [
+        ("strata_tier_objects", "memory", stats.memory_objects as u64),
+        ("strata_tier_objects", "disk", stats.disk_objects as u64),
+        ("strata_tier_bytes", "memory", stats.memory_bytes),
+        ("strata_tier_bytes", "disk", stats.disk_bytes),
+    ];
+    for (name, tier, value) in gauges {
+        metrics::gauge!(name, "tier" => tier).set(value as f64);
+    }
+    let counters = [
+        ("strata_tier_hits_total", "memory", stats.memory_hits),
+        ("strata_tier_hits_total", "disk", stats.disk_hits),
+        ("strata_tier_misses_total", "memory", stats.memory_misses),
+        ("strata_tier_misses_total", "disk", stats.disk_misses),
+        ("strata_tier_reads_total", "disk", stats.disk_reads),
+        (
+            "strata_tier_coalesced_reads_total",
+            "disk",
+            stats.coalesced_reads,
+        ),
+        ("strata_tier_evictions_total", "memory", stats.evictions),
+        ("strata_tier_promotions_total", "memory", stats.promotions),
+        ("strata_tier_demotions_total", "memory", stats.demotions),
+        ("strata_tier_dropped_total", "memory", stats.dropped),
+        ("strata_tier_expirations_total", "all", stats.expirations),
+    ];
+    for (name, tier, value) in counters {
+        metrics::counter!(name, "tier" => tier).absolute(value);
+    }
 }

@@ -11,12 +11,17 @@ use crate::runtime::{DEFAULT_HANDLER, GuestLimits, Guests, Runtime};
 use crate::state::AppState;
 use crate::tiers::Tiers;
 
+/// How often objects past their TTL are swept from both tiers (a read of one removes it at once anyway).
+const EXPIRY_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Runs the origin until SIGINT or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = crate::metrics::install().context("cannot install the metrics recorder")?;
-    let tiers = Tiers::open(&config.data_dir, config.memory_bytes.as_u64())
+    let settings = config.tier_settings().context("invalid storage rules")?;
+    let tiers = Tiers::open(&config.data_dir, settings)
         .with_context(|| format!("cannot open the data folder {}", config.data_dir.display()))?;
     let tiers = Arc::new(tiers);
+    tiers.spawn_expiry(EXPIRY_PERIOD);
     let wasm = match &config.guest.handler {
         Some(path) => std::fs::read(path)
             .with_context(|| format!("cannot read handler {}", path.display()))?,

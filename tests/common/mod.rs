@@ -130,6 +130,18 @@ impl Strata {
         }
     }
 
+    /// Sends SIGKILL to the server without waiting for it, from any thread that shares the harness (the
+    /// process is reaped by the next [`Strata::kill`] or [`Strata::restart`]).
+    pub fn sigkill(&self) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .args(["-KILL", &child.id().to_string()])
+                .status()
+                .expect("run kill");
+            assert!(status.success(), "kill -KILL failed: {status}");
+        }
+    }
+
     /// Kills the server if it still runs, then starts it again on the same data directory with
     /// the same arguments. The port changes: use [`Strata::url`] afresh.
     pub fn restart(&mut self) {

@@ -6,13 +6,18 @@ use crate::cors;
 use crate::http_date;
 use crate::media_type;
 use crate::path::key_from_path;
-use crate::range::{self, RangeRequest};
+use crate::range::{self, GrowingRange, RangeRequest};
 use crate::response;
 use crate::segment_wait;
 use crate::store::Store;
+use crate::ttl;
 use crate::types::{
-    DeletePlan, Headers, ObjectMeta, Outcome, Request, Response, ServePlan, StorePlan,
+    DeletePlan, Headers, ObjectMeta, Outcome, Request, Response, ServePlan, StorePlan, WaitPlan,
 };
+
+/// Longest a Range GET of an object still uploading waits for the upload to end, when the range needs the
+/// final size (`first-`, `-suffix`).
+const GROWING_RANGE_WAIT_MS: u32 = 10_000;
 
 /// Prefix of the request headers kept as custom metadata.
 pub const META_PREFIX: &str = "x-strata-meta-";
@@ -63,6 +68,10 @@ fn put(req: &Request, key: String, store: &impl Store) -> Outcome {
             &format!("object too large: {len} bytes, the limit is {max} bytes"),
         ));
     }
+    let ttl_seconds = match ttl::requested(req) {
+        Ok(ttl) => ttl,
+        Err(reason) => return Outcome::Respond(response::error(400, &reason)),
+    };
     let content_type = non_empty_header(req, "content-type")
         .unwrap_or_else(|| media_type::content_type_for(&key))
         .to_string();
@@ -84,6 +93,7 @@ fn put(req: &Request, key: String, store: &impl Store) -> Outcome {
         metadata,
         status,
         headers: cors::headers(),
+        ttl_seconds,
     })
 }
 
@@ -100,6 +110,9 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
     };
     if conditional::is_not_modified(req, &meta) {
         return Outcome::Respond(not_modified(&meta));
+    }
+    if !meta.complete {
+        return get_growing(req, key, &meta);
     }
     // RFC 9110 §14.2: only GET has range semantics; HEAD ignores Range.
     let range = match req.header("range") {
@@ -124,6 +137,39 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
         range,
         etag: meta.etag.clone(),
         headers: serve_headers(&meta),
+        key,
+    })
+}
+
+/// GET and HEAD of an object whose upload is still arriving: stream it (whole, or a closed range) as it
+/// lands; a range that needs the final size waits once for the upload to end, then is served whole if the
+/// upload is still going.
+fn get_growing(req: &Request, key: String, meta: &ObjectMeta) -> Outcome {
+    let range = match req.header("range") {
+        Some(value) if req.method == "GET" => range::evaluate_growing(value),
+        _ => GrowingRange::Whole,
+    };
+    let (status, range) = match range {
+        GrowingRange::Partial(r) => (206, Some(r)),
+        GrowingRange::NeedsSize if req.waited_ms == 0 => {
+            return Outcome::Wait(WaitPlan {
+                key,
+                unless_etag: Some(meta.etag.clone()),
+                timeout_ms: GROWING_RANGE_WAIT_MS,
+            });
+        }
+        GrowingRange::NeedsSize | GrowingRange::Whole => (200, None),
+    };
+    let mut headers = serve_headers(meta);
+    // The content is not final: no validator a cache could keep, and no caching.
+    headers
+        .retain(|(name, _)| name != "etag" && name != "cache-control" && name != "accept-ranges");
+    headers.push(("cache-control".into(), "no-store".into()));
+    Outcome::Serve(ServePlan {
+        status,
+        range,
+        etag: meta.etag.clone(),
+        headers,
         key,
     })
 }
@@ -177,7 +223,7 @@ fn non_empty_header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
     use crate::test_support::{MemStore, header, request};
-    use crate::types::{ByteRange, WaitPlan};
+    use crate::types::ByteRange;
 
     fn respond(o: Outcome) -> Response {
         match o {
@@ -528,6 +574,53 @@ mod tests {
     }
 
     // --- missing objects ---
+
+    #[test]
+    fn an_object_still_uploading_streams() {
+        let mut store = ten_bytes();
+        if let Some((m, _)) = store.objects.get_mut("v/seg1.ts") {
+            m.complete = false;
+            m.size = 4;
+        }
+        let s = serve(decide(&request("GET", "/v/seg1.ts", &[]), &store));
+        assert_eq!((s.status, s.range), (200, None));
+        assert_eq!(header(&s.headers, "cache-control"), Some("no-store"));
+        assert_eq!(header(&s.headers, "etag"), None);
+        // A closed range past what has arrived is kept: the host streams it as it lands.
+        let s = serve(decide(
+            &request("GET", "/v/seg1.ts", &[("range", "bytes=2-7")]),
+            &store,
+        ));
+        assert_eq!(
+            (s.status, s.range),
+            (206, Some(ByteRange { first: 2, last: 7 }))
+        );
+        // An open range needs the final size: wait for the upload once, then serve whole.
+        let mut req = request("GET", "/v/seg1.ts", &[("range", "bytes=2-")]);
+        assert_eq!(
+            decide(&req, &store),
+            Outcome::Wait(WaitPlan {
+                key: "v/seg1.ts".into(),
+                unless_etag: Some(ETAG.into()),
+                timeout_ms: GROWING_RANGE_WAIT_MS,
+            })
+        );
+        req.waited_ms = 10;
+        assert_eq!(serve(decide(&req, &store)).status, 200);
+    }
+
+    #[test]
+    fn put_passes_the_requested_ttl_or_refuses_a_bad_one() {
+        let mut req = request("PUT", "/live/a.ts", &[("x-strata-ttl", "30")]);
+        assert_eq!(
+            stored(decide(&req, &MemStore::default())).ttl_seconds,
+            Some(30)
+        );
+        req.headers.clear();
+        req.query = "ttl=abc".into();
+        let r = respond(decide(&req, &MemStore::default()));
+        assert_error(&r, 400, "ttl must be a whole number");
+    }
 
     #[test]
     fn missing_is_404_no_store() {

@@ -17,6 +17,7 @@
 //! - [`http_date`]: HTTP-date formatting and parsing over Unix seconds.
 //! - [`response`]: the shapes of small responses (errors, 204, 304).
 //! - [`segment_wait`]: park a request for a segment a stored playlist names but whose upload has not begun.
+//! - [`ttl`]: the per-object lifetime an upload asks for.
 
 pub mod cache_control;
 pub mod conditional;
@@ -29,6 +30,7 @@ pub mod range;
 pub mod response;
 pub mod segment_wait;
 pub mod store;
+pub mod ttl;
 pub mod types;
 
 #[cfg(test)]

@@ -14,6 +14,30 @@ pub enum RangeRequest {
     Unsatisfiable,
 }
 
+/// What a `Range` header asks of an object whose upload is still arriving (its size is not known yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrowingRange {
+    /// No usable range: stream the whole object with 200.
+    Whole,
+    /// A closed range `first-last`: stream it with 206 as its bytes arrive.
+    Partial(ByteRange),
+    /// `first-` or `-suffix`: the answer needs the final size, so wait for the upload to complete.
+    NeedsSize,
+}
+
+/// Decides what `header` asks of an object still being uploaded. Closed ranges are kept as written:
+/// the host fails the response if the object ends before `last`.
+pub fn evaluate_growing(header: &str) -> GrowingRange {
+    match parse(header) {
+        None => GrowingRange::Whole,
+        Some(Spec::From {
+            first,
+            last: Some(last),
+        }) => GrowingRange::Partial(ByteRange { first, last }),
+        Some(_) => GrowingRange::NeedsSize,
+    }
+}
+
 /// A parsed single range spec, before it meets the object's size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Spec {
@@ -93,6 +117,20 @@ mod tests {
 
     fn partial(first: u64, last: u64) -> RangeRequest {
         RangeRequest::Partial(ByteRange { first, last })
+    }
+
+    #[test]
+    fn ranges_of_a_growing_object() {
+        assert_eq!(
+            evaluate_growing("bytes=100-199"),
+            GrowingRange::Partial(ByteRange {
+                first: 100,
+                last: 199
+            })
+        );
+        assert_eq!(evaluate_growing("bytes=100-"), GrowingRange::NeedsSize);
+        assert_eq!(evaluate_growing("bytes=-5"), GrowingRange::NeedsSize);
+        assert_eq!(evaluate_growing("bytes=0-1,3-4"), GrowingRange::Whole);
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub fn meta(key: &str, size: u64) -> ObjectMeta {
         last_modified: LAST_MODIFIED,
         cache_control: None,
         metadata: Vec::new(),
+        complete: true,
     }
 }
 

@@ -55,6 +55,8 @@ pub struct ObjectMeta {
     pub cache_control: Option<String>,
     /// Custom `x-strata-meta-*` metadata.
     pub metadata: Headers,
+    /// False while its upload is still arriving (size so far, entity tag of the upload).
+    pub complete: bool,
 }
 
 /// An inclusive byte range.
@@ -107,6 +109,8 @@ pub struct StorePlan {
     pub status: u16,
     /// Response header fields (the host adds ETag).
     pub headers: Headers,
+    /// Lifetime in seconds the uploader asked for; `None` leaves it to the host's rules.
+    pub ttl_seconds: Option<u64>,
 }
 
 /// Remove an object.

@@ -64,6 +64,7 @@ pub fn outcome(o: plain::Outcome) -> wit::Outcome {
             metadata: s.metadata,
             status: s.status,
             headers: s.headers,
+            ttl_seconds: s.ttl_seconds,
         }),
         plain::Outcome::Delete(d) => wit::Outcome::Delete(wit::DeletePlan {
             key: d.key,
@@ -87,6 +88,7 @@ fn object_meta(m: wit::ObjectMeta) -> plain::ObjectMeta {
         last_modified: m.last_modified,
         cache_control: m.cache_control,
         metadata: m.metadata,
+        complete: m.complete,
     }
 }
 
@@ -155,8 +157,11 @@ mod tests {
             metadata: vec![("x-strata-meta-a".into(), "1".into())],
             status: 201,
             headers: Vec::new(),
+            ttl_seconds: Some(60),
         }));
-        assert!(matches!(o, wit::Outcome::Store(s) if s.status == 201 && s.metadata.len() == 1));
+        assert!(
+            matches!(o, wit::Outcome::Store(s) if s.status == 201 && s.metadata.len() == 1 && s.ttl_seconds == Some(60))
+        );
     }
 
     #[test]

@@ -38,6 +38,14 @@ pub fn stream(reader: impl AsyncRead + Send + Sync + 'static) -> ResponseBody {
     BodyExt::boxed(StreamBody::new(frames))
 }
 
+/// A body of chunks produced as they become available (an object still being uploaded); an `Err` item
+/// makes hyper abort the response, so the client sees a failed transfer rather than a short one.
+pub fn chunks(
+    stream: impl futures_util::Stream<Item = io::Result<Bytes>> + Send + Sync + 'static,
+) -> ResponseBody {
+    BodyExt::boxed(StreamBody::new(stream.map_ok(Frame::data)))
+}
+
 /// A plain-text error with a one-line reason, never cached: the host's own failures.
 pub fn error(status: StatusCode, reason: impl std::fmt::Display) -> Response<ResponseBody> {
     let mut response = Response::new(full(format!("{reason}\n")));

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use super::body::{self, ResponseBody};
 use super::linger;
 use crate::runtime::abi;
-use crate::tiers::{NewObject, ObjectBody, TierError, Tiers};
+use crate::tiers::{NewObject, ObjectBody, TierError, Tiers, Upload};
 
 /// The result of trying to serve: a response, or "the object changed since the guest decided".
 pub enum Served {
@@ -71,6 +71,12 @@ pub async fn serve(tiers: &Tiers, plan: abi::ServePlan, is_head: bool) -> Served
             return Served::Response(body::error(StatusCode::INTERNAL_SERVER_ERROR, e));
         }
     };
+    let opened = match opened.body {
+        ObjectBody::Growing(upload) => {
+            return Served::Response(serve_growing(&upload, plan, is_head));
+        }
+        _ => opened,
+    };
     let size = opened.meta.size;
     let (first, length) = match plan.range {
         None => (0, size),
@@ -100,6 +106,7 @@ pub async fn serve(tiers: &Tiers, plan: abi::ServePlan, is_head: bool) -> Served
                 }
                 body::stream(file.take(length))
             }
+            ObjectBody::Growing(_) => body::empty(),
         }
     };
     let mut response = match head(plan.status, &plan.headers, content) {
@@ -119,6 +126,30 @@ pub async fn serve(tiers: &Tiers, plan: abi::ServePlan, is_head: bool) -> Served
     Served::Response(response)
 }
 
+/// Streams an object whose upload is still arriving, following the writer: no Content-Length (the size is
+/// not known yet), and for a closed range a Content-Range with an unknown complete length (RFC 9110 §14.4).
+fn serve_growing(upload: &Upload, plan: abi::ServePlan, is_head: bool) -> Response<ResponseBody> {
+    let (first, end) = match plan.range {
+        None => (0, None),
+        Some(range) => (range.first, Some(range.last.saturating_add(1))),
+    };
+    let content = if is_head {
+        body::empty()
+    } else {
+        body::chunks(upload.reader(first, end))
+    };
+    let mut response = match head(plan.status, &plan.headers, content) {
+        Ok(response) => response,
+        Err(reason) => return body::error(StatusCode::INTERNAL_SERVER_ERROR, reason),
+    };
+    if let Some(range) = plan.range
+        && let Ok(value) = HeaderValue::from_str(&format!("bytes {}-{}/*", range.first, range.last))
+    {
+        response.headers_mut().insert(header::CONTENT_RANGE, value);
+    }
+    response
+}
+
 /// Streams the request body into the tiers; answers once it is durable.
 pub async fn store(
     tiers: &Arc<Tiers>,
@@ -130,6 +161,7 @@ pub async fn store(
         content_type: plan.content_type,
         cache_control: plan.cache_control,
         metadata: plan.metadata,
+        ttl_seconds: plan.ttl_seconds,
     };
     let mut writer = match tiers.writer(&plan.key, spec, max_object_bytes).await {
         Ok(writer) => writer,
@@ -145,7 +177,7 @@ pub async fn store(
                 );
             }
         };
-        if let Some(chunk) = frame.data_ref()
+        if let Ok(chunk) = frame.into_data()
             && let Err(e) = writer.write(chunk).await
         {
             drop(writer);
@@ -186,7 +218,9 @@ pub async fn delete(tiers: &Tiers, plan: abi::DeletePlan) -> Response<ResponseBo
 fn tier_failure(key: &str, error: TierError) -> Response<ResponseBody> {
     let status = match &error {
         TierError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        TierError::DiskFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
+        TierError::DiskFull { .. } | TierError::DiskBudget { .. } | TierError::MemoryFull => {
+            StatusCode::INSUFFICIENT_STORAGE
+        }
         TierError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     };
     if status.is_server_error() {

@@ -64,6 +64,7 @@ pub fn to_abi(meta: &tiers::ObjectMeta) -> ObjectMeta {
         last_modified: meta.last_modified,
         cache_control: meta.cache_control.clone(),
         metadata: meta.metadata.clone(),
+        complete: meta.complete,
     }
 }
 

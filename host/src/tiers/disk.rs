@@ -256,6 +256,9 @@ mod tests {
             cache_control: None,
             metadata: vec![],
             seq,
+            placement: crate::tiers::Placement::Durable,
+            expires_at: None,
+            complete: true,
         }
     }
 

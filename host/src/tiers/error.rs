@@ -22,6 +22,15 @@ pub enum TierError {
         /// The underlying error.
         source: io::Error,
     },
+    /// The configured disk budget has no room left for the object.
+    #[error("disk budget of {limit} bytes is full")]
+    DiskBudget {
+        /// The budget in bytes.
+        limit: u64,
+    },
+    /// A memory-only object does not fit in the memory tier.
+    #[error("memory-only object does not fit in the memory tier")]
+    MemoryFull,
     /// The disk has no room left for the object.
     #[error("disk full while writing {path}")]
     DiskFull {

@@ -1,11 +1,14 @@
 //! The memory tier: whole objects as `Bytes` under a byte budget, served without copying.
 //!
 //! quick_cache does the bookkeeping: its CLOCK-Pro style policy keeps objects read more than once ahead of
-//! one-pass scans, and weighting entries by their length keeps the sum under the budget.
+//! one-pass scans, and weighting entries by their length keeps the sum under the budget. Its `Lifecycle`
+//! hook reports each eviction, because evicting a memory-only object loses it and the index must forget it.
 
 use bytes::Bytes;
-use quick_cache::Weighter;
 use quick_cache::sync::Cache;
+use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
+
+use super::placement::Placement;
 
 /// Fixed cost counted per entry on top of its bytes, so many tiny objects still respect the budget.
 const ENTRY_OVERHEAD: u64 = 128;
@@ -17,6 +20,29 @@ pub struct HotObject {
     pub etag: String,
     /// The whole body.
     pub body: Bytes,
+    /// Its placement: evicting a memory-only object drops it, others are only demoted to disk.
+    pub placement: Placement,
+    /// Its commit sequence, to tell the evicted version from a newer one in the index.
+    pub seq: u64,
+}
+
+/// An object pushed out of memory by an insert.
+pub type Evicted = (String, HotObject);
+
+/// Collects what one insert evicts, for the caller to settle outside the cache's lock.
+#[derive(Debug, Clone, Copy)]
+struct ReportEvictions;
+
+impl Lifecycle<String, HotObject> for ReportEvictions {
+    type RequestState = Vec<Evicted>;
+
+    fn begin_request(&self) -> Self::RequestState {
+        Vec::new()
+    }
+
+    fn on_evict(&self, evicted: &mut Self::RequestState, key: String, value: HotObject) {
+        evicted.push((key, value));
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -30,7 +56,7 @@ impl Weighter<String, HotObject> for ByLength {
 
 /// Hot objects under a byte budget.
 pub struct MemoryTier {
-    cache: Cache<String, HotObject, ByLength>,
+    cache: Cache<String, HotObject, ByLength, DefaultHashBuilder, ReportEvictions>,
     budget: u64,
 }
 
@@ -50,7 +76,13 @@ impl MemoryTier {
             .unwrap_or(usize::MAX)
             .max(64);
         MemoryTier {
-            cache: Cache::with_weighter(estimated_items, budget.max(1), ByLength),
+            cache: Cache::with(
+                estimated_items,
+                budget.max(1),
+                ByLength,
+                DefaultHashBuilder::default(),
+                ReportEvictions,
+            ),
             budget,
         }
     }
@@ -68,18 +100,15 @@ impl MemoryTier {
             .map(|hot| hot.body)
     }
 
-    /// Keeps a version of `key` in memory, replacing any older one.
-    pub fn insert(&self, key: &str, etag: &str, body: Bytes) {
-        if self.admits(body.len() as u64) {
-            self.cache.insert(
-                key.to_owned(),
-                HotObject {
-                    etag: etag.to_owned(),
-                    body,
-                },
-            );
+    /// Keeps `object` in memory under `key`, replacing any older version; returns what it pushed out
+    /// (possibly itself, if the cache refused it).
+    #[must_use = "evicted memory-only objects must be dropped from the index"]
+    pub fn insert(&self, key: &str, object: HotObject) -> Vec<Evicted> {
+        if self.admits(object.body.len() as u64) {
+            self.cache.insert_with_lifecycle(key.to_owned(), object)
         } else {
             self.cache.remove(key);
+            vec![(key.to_owned(), object)]
         }
     }
 
@@ -103,23 +132,32 @@ impl MemoryTier {
 mod tests {
     use super::*;
 
+    fn hot(etag: &str, body: impl Into<Bytes>) -> HotObject {
+        HotObject {
+            etag: etag.into(),
+            body: body.into(),
+            placement: Placement::Durable,
+            seq: 1,
+        }
+    }
+
     #[test]
-    fn never_exceeds_its_budget() {
+    fn never_exceeds_its_budget_and_reports_what_it_evicts() {
         let tier = MemoryTier::new(1 << 20);
+        let mut evicted = 0;
         for i in 0..1000 {
-            tier.insert(
-                &format!("seg{i}.ts"),
-                "\"e\"",
-                Bytes::from(vec![0u8; 10_000]),
-            );
+            evicted += tier
+                .insert(&format!("seg{i}.ts"), hot("\"e\"", vec![0u8; 10_000]))
+                .len();
             assert!(tier.bytes() <= 1 << 20);
         }
+        assert_eq!(evicted + tier.objects(), 1000);
     }
 
     #[test]
     fn serves_only_the_version_asked_for() {
         let tier = MemoryTier::new(1 << 20);
-        tier.insert("a.m3u8", "\"1\"", Bytes::from_static(b"#EXTM3U"));
+        let _ = tier.insert("a.m3u8", hot("\"1\"", &b"#EXTM3U"[..]));
         assert!(tier.get("a.m3u8", "\"1\"").is_some());
         assert!(tier.get("a.m3u8", "\"2\"").is_none());
     }
@@ -127,7 +165,40 @@ mod tests {
     #[test]
     fn refuses_objects_too_large_for_the_budget() {
         let tier = MemoryTier::new(1 << 20);
-        tier.insert("big.mp4", "\"1\"", Bytes::from(vec![0u8; 1 << 19]));
+        let refused = tier.insert("big.mp4", hot("\"1\"", vec![0u8; 1 << 19]));
+        assert_eq!(refused.len(), 1);
         assert!(tier.get("big.mp4", "\"1\"").is_none());
+    }
+
+    #[test]
+    fn a_one_pass_scan_does_not_flush_the_hot_set() {
+        let budget = 8 << 20;
+        let tier = MemoryTier::new(budget);
+        let size = 64 * 1024;
+        let hot_keys: Vec<String> = (0..40).map(|i| format!("live/{i}.ts")).collect();
+        for _ in 0..3 {
+            for key in &hot_keys {
+                if tier.get(key, "\"e\"").is_none() {
+                    let _ = tier.insert(key, hot("\"e\"", vec![0u8; size]));
+                }
+            }
+        }
+        let (mut hits, mut lookups) = (0, 0);
+        let scan = 10 * budget as usize / size;
+        for i in 0..scan {
+            let key = format!("vod/{i}.ts");
+            if tier.get(&key, "\"e\"").is_none() {
+                let _ = tier.insert(&key, hot("\"e\"", vec![0u8; size]));
+            }
+            let hot_key = &hot_keys[i % hot_keys.len()];
+            lookups += 1;
+            if tier.get(hot_key, "\"e\"").is_some() {
+                hits += 1;
+            } else {
+                let _ = tier.insert(hot_key, hot("\"e\"", vec![0u8; size]));
+            }
+        }
+        let ratio = f64::from(hits) / f64::from(lookups);
+        assert!(ratio > 0.9, "hot set hit ratio during the scan: {ratio}");
     }
 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::placement::Placement;
+
 /// Everything the host knows of a stored object except its bytes; kept in the disk footer and the index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectMeta {
@@ -21,6 +23,26 @@ pub struct ObjectMeta {
     pub metadata: Vec<(String, String)>,
     /// Commit sequence: larger is newer; decides between two files of one key after a crash.
     pub seq: u64,
+    /// The tier placement its rule chose at store time.
+    #[serde(default)]
+    pub placement: Placement,
+    /// When it expires, seconds since the Unix epoch; never if `None`.
+    #[serde(default)]
+    pub expires_at: Option<u64>,
+    /// False while its upload is still arriving (readers then follow the upload); never stored.
+    #[serde(skip, default = "committed")]
+    pub complete: bool,
+}
+
+fn committed() -> bool {
+    true
+}
+
+impl ObjectMeta {
+    /// Whether it has expired at `now` (seconds since the Unix epoch).
+    pub fn expired(&self, now: u64) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
 }
 
 /// What a writer states about a new object before its body arrives.
@@ -32,4 +54,6 @@ pub struct NewObject {
     pub cache_control: Option<String>,
     /// Custom metadata to record.
     pub metadata: Vec<(String, String)>,
+    /// Lifetime the uploader asked for, overriding its rule's.
+    pub ttl_seconds: Option<u64>,
 }

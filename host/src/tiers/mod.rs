@@ -1,38 +1,84 @@
-//! Storage tiers, owned by the host: a memory tier under a byte budget in front of a durable disk tier.
+//! Storage tiers, owned by the host: a memory tier under a byte budget in front of a durable disk tier,
+//! with placement and lifetime chosen per key by rules (`placement.rs`).
 //!
-//! Every acknowledged write is on disk (synced and renamed into place) before `ObjectWriter::commit`
-//! returns, and kept in memory when small enough. Reads come from memory when the version there is current,
-//! else from disk, and small objects read from disk are promoted. This module knows nothing of wasmtime.
+//! Durable and disk objects are on disk (synced and renamed into place) before `ObjectWriter::commit`
+//! returns; durable ones are also kept hot, disk ones enter memory when read. Memory-only objects never
+//! touch the disk and are lost when evicted. Uploads in progress are readable (`upload.rs`). Concurrent
+//! reads of one cold object share one disk read. This module knows nothing of wasmtime.
 
+mod counters;
 mod disk;
 mod error;
 mod memory;
 mod meta;
+mod placement;
+mod upload;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::watch;
+use tokio::sync::{OnceCell, watch};
 
+pub use counters::TierStats;
 pub use error::TierError;
 pub use meta::{NewObject, ObjectMeta};
+pub use placement::{Placement, Policy, RuleConfig, RuleError, Rules, StorageConfig};
+pub use upload::Upload;
 
+use counters::Counters;
 use disk::{DiskTier, DiskWrite};
-use memory::MemoryTier;
+use memory::{Evicted, HotObject, MemoryTier};
 
 /// Map from key to the metadata of its current version; ordered for prefix listing.
 type Index = BTreeMap<String, Arc<ObjectMeta>>;
+
+/// The outcome of one shared disk read: the bytes, or the error's kind and text (io::Error is not Clone).
+type SharedRead = Arc<OnceCell<Result<Bytes, (io::ErrorKind, String)>>>;
+
+/// Locks `mutex`, ignoring poisoning: every update under these locks is a single map call, so a panic
+/// cannot leave the data half-updated.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Seconds since the Unix epoch.
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// How the tiers are sized and which rules place objects.
+#[derive(Debug, Clone, Default)]
+pub struct TierSettings {
+    /// Byte budget of the memory tier.
+    pub memory_bytes: u64,
+    /// Byte budget of the disk tier; the filesystem's free space if `None`.
+    pub disk_bytes: Option<u64>,
+    /// Placement and lifetime rules.
+    pub rules: Rules,
+}
 
 /// The memory and disk tiers behind one interface.
 #[derive(Debug)]
 pub struct Tiers {
     index: Mutex<Index>,
+    uploads: Mutex<HashMap<String, Arc<Upload>>>,
+    reads: Mutex<HashMap<u64, SharedRead>>,
     memory: MemoryTier,
     disk: DiskTier,
+    rules: Rules,
+    disk_budget: Option<u64>,
+    disk_used: AtomicU64,
+    counters: Counters,
     last_seq: AtomicU64,
     changes: watch::Sender<u64>,
 }
@@ -44,6 +90,8 @@ pub enum ObjectBody {
     Memory(Bytes),
     /// An open file whose first `size` bytes are the body.
     Disk(tokio::fs::File),
+    /// An upload still arriving: read it with `Upload::reader`.
+    Growing(Arc<Upload>),
 }
 
 /// One version of an object, opened for reading: it stays readable even if replaced meanwhile.
@@ -70,15 +118,24 @@ pub enum ReadError {
 }
 
 impl Tiers {
-    /// Opens the tiers under `data_dir` with a memory budget of `memory_bytes`, recovering the disk index.
-    pub fn open(data_dir: &Path, memory_bytes: u64) -> Result<Self, TierError> {
+    /// Opens the tiers under `data_dir`, recovering the disk index and dropping expired objects.
+    pub fn open(data_dir: &Path, settings: TierSettings) -> Result<Self, TierError> {
         let started = Instant::now();
         let (disk, recovered) = DiskTier::open(data_dir)?;
         let last_seq = recovered.iter().map(|r| r.meta.seq).max().unwrap_or(0);
-        let index: Index = recovered
-            .into_iter()
-            .map(|r| (r.meta.key.clone(), Arc::new(r.meta)))
-            .collect();
+        let now = now_secs();
+        let counters = Counters::default();
+        let mut index = Index::new();
+        let mut disk_used = 0;
+        for found in recovered {
+            if found.meta.expired(now) {
+                let _ = std::fs::remove_file(&found.path);
+                Counters::bump(&counters.expirations);
+                continue;
+            }
+            disk_used += found.meta.size;
+            index.insert(found.meta.key.clone(), Arc::new(found.meta));
+        }
         tracing::info!(
             objects = index.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -86,24 +143,40 @@ impl Tiers {
         );
         Ok(Tiers {
             index: Mutex::new(index),
-            memory: MemoryTier::new(memory_bytes),
+            uploads: Mutex::default(),
+            reads: Mutex::default(),
+            memory: MemoryTier::new(settings.memory_bytes),
             disk,
+            rules: settings.rules,
+            disk_budget: settings.disk_bytes,
+            disk_used: AtomicU64::new(disk_used),
+            counters,
             last_seq: AtomicU64::new(last_seq),
             changes: watch::channel(0).0,
         })
     }
 
     fn index(&self) -> MutexGuard<'_, Index> {
-        // A panic while holding the lock cannot leave the map half-updated (each update is one call),
-        // so a poisoned lock is still safe to use.
-        self.index
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.index)
     }
 
-    /// Metadata of the current version of `key`.
+    fn uploads(&self) -> MutexGuard<'_, HashMap<String, Arc<Upload>>> {
+        lock(&self.uploads)
+    }
+
+    /// Metadata of the current version of `key`: the last committed one, else an upload in progress
+    /// (with `complete` false). An expired object is removed here and reads as absent.
     pub fn head(&self, key: &str) -> Option<Arc<ObjectMeta>> {
-        self.index().get(key).cloned()
+        let committed = self.index().get(key).cloned();
+        if let Some(meta) = committed {
+            if !meta.expired(now_secs()) {
+                return Some(meta);
+            }
+            self.expire(&meta);
+        }
+        self.uploads()
+            .get(key)
+            .map(|upload| Arc::new(upload.meta()))
     }
 
     /// Up to `limit` keys starting with `prefix`, in lexical order.
@@ -116,13 +189,23 @@ impl Tiers {
             .collect()
     }
 
-    /// Objects in the index and bytes held in memory, for metrics.
+    /// Contents and running totals, for metrics.
     pub fn stats(&self) -> TierStats {
-        TierStats {
-            objects: self.index().len(),
+        let (objects, disk_objects) = {
+            let index = self.index();
+            let on_disk = index.values().filter(|m| m.placement.on_disk()).count();
+            (index.len(), on_disk)
+        };
+        let mut stats = TierStats {
+            objects,
             memory_objects: self.memory.objects(),
             memory_bytes: self.memory.bytes(),
-        }
+            disk_objects,
+            disk_bytes: self.disk_used.load(Ordering::Relaxed),
+            ..TierStats::default()
+        };
+        self.counters.fill(&mut stats);
+        stats
     }
 
     /// Opens the current version of `key` for reading, or `None` if there is none.
@@ -133,43 +216,196 @@ impl Tiers {
             let Some(meta) = self.head(key) else {
                 return Ok(None);
             };
+            if !meta.complete {
+                let upload = self.uploads().get(key).cloned();
+                match upload {
+                    Some(upload) if upload.seq() == meta.seq => {
+                        return Ok(Some(OpenedObject {
+                            meta,
+                            body: ObjectBody::Growing(upload),
+                        }));
+                    }
+                    _ => continue,
+                }
+            }
             if let Some(bytes) = self.memory.get(key, &meta.etag) {
+                Counters::bump(&self.counters.memory_hits);
                 return Ok(Some(OpenedObject {
                     meta,
                     body: ObjectBody::Memory(bytes),
                 }));
             }
-            let path = self.disk.path_for(key, meta.seq);
+            Counters::bump(&self.counters.memory_misses);
+            if !meta.placement.on_disk() {
+                // Evicted between the lookup and now: it is gone.
+                self.forget(key, meta.seq);
+                continue;
+            }
             if self.memory.admits(meta.size) {
-                match tokio::fs::read(&path).await {
-                    Ok(mut bytes) => {
-                        bytes.truncate(meta.size as usize);
-                        let bytes = Bytes::from(bytes);
-                        self.memory.insert(key, &meta.etag, bytes.clone());
+                match self.read_shared(key, &meta).await? {
+                    Some(bytes) => {
                         return Ok(Some(OpenedObject {
                             meta,
                             body: ObjectBody::Memory(bytes),
                         }));
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(TierError::io("read", path, e)),
+                    None => {
+                        Counters::bump(&self.counters.disk_misses);
+                        continue;
+                    }
                 }
             }
+            let path = self.disk.path_for(key, meta.seq);
+            Counters::bump(&self.counters.disk_reads);
             match tokio::fs::File::open(&path).await {
                 Ok(file) => {
+                    Counters::bump(&self.counters.disk_hits);
                     return Ok(Some(OpenedObject {
                         meta,
                         body: ObjectBody::Disk(file),
                     }));
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    Counters::bump(&self.counters.disk_misses);
+                    continue;
+                }
                 Err(e) => return Err(TierError::io("open", path, e)),
             }
         }
         Ok(None)
     }
 
-    /// The whole body of `key` if it is at most `max_bytes` long: for guests reading playlists.
+    /// Reads a whole small object from disk into memory, sharing one read among concurrent callers.
+    /// `None` if its file is gone (replaced meanwhile).
+    async fn read_shared(&self, key: &str, meta: &ObjectMeta) -> Result<Option<Bytes>, TierError> {
+        let shared = Arc::clone(lock(&self.reads).entry(meta.seq).or_default());
+        let path = self.disk.path_for(key, meta.seq);
+        let mut led = false;
+        let result = shared
+            .get_or_init(|| async {
+                led = true;
+                // The previous leader promotes before it leaves the table, so a latecomer finds the bytes
+                // here rather than reading the disk again.
+                if let Some(bytes) = self.memory.get(key, &meta.etag) {
+                    return Ok(bytes);
+                }
+                Counters::bump(&self.counters.disk_reads);
+                match tokio::fs::read(&path).await {
+                    Ok(mut bytes) => {
+                        bytes.truncate(meta.size as usize);
+                        let bytes = Bytes::from(bytes);
+                        self.promote(key, meta, bytes.clone());
+                        Ok(bytes)
+                    }
+                    Err(e) => Err((e.kind(), e.to_string())),
+                }
+            })
+            .await
+            .clone();
+        {
+            let mut reads = lock(&self.reads);
+            if reads
+                .get(&meta.seq)
+                .is_some_and(|current| Arc::ptr_eq(current, &shared))
+            {
+                reads.remove(&meta.seq);
+            }
+        }
+        if led {
+            Counters::bump(&self.counters.disk_hits);
+        } else {
+            Counters::bump(&self.counters.coalesced_reads);
+        }
+        match result {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err((io::ErrorKind::NotFound, _)) => Ok(None),
+            Err((kind, reason)) => Err(TierError::io("read", path, io::Error::new(kind, reason))),
+        }
+    }
+
+    /// Copies an object read from disk into memory, where the cache's policy decides whether it stays.
+    fn promote(&self, key: &str, meta: &ObjectMeta, body: Bytes) {
+        Counters::bump(&self.counters.promotions);
+        let evicted = self.memory.insert(key, hot_object(meta, body));
+        self.settle(evicted);
+    }
+
+    /// Accounts for objects pushed out of memory: memory-only ones are lost, others remain on disk.
+    fn settle(&self, evicted: Vec<Evicted>) {
+        for (key, object) in evicted {
+            Counters::bump(&self.counters.evictions);
+            if object.placement.on_disk() {
+                Counters::bump(&self.counters.demotions);
+            } else {
+                Counters::bump(&self.counters.dropped);
+                self.forget(&key, object.seq);
+            }
+        }
+    }
+
+    /// Removes version `seq` of a memory-only `key` from the index, if it is still the current one.
+    fn forget(&self, key: &str, seq: u64) {
+        let removed = {
+            let mut index = self.index();
+            let current = index.get(key).is_some_and(|meta| meta.seq == seq);
+            current && index.remove(key).is_some()
+        };
+        if removed {
+            self.announce_change();
+        }
+    }
+
+    /// Removes an expired version from both tiers, if it is still the current one.
+    fn expire(&self, meta: &ObjectMeta) {
+        let removed = {
+            let mut index = self.index();
+            let current = index.get(&meta.key).is_some_and(|m| m.seq == meta.seq);
+            current && index.remove(&meta.key).is_some()
+        };
+        if !removed {
+            return;
+        }
+        self.memory.remove(&meta.key);
+        if meta.placement.on_disk() {
+            // Not synced: if the unlink is lost in a crash, recovery sees the expiry and removes it again.
+            let _ = std::fs::remove_file(self.disk.path_for(&meta.key, meta.seq));
+            self.disk_used.fetch_sub(meta.size, Ordering::Relaxed);
+        }
+        Counters::bump(&self.counters.expirations);
+        self.announce_change();
+    }
+
+    /// Removes every object whose TTL has passed.
+    pub fn expire_due(&self) {
+        let now = now_secs();
+        let due: Vec<Arc<ObjectMeta>> = self
+            .index()
+            .values()
+            .filter(|meta| meta.expired(now))
+            .cloned()
+            .collect();
+        for meta in due {
+            self.expire(&meta);
+        }
+    }
+
+    /// Runs `expire_due` every `period` while the tiers live, so expired objects leave memory and disk
+    /// even if nobody asks for them.
+    pub fn spawn_expiry(self: &Arc<Self>, period: Duration) {
+        let tiers: Weak<Self> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            loop {
+                ticks.tick().await;
+                let Some(tiers) = tiers.upgrade() else {
+                    break;
+                };
+                tiers.expire_due();
+            }
+        });
+    }
+
+    /// The whole body of `key` if it is complete and at most `max_bytes` long: for guests reading playlists.
     pub async fn read_small(&self, key: &str, max_bytes: u64) -> Result<Bytes, ReadError> {
         let opened = self.open_object(key).await?.ok_or(ReadError::NotFound)?;
         if opened.meta.size > max_bytes {
@@ -177,6 +413,7 @@ impl Tiers {
         }
         match opened.body {
             ObjectBody::Memory(bytes) => Ok(bytes),
+            ObjectBody::Growing(_) => Err(ReadError::NotFound),
             ObjectBody::Disk(file) => {
                 use tokio::io::AsyncReadExt;
                 let mut bytes = Vec::with_capacity(opened.meta.size as usize);
@@ -190,25 +427,59 @@ impl Tiers {
         }
     }
 
-    /// Starts a new version of `key`; it becomes visible, durably, at `ObjectWriter::commit`.
+    /// Starts a new version of `key`, placed by its rule; readable while it arrives if the rule allows,
+    /// and current at `ObjectWriter::commit`.
     pub async fn writer(
         self: &Arc<Self>,
         key: &str,
         spec: NewObject,
         max_bytes: u64,
     ) -> Result<ObjectWriter, TierError> {
+        let policy = self.rules.policy(key);
         let seq = self.next_seq();
-        let disk = self.disk.begin(seq).await?;
+        let disk = match policy.placement.on_disk() {
+            true => Some(self.disk.begin(seq).await?),
+            false => None,
+        };
+        let hot = match policy.placement {
+            Placement::Memory => Some(BytesMut::new()),
+            Placement::Durable => self.memory.admits(0).then(BytesMut::new),
+            Placement::Disk => None,
+        };
+        let ttl_seconds = spec.ttl_seconds.or(policy.ttl_seconds);
+        let upload = policy.streaming_reads.then(|| {
+            let upload = Upload::new(ObjectMeta {
+                key: key.to_owned(),
+                size: 0,
+                content_type: spec.content_type.clone(),
+                etag: format!("\"upload-{seq:016x}\""),
+                last_modified: now_secs(),
+                cache_control: spec.cache_control.clone(),
+                metadata: spec.metadata.clone(),
+                seq,
+                placement: policy.placement,
+                expires_at: None,
+                complete: false,
+            });
+            self.uploads().insert(key.to_owned(), Arc::clone(&upload));
+            self.announce_change();
+            upload
+        });
         Ok(ObjectWriter {
             tiers: Arc::clone(self),
             key: key.to_owned(),
             spec,
             seq,
+            placement: policy.placement,
+            ttl_seconds,
             max_bytes,
             size: 0,
+            reserved: 0,
             hasher: blake3::Hasher::new(),
-            hot: self.memory.admits(0).then(BytesMut::new),
+            hot,
             disk,
+            upload,
+            committed: false,
         })
     }
 
@@ -217,17 +488,20 @@ impl Tiers {
         let removed = {
             let mut index = self.index();
             match index.remove(key) {
-                Some(meta) => {
+                Some(meta) if meta.placement.on_disk() => {
                     let path = self.disk.path_for(key, meta.seq);
                     match std::fs::remove_file(&path) {
-                        Ok(()) => Some(path),
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(path),
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                         Err(e) => {
                             index.insert(key.to_owned(), meta);
                             return Err(TierError::io("remove", path, e));
                         }
                     }
+                    self.disk_used.fetch_sub(meta.size, Ordering::Relaxed);
+                    Some(Some(path))
                 }
+                Some(_) => Some(None),
                 None => None,
             }
         };
@@ -235,13 +509,15 @@ impl Tiers {
         let Some(path) = removed else {
             return Ok(false);
         };
-        disk::sync_parent(&path).await?;
+        if let Some(path) = path {
+            disk::sync_parent(&path).await?;
+        }
         self.announce_change();
         Ok(true)
     }
 
     /// Waits until `key` exists with an entity tag other than `unless_etag` (any, if `None`), or `timeout`.
-    /// Returns how long it waited.
+    /// An upload that starts counts as existing. Returns how long it waited.
     pub async fn wait_for_change(
         &self,
         key: &str,
@@ -292,102 +568,196 @@ impl Tiers {
         self.changes.send_modify(|generation| *generation += 1);
     }
 
-    fn path_of(&self, key: &str, seq: u64) -> PathBuf {
-        self.disk.path_for(key, seq)
+    /// Takes `size` more bytes of the disk budget, or refuses.
+    fn reserve_disk(&self, size: u64) -> Result<(), TierError> {
+        let used = self.disk_used.fetch_add(size, Ordering::Relaxed) + size;
+        match self.disk_budget {
+            Some(limit) if used > limit => {
+                self.disk_used.fetch_sub(size, Ordering::Relaxed);
+                Err(TierError::DiskBudget { limit })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Ends an upload's visibility as an upload: readers were told how it ended.
+    fn end_upload(&self, upload: &Upload, key: &str) {
+        let mut uploads = self.uploads();
+        if uploads.get(key).is_some_and(|u| u.seq() == upload.seq()) {
+            uploads.remove(key);
+        }
     }
 }
 
-/// Counts for metrics.
-#[derive(Debug, Clone, Copy)]
-pub struct TierStats {
-    /// Objects stored.
-    pub objects: usize,
-    /// Objects held in memory.
-    pub memory_objects: usize,
-    /// Bytes held in memory.
-    pub memory_bytes: u64,
+/// The memory tier's entry for a version.
+fn hot_object(meta: &ObjectMeta, body: Bytes) -> HotObject {
+    HotObject {
+        etag: meta.etag.clone(),
+        body,
+        placement: meta.placement,
+        seq: meta.seq,
+    }
 }
 
-/// A new object version being streamed in; nothing of it is visible until `commit`.
+/// A new object version being streamed in; current only at `commit`, readable meanwhile if its rule allows.
+/// Dropped without `commit`, it aborts: readers of the upload get an error, and its disk space is released.
 #[derive(Debug)]
 pub struct ObjectWriter {
     tiers: Arc<Tiers>,
     key: String,
     spec: NewObject,
     seq: u64,
+    placement: Placement,
+    ttl_seconds: Option<u64>,
     max_bytes: u64,
     size: u64,
+    /// Disk budget taken by this upload and not yet owned by an index entry.
+    reserved: u64,
     hasher: blake3::Hasher,
     hot: Option<BytesMut>,
-    disk: DiskWrite,
+    disk: Option<DiskWrite>,
+    upload: Option<Arc<Upload>>,
+    committed: bool,
 }
 
 impl ObjectWriter {
     /// Appends a chunk of the body.
     ///
     /// # Errors
-    /// `TooLarge` once the body passes the size limit; I/O errors from the disk.
-    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), TierError> {
-        self.size += chunk.len() as u64;
+    /// `TooLarge` once the body passes the size limit; `DiskBudget` or `DiskFull` when the disk has no
+    /// room; `MemoryFull` when a memory-only object outgrows the memory tier; other I/O errors.
+    pub async fn write(&mut self, chunk: Bytes) -> Result<(), TierError> {
+        let len = chunk.len() as u64;
+        self.size += len;
         if self.size > self.max_bytes {
             return Err(TierError::TooLarge {
                 limit: self.max_bytes,
             });
         }
-        self.hasher.update(chunk);
+        self.hasher.update(&chunk);
         if let Some(hot) = &mut self.hot {
             if self.tiers.memory.admits(self.size) {
-                hot.extend_from_slice(chunk);
+                hot.extend_from_slice(&chunk);
+            } else if self.placement == Placement::Memory {
+                return Err(TierError::MemoryFull);
             } else {
                 self.hot = None;
             }
         }
-        self.disk.write(chunk).await
+        if let Some(disk) = &mut self.disk {
+            self.tiers.reserve_disk(len)?;
+            self.reserved += len;
+            disk.write(&chunk).await?;
+        }
+        if let Some(upload) = &self.upload {
+            upload.push(chunk);
+        }
+        Ok(())
     }
 
-    /// Makes the object durable and visible: synced to disk, renamed into place, indexed, kept hot.
-    pub async fn commit(self) -> Result<Arc<ObjectMeta>, TierError> {
+    /// Makes the object current: for disk placements synced, renamed into place and indexed before this
+    /// returns; kept hot for durable and memory placements.
+    pub async fn commit(mut self) -> Result<Arc<ObjectMeta>, TierError> {
         let hash = self.hasher.finalize().to_hex();
-        let meta = ObjectMeta {
-            key: self.key,
+        let now = now_secs();
+        let meta = Arc::new(ObjectMeta {
+            key: self.key.clone(),
             size: self.size,
-            content_type: self.spec.content_type,
+            content_type: std::mem::take(&mut self.spec.content_type),
             etag: format!("\"{}\"", &hash[..32]),
-            last_modified: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-            cache_control: self.spec.cache_control,
-            metadata: self.spec.metadata,
+            last_modified: now,
+            cache_control: self.spec.cache_control.take(),
+            metadata: std::mem::take(&mut self.spec.metadata),
             seq: self.seq,
-        };
-        let synced = self.disk.finish(&meta).await?;
-        let tiers = self.tiers;
-        let path = tiers.path_of(&meta.key, meta.seq);
-        let meta = Arc::new(meta);
-        let replaced = {
-            let mut index = tiers.index();
-            let newer_exists = index
-                .get(&meta.key)
-                .is_some_and(|current| current.seq > meta.seq);
-            if newer_exists {
-                // A later upload of the same key committed first: this one is already superseded.
-                drop(synced);
-                None
-            } else {
-                synced.publish(&path)?;
-                index.insert(meta.key.clone(), Arc::clone(&meta))
+            placement: self.placement,
+            expires_at: self.ttl_seconds.map(|ttl| now.saturating_add(ttl)),
+            complete: true,
+        });
+        let tiers = Arc::clone(&self.tiers);
+        let hot = self.hot.take().map(BytesMut::freeze);
+        let mut evicted = Vec::new();
+        if self.placement == Placement::Memory {
+            let body = hot.clone().ok_or(TierError::MemoryFull)?;
+            evicted = tiers.memory.insert(&meta.key, hot_object(&meta, body));
+            if let Some(at) = evicted
+                .iter()
+                .position(|(key, object)| *key == meta.key && object.seq == meta.seq)
+            {
+                evicted.swap_remove(at);
+                tiers.settle(evicted);
+                return Err(TierError::MemoryFull);
+            }
+        }
+        let replaced = match self.disk.take() {
+            Some(disk) => {
+                let synced = disk.finish(&meta).await?;
+                let path = tiers.disk.path_for(&meta.key, meta.seq);
+                let replaced = {
+                    let mut index = tiers.index();
+                    if newer_exists(&index, &meta) {
+                        // A later upload of the same key committed first: this one is already superseded.
+                        drop(synced);
+                        Some(Arc::clone(&meta))
+                    } else {
+                        synced.publish(&path)?;
+                        index.insert(meta.key.clone(), Arc::clone(&meta))
+                    }
+                };
+                self.reserved = 0;
+                disk::sync_parent(&path).await?;
+                replaced
+            }
+            None => {
+                let mut index = tiers.index();
+                match newer_exists(&index, &meta) {
+                    true => None,
+                    false => index.insert(meta.key.clone(), Arc::clone(&meta)),
+                }
             }
         };
-        if let Some(old) = replaced {
-            let _ = std::fs::remove_file(tiers.path_of(&old.key, old.seq));
+        if let Some(old) = replaced.filter(|old| old.placement.on_disk()) {
+            let _ = std::fs::remove_file(tiers.disk.path_for(&old.key, old.seq));
+            tiers.disk_used.fetch_sub(old.size, Ordering::Relaxed);
         }
-        disk::sync_parent(&path).await?;
-        if let Some(hot) = self.hot {
-            tiers.memory.insert(&meta.key, &meta.etag, hot.freeze());
+        match (self.placement, hot) {
+            (Placement::Durable, Some(body)) => {
+                evicted.extend(tiers.memory.insert(&meta.key, hot_object(&meta, body)));
+            }
+            (Placement::Disk, _) => tiers.memory.remove(&meta.key),
+            _ => {}
+        }
+        tiers.settle(evicted);
+        self.committed = true;
+        if let Some(upload) = self.upload.take() {
+            upload.complete();
+            tiers.end_upload(&upload, &meta.key);
         }
         tiers.announce_change();
         Ok(meta)
+    }
+}
+
+/// Whether the index already holds a version of `meta`'s key newer than `meta`.
+fn newer_exists(index: &Index, meta: &ObjectMeta) -> bool {
+    index
+        .get(&meta.key)
+        .is_some_and(|current| current.seq > meta.seq)
+}
+
+impl Drop for ObjectWriter {
+    fn drop(&mut self) {
+        if self.reserved > 0 {
+            self.tiers
+                .disk_used
+                .fetch_sub(self.reserved, Ordering::Relaxed);
+        }
+        if !self.committed
+            && let Some(upload) = self.upload.take()
+        {
+            upload.abort();
+            self.tiers.end_upload(&upload, &self.key);
+            self.tiers.announce_change();
+        }
     }
 }
 
@@ -395,13 +765,20 @@ impl ObjectWriter {
 mod tests {
     use super::*;
 
+    fn settings(memory_bytes: u64) -> TierSettings {
+        TierSettings {
+            memory_bytes,
+            ..TierSettings::default()
+        }
+    }
+
     async fn put(tiers: &Arc<Tiers>, key: &str, body: &[u8]) -> Arc<ObjectMeta> {
         let mut writer = tiers
             .writer(key, NewObject::default(), 1 << 30)
             .await
             .unwrap();
         for chunk in body.chunks(1000) {
-            writer.write(chunk).await.unwrap();
+            writer.write(Bytes::copy_from_slice(chunk)).await.unwrap();
         }
         writer.commit().await.unwrap()
     }
@@ -413,14 +790,14 @@ mod tests {
     #[tokio::test]
     async fn objects_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
-        let tiers = Arc::new(Tiers::open(dir.path(), 1 << 20).unwrap());
+        let tiers = Arc::new(Tiers::open(dir.path(), settings(1 << 20)).unwrap());
         let body: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
         let first = put(&tiers, "live/a.ts", &body).await;
         put(&tiers, "live/b.ts", b"bee").await;
         assert!(tiers.delete("live/b.ts").await.unwrap());
         drop(tiers);
 
-        let tiers = Tiers::open(dir.path(), 1 << 20).unwrap();
+        let tiers = Tiers::open(dir.path(), settings(1 << 20)).unwrap();
         assert_eq!(tiers.head("live/a.ts").unwrap().etag, first.etag);
         assert_eq!(read_all(&tiers, "live/a.ts").await, body);
         assert!(tiers.head("live/b.ts").is_none());
@@ -429,7 +806,7 @@ mod tests {
     #[tokio::test]
     async fn overwrite_serves_the_new_version_and_changes_the_etag() {
         let dir = tempfile::tempdir().unwrap();
-        let tiers = Arc::new(Tiers::open(dir.path(), 1 << 20).unwrap());
+        let tiers = Arc::new(Tiers::open(dir.path(), settings(1 << 20)).unwrap());
         let one = put(&tiers, "p.m3u8", b"one").await;
         let two = put(&tiers, "p.m3u8", b"two!").await;
         assert_ne!(one.etag, two.etag);
@@ -439,7 +816,7 @@ mod tests {
     #[tokio::test]
     async fn large_objects_are_read_from_disk() {
         let dir = tempfile::tempdir().unwrap();
-        let tiers = Arc::new(Tiers::open(dir.path(), 64 * 1024).unwrap());
+        let tiers = Arc::new(Tiers::open(dir.path(), settings(64 * 1024)).unwrap());
         let body = vec![7u8; 100_000];
         put(&tiers, "vod/big.mp4", &body).await;
         let opened = tiers.open_object("vod/big.mp4").await.unwrap().unwrap();
@@ -450,13 +827,13 @@ mod tests {
     #[tokio::test]
     async fn the_size_limit_stops_an_upload_and_stores_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let tiers = Arc::new(Tiers::open(dir.path(), 1 << 20).unwrap());
+        let tiers = Arc::new(Tiers::open(dir.path(), settings(1 << 20)).unwrap());
         let mut writer = tiers
             .writer("x.ts", NewObject::default(), 10)
             .await
             .unwrap();
         assert!(matches!(
-            writer.write(&[0; 11]).await,
+            writer.write(Bytes::from_static(&[0; 11])).await,
             Err(TierError::TooLarge { limit: 10 })
         ));
         drop(writer);
@@ -466,7 +843,7 @@ mod tests {
     #[tokio::test]
     async fn listing_is_by_prefix_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let tiers = Arc::new(Tiers::open(dir.path(), 1 << 20).unwrap());
+        let tiers = Arc::new(Tiers::open(dir.path(), settings(1 << 20)).unwrap());
         for key in ["live/2.ts", "live/1.ts", "vod/1.ts", "live.m3u8"] {
             put(&tiers, key, b"x").await;
         }
@@ -477,7 +854,7 @@ mod tests {
     #[tokio::test]
     async fn a_waiter_wakes_when_the_object_lands() {
         let dir = tempfile::tempdir().unwrap();
-        let tiers = Arc::new(Tiers::open(dir.path(), 1 << 20).unwrap());
+        let tiers = Arc::new(Tiers::open(dir.path(), settings(1 << 20)).unwrap());
         let waiter = {
             let tiers = Arc::clone(&tiers);
             tokio::spawn(async move {
@@ -492,5 +869,127 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(waited < Duration::from_secs(30));
+    }
+
+    fn with_rules(memory_bytes: u64, rules: &str) -> TierSettings {
+        let config: StorageConfig = toml::from_str(rules).unwrap();
+        TierSettings {
+            memory_bytes,
+            disk_bytes: config.disk_bytes.map(|b| b.as_u64()),
+            rules: Rules::compile(&config).unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn memory_only_objects_skip_the_disk_and_are_dropped_when_evicted() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = "[[rules]]\npattern = \"live/**\"\nplacement = \"memory\"\n";
+        let tiers = Arc::new(Tiers::open(dir.path(), with_rules(1 << 20, rules)).unwrap());
+        for i in 0..200 {
+            put(&tiers, &format!("live/{i}.ts"), &[1u8; 20_000]).await;
+        }
+        let stats = tiers.stats();
+        assert_eq!(stats.disk_objects, 0);
+        assert!(stats.dropped > 0);
+        assert_eq!(stats.objects, stats.memory_objects);
+        assert!(stats.memory_bytes <= 1 << 20);
+        drop(tiers);
+        let tiers = Tiers::open(dir.path(), with_rules(1 << 20, rules)).unwrap();
+        assert_eq!(tiers.stats().objects, 0);
+    }
+
+    #[tokio::test]
+    async fn expired_objects_are_gone_from_both_tiers() {
+        let dir = tempfile::tempdir().unwrap();
+        let tiers = Arc::new(Tiers::open(dir.path(), settings(1 << 20)).unwrap());
+        let mut writer = tiers
+            .writer(
+                "live/a.ts",
+                NewObject {
+                    ttl_seconds: Some(1),
+                    ..NewObject::default()
+                },
+                1 << 20,
+            )
+            .await
+            .unwrap();
+        writer.write(Bytes::from_static(b"abc")).await.unwrap();
+        let meta = writer.commit().await.unwrap();
+        assert!(tiers.head("live/a.ts").is_some());
+        let path = tiers.disk.path_for("live/a.ts", meta.seq);
+        assert!(path.exists());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tiers.head("live/a.ts").is_some() {
+            assert!(Instant::now() < deadline, "never expired");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(!path.exists());
+        let stats = tiers.stats();
+        assert_eq!((stats.expirations, stats.memory_objects), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn concurrent_reads_of_a_cold_object_share_one_disk_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = vec![5u8; 50_000];
+        {
+            let tiers = Arc::new(Tiers::open(dir.path(), settings(1 << 20)).unwrap());
+            put(&tiers, "vod/seg.ts", &body).await;
+        }
+        let tiers = Arc::new(Tiers::open(dir.path(), settings(1 << 20)).unwrap());
+        let readers: Vec<_> = (0..100)
+            .map(|_| {
+                let tiers = Arc::clone(&tiers);
+                tokio::spawn(async move { tiers.read_small("vod/seg.ts", u64::MAX).await })
+            })
+            .collect();
+        for reader in readers {
+            assert_eq!(reader.await.unwrap().unwrap().len(), body.len());
+        }
+        assert_eq!(tiers.stats().disk_reads, 1);
+    }
+
+    #[tokio::test]
+    async fn the_disk_budget_refuses_writes_and_keeps_what_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let tiers =
+            Arc::new(Tiers::open(dir.path(), with_rules(1 << 20, "disk_bytes = 10000\n")).unwrap());
+        put(&tiers, "a.ts", &[1u8; 6000]).await;
+        let mut writer = tiers
+            .writer("b.ts", NewObject::default(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(matches!(
+            writer.write(Bytes::from(vec![2u8; 6000])).await,
+            Err(TierError::DiskBudget { limit: 10000 })
+        ));
+        drop(writer);
+        assert_eq!(tiers.stats().disk_bytes, 6000);
+        assert_eq!(read_all(&tiers, "a.ts").await, vec![1u8; 6000]);
+        put(&tiers, "c.ts", &[3u8; 4000]).await;
+    }
+
+    #[tokio::test]
+    async fn an_upload_is_visible_while_it_arrives_and_vanishes_if_aborted() {
+        let dir = tempfile::tempdir().unwrap();
+        let tiers = Arc::new(Tiers::open(dir.path(), settings(1 << 20)).unwrap());
+        let mut writer = tiers
+            .writer("live/p.m4s", NewObject::default(), 1 << 20)
+            .await
+            .unwrap();
+        writer.write(Bytes::from_static(b"abc")).await.unwrap();
+        let meta = tiers.head("live/p.m4s").unwrap();
+        assert!(!meta.complete);
+        assert_eq!(meta.size, 3);
+        assert!(matches!(
+            tiers.open_object("live/p.m4s").await.unwrap().unwrap().body,
+            ObjectBody::Growing(_)
+        ));
+        assert!(matches!(
+            tiers.read_small("live/p.m4s", 100).await,
+            Err(ReadError::NotFound)
+        ));
+        drop(writer);
+        assert!(tiers.head("live/p.m4s").is_none());
     }
 }

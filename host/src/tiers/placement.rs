@@ -1,0 +1,221 @@
+//! Placement and lifecycle rules: which tier holds an object, how long it lives, and whether readers may
+//! follow its upload, chosen by the first glob pattern that matches its key (like MediaStore's lifecycle
+//! policy). Checked once at start so a bad pattern stops the origin with a message naming it.
+
+use bytesize::ByteSize;
+use globset::GlobMatcher;
+use serde::{Deserialize, Serialize};
+
+/// Where an object lives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Placement {
+    /// Memory only: acknowledged at once, lost on restart or when evicted (short-lived live objects).
+    Memory,
+    /// Acknowledged once synced to disk, and kept hot in memory.
+    #[default]
+    Durable,
+    /// On disk; memory is only a cache filled by reads.
+    Disk,
+}
+
+impl Placement {
+    /// Whether objects so placed are written to the disk tier.
+    pub fn on_disk(self) -> bool {
+        self != Placement::Memory
+    }
+
+    /// The lower-case name, as in the config and the metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Placement::Memory => "memory",
+            Placement::Durable => "durable",
+            Placement::Disk => "disk",
+        }
+    }
+}
+
+/// The `[storage]` config section.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Most bytes the disk tier may hold; a write past it answers 507. No limit but the filesystem's if absent.
+    pub disk_bytes: Option<ByteSize>,
+    /// The policy of keys no rule matches.
+    pub default: Policy,
+    /// Rules by key pattern, first match wins.
+    pub rules: Vec<RuleConfig>,
+}
+
+/// What a rule decides for the objects it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// The tier placement.
+    pub placement: Placement,
+    /// Lifetime after the upload completes, unless the upload names its own; none means forever.
+    pub ttl_seconds: Option<u64>,
+    /// Whether GETs may stream an object while its upload is still arriving.
+    pub streaming_reads: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            placement: Placement::Durable,
+            ttl_seconds: None,
+            streaming_reads: true,
+        }
+    }
+}
+
+/// One `[[storage.rules]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Glob over the key (no leading `/`): `*` stays within a path segment, `**` crosses segments.
+    pub pattern: String,
+    /// What the rule decides.
+    #[serde(flatten)]
+    pub policy: Policy,
+}
+
+/// Why the rules cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("storage.rules[{index}] pattern {pattern:?}: {reason}")]
+pub struct RuleError {
+    /// Position of the rule in the file, from 0.
+    pub index: usize,
+    /// The pattern as written.
+    pub pattern: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// The compiled rules.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    rules: Vec<(GlobMatcher, Policy)>,
+    default: Policy,
+}
+
+impl Rules {
+    /// Compiles every pattern, refusing the first bad one.
+    pub fn compile(config: &StorageConfig) -> Result<Self, RuleError> {
+        let mut rules = Vec::with_capacity(config.rules.len());
+        for (index, rule) in config.rules.iter().enumerate() {
+            let error = |reason: String| RuleError {
+                index,
+                pattern: rule.pattern.clone(),
+                reason,
+            };
+            if rule.pattern.trim().is_empty() {
+                return Err(error("is empty".into()));
+            }
+            if rule.pattern.starts_with('/') {
+                return Err(error("keys have no leading '/'".into()));
+            }
+            if rule.policy.ttl_seconds == Some(0) {
+                return Err(error("ttl_seconds must be above 0".into()));
+            }
+            let glob = globset::GlobBuilder::new(&rule.pattern)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| error(e.kind().to_string()))?;
+            rules.push((glob.compile_matcher(), rule.policy));
+        }
+        if config.default.ttl_seconds == Some(0) {
+            return Err(RuleError {
+                index: usize::MAX,
+                pattern: "default".into(),
+                reason: "ttl_seconds must be above 0".into(),
+            });
+        }
+        Ok(Rules {
+            rules,
+            default: config.default,
+        })
+    }
+
+    /// The policy of `key`: the first matching rule's, else the default.
+    pub fn policy(&self, key: &str) -> Policy {
+        self.rules
+            .iter()
+            .find(|(glob, _)| glob.is_match(key))
+            .map_or(self.default, |(_, policy)| *policy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> StorageConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    fn matches(pattern: &str, key: &str) -> bool {
+        let rules = Rules::compile(&config(&format!(
+            "default = {{ placement = \"disk\" }}\n[[rules]]\npattern = {pattern:?}\n"
+        )))
+        .unwrap();
+        rules.policy(key).placement == Placement::Durable
+    }
+
+    #[test]
+    fn first_match_wins_and_the_default_catches_the_rest() {
+        let rules = Rules::compile(&config(
+            r#"
+            default = { placement = "disk" }
+            [[rules]]
+            pattern = "live/**/*.ts"
+            placement = "memory"
+            ttl_seconds = 60
+            [[rules]]
+            pattern = "live/**"
+            placement = "durable"
+            streaming_reads = false
+            "#,
+        ))
+        .unwrap();
+        let seg = rules.policy("live/ch1/720p/seg9.ts");
+        assert_eq!(
+            (seg.placement, seg.ttl_seconds),
+            (Placement::Memory, Some(60))
+        );
+        assert!(seg.streaming_reads);
+        let playlist = rules.policy("live/ch1/index.m3u8");
+        assert_eq!(playlist.placement, Placement::Durable);
+        assert!(!playlist.streaming_reads);
+        assert_eq!(rules.policy("vod/movie.mp4").placement, Placement::Disk);
+    }
+
+    #[test]
+    fn star_stays_within_a_segment() {
+        assert!(matches("live/*.ts", "live/a.ts"));
+        assert!(!matches("live/*.ts", "live/x/a.ts"));
+        assert!(matches("live/**/*.ts", "live/x/y/a.ts"));
+    }
+
+    #[test]
+    fn bad_rules_are_named() {
+        for (text, expect) in [
+            (
+                "[[rules]]\npattern = \"live/[a\"\n",
+                "storage.rules[0] pattern \"live/[a\"",
+            ),
+            ("[[rules]]\npattern = \"/live/*\"\n", "leading '/'"),
+            (
+                "[[rules]]\npattern = \"a\"\nttl_seconds = 0\n",
+                "ttl_seconds",
+            ),
+        ] {
+            let error = Rules::compile(&config(text)).unwrap_err().to_string();
+            assert!(error.contains(expect), "{error}");
+        }
+        assert!(
+            toml::from_str::<StorageConfig>("[[rules]]\npattern = \"a\"\nplacement = \"ram\"\n")
+                .is_err()
+        );
+    }
+}
