@@ -1,11 +1,16 @@
 //! The default request decision: method dispatch to the outcome the host carries out.
 
 use crate::cache_control;
+use crate::cmsd;
 use crate::conditional;
 use crate::cors;
+use crate::filter;
 use crate::http_date;
+use crate::manifest;
 use crate::media_type;
+use crate::media_type::{ObjectClass, class_of};
 use crate::path::key_from_path;
+use crate::query;
 use crate::range::{self, RangeRequest};
 use crate::response;
 use crate::segment_wait;
@@ -87,8 +92,16 @@ fn put(req: &Request, key: String, store: &impl Store) -> Outcome {
     })
 }
 
-/// GET and HEAD: 304, serve (whole or a range), 416, wait for an announced segment, or 404.
+/// GET and HEAD: 304, serve (whole or a range), 416, wait for an announced segment, or 404; playlists go
+/// through [`manifest`] for filters, time shift and their Cache-Control class.
 fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
+    if class_of(&key) != ObjectClass::Playlist && query::param(&req.query, filter::PARAM).is_some()
+    {
+        return Outcome::Respond(response::error(
+            400,
+            &filter::FilterError::NotAManifest.to_string(),
+        ));
+    }
     let Some(meta) = store.head(&key) else {
         if req.waited_ms == 0
             && let Some(wait) = segment_wait::plan(&key, store)
@@ -119,32 +132,48 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
             ));
         }
     };
-    Outcome::Serve(ServePlan {
-        status,
-        range,
-        etag: meta.etag.clone(),
-        headers: serve_headers(&meta),
-        key,
-    })
+    let serve = |cache_control: String, cmsd: Option<String>| {
+        Outcome::Serve(ServePlan {
+            status,
+            range,
+            etag: meta.etag.clone(),
+            headers: serve_headers(&meta, cache_control, cmsd),
+            key: key.clone(),
+        })
+    };
+    if class_of(&key) == ObjectClass::Playlist {
+        return manifest::get(req, &meta, store, serve);
+    }
+    serve(
+        cache_control::for_object(&meta),
+        Some(cmsd::for_segment(&key)),
+    )
 }
 
-/// The headers of a 200 or 206: representation metadata, validators, caching, custom metadata, CORS.
-fn serve_headers(meta: &ObjectMeta) -> Headers {
-    let content_type = if meta.content_type.trim().is_empty() {
+/// The Content-Type recorded for `meta`, or the one its extension implies when none was.
+pub fn content_type(meta: &ObjectMeta) -> String {
+    if meta.content_type.trim().is_empty() {
         media_type::content_type_for(&meta.key).to_string()
     } else {
         meta.content_type.clone()
-    };
+    }
+}
+
+/// The headers of a 200 or 206: representation metadata, validators, caching, CMSD, custom metadata, CORS.
+fn serve_headers(meta: &ObjectMeta, cache_control: String, cmsd: Option<String>) -> Headers {
     let mut h: Headers = vec![
-        ("content-type".into(), content_type),
+        ("content-type".into(), content_type(meta)),
         ("etag".into(), meta.etag.clone()),
         (
             "last-modified".into(),
             http_date::format(meta.last_modified),
         ),
-        ("cache-control".into(), cache_control::for_object(meta)),
+        ("cache-control".into(), cache_control),
         ("accept-ranges".into(), "bytes".into()),
     ];
+    if let Some(cmsd) = cmsd {
+        h.push((cmsd::STATIC_HEADER.into(), cmsd));
+    }
     h.extend(meta.metadata.iter().cloned());
     cors::add_headers(&mut h);
     h
