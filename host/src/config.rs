@@ -35,6 +35,8 @@ pub struct GuestConfig {
     pub deadline_ms: u64,
     /// Largest object a guest may read whole (playlists, manifests).
     pub max_read_bytes: ByteSize,
+    /// Settings passed to the guest with every request (`[guest.settings]`), e.g. `"sign:premium/" = "key"`.
+    pub settings: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Config {
@@ -56,6 +58,7 @@ impl Default for GuestConfig {
             memory_bytes: ByteSize::mib(64),
             deadline_ms: 500,
             max_read_bytes: ByteSize::mib(4),
+            settings: std::collections::BTreeMap::new(),
         }
     }
 }

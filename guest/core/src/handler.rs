@@ -14,6 +14,7 @@ use crate::query;
 use crate::range::{self, RangeRequest};
 use crate::response;
 use crate::segment_wait;
+use crate::signing;
 use crate::store::Store;
 use crate::types::{
     DeletePlan, Headers, ObjectMeta, Outcome, Request, Response, ServePlan, StorePlan,
@@ -92,8 +93,9 @@ fn put(req: &Request, key: String, store: &impl Store) -> Outcome {
     })
 }
 
-/// GET and HEAD: 304, serve (whole or a range), 416, wait for an announced segment, or 404; playlists go
-/// through [`manifest`] for filters, time shift and their Cache-Control class.
+/// GET and HEAD: 403 without a valid token under a signed prefix, 304, serve (whole or a range), 416, wait
+/// for an announced segment, or 404; playlists go through [`manifest`] for filters, time shift, token
+/// propagation and their Cache-Control class.
 fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
     if class_of(&key) != ObjectClass::Playlist && query::param(&req.query, filter::PARAM).is_some()
     {
@@ -102,6 +104,13 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
             &filter::FilterError::NotAManifest.to_string(),
         ));
     }
+    let signed = match signing::covering(&req.settings, &key) {
+        Some(prefix) => match signing::verify(&prefix, &req.query, req.now_ms / 1000) {
+            Ok(token) => Some((prefix, token)),
+            Err(reason) => return Outcome::Respond(response::error(403, &reason)),
+        },
+        None => None,
+    };
     let Some(meta) = store.head(&key) else {
         if req.waited_ms == 0
             && let Some(wait) = segment_wait::plan(&key, store)
@@ -142,7 +151,7 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
         })
     };
     if class_of(&key) == ObjectClass::Playlist {
-        return manifest::get(req, &meta, store, serve);
+        return manifest::get(req, &meta, store, signed.as_ref(), serve);
     }
     serve(
         cache_control::for_object(&meta),

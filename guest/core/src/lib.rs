@@ -22,6 +22,7 @@
 //! - [`cmcd`], [`cmsd`]: what players tell the origin, and what the origin tells them.
 //! - [`filter`]: MediaPackage-compatible `aws.manifestfilter` on multivariant playlists and MPDs.
 //! - [`time_shift`]: MediaPackage-compatible start/end/delay/window views of live HLS media playlists.
+//! - [`signing`]: HMAC-SHA256 signed URLs on configured prefixes, carried into child URIs.
 //! - [`query`]: query-string parameters.
 //! - [`iso8601`]: date-times and durations as playlists and query parameters write them.
 
@@ -43,6 +44,7 @@ pub mod query;
 pub mod range;
 pub mod response;
 pub mod segment_wait;
+pub mod signing;
 pub mod store;
 pub mod time_shift;
 pub mod types;

@@ -13,25 +13,30 @@ use crate::hls::{Kind, Playlist};
 use crate::media_type::extension;
 use crate::response;
 use crate::segment_wait::MAX_PLAYLIST_BYTES;
+use crate::signing::{SignedPrefix, Token, rewrite};
 use crate::store::Store;
 use crate::time_shift::{TimeShift, TimeShiftError};
 use crate::types::{Headers, ObjectMeta, Outcome, Request, Response};
 
 /// What the request asks to be done to the manifest.
-struct Rewrites {
+struct Rewrites<'a> {
     filter: Option<Filter>,
     shift: Option<TimeShift>,
+    /// The signed prefix and the request's valid token, carried into child URIs.
+    signed: Option<&'a (SignedPrefix, Token)>,
 }
 
 /// The outcome of a GET or HEAD of the existing playlist `meta` (not answered 304 by its stored validators);
-/// `serve` builds the plain streaming outcome with the given Cache-Control and CMSD-Static.
+/// `serve` builds the plain streaming outcome with the given Cache-Control and CMSD-Static. `signed` is the
+/// prefix and valid token of a signed request, whose children get the token too.
 pub fn get(
     req: &Request,
     meta: &ObjectMeta,
     store: &impl Store,
+    signed: Option<&(SignedPrefix, Token)>,
     serve: impl FnOnce(String, Option<String>) -> Outcome,
 ) -> Outcome {
-    let rewrites = match parse_rewrites(req) {
+    let rewrites = match parse_rewrites(req, signed) {
         Ok(r) => r,
         Err(r) => return Outcome::Respond(r),
     };
@@ -40,7 +45,7 @@ pub fn get(
         .as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty());
-    let rewriting = rewrites.filter.is_some() || rewrites.shift.is_some();
+    let rewriting = rewrites.filter.is_some() || rewrites.shift.is_some() || signed.is_some();
     let text = match store.read(&meta.key, MAX_PLAYLIST_BYTES) {
         Ok(bytes) => bytes,
         Err(e) if rewriting => {
@@ -61,7 +66,7 @@ pub fn get(
         return serve(cache_control::for_object(meta), None);
     };
     let dash = extension(&meta.key).is_some_and(|e| e.eq_ignore_ascii_case("mpd"));
-    let rewritten = match rewrite(&text, dash, &rewrites) {
+    let rewritten = match rewrite(&text, &meta.key, dash, &rewrites) {
         Ok(r) => r,
         Err(r) => return Outcome::Respond(r),
     };
@@ -79,17 +84,29 @@ pub fn get(
 }
 
 /// The filter and time shift in the query, or the 400 refusing them.
-fn parse_rewrites(req: &Request) -> Result<Rewrites, Response> {
+fn parse_rewrites<'a>(
+    req: &Request,
+    signed: Option<&'a (SignedPrefix, Token)>,
+) -> Result<Rewrites<'a>, Response> {
     let filter =
         Filter::from_query(&req.query).map_err(|e| response::error(400, &e.to_string()))?;
     let shift = TimeShift::from_query(&req.query)
         .map_err(|e| response::error(e.status(), &e.to_string()))?;
-    Ok(Rewrites { filter, shift })
+    Ok(Rewrites {
+        filter,
+        shift,
+        signed,
+    })
 }
 
-/// The rewritten text, `None` when nothing was asked, or the error response.
-fn rewrite(text: &str, dash: bool, r: &Rewrites) -> Result<Option<String>, Response> {
-    if r.filter.is_none() && r.shift.is_none() {
+/// The rewritten text of the manifest stored at `key`, `None` when nothing was asked, or the error response.
+fn rewrite(
+    text: &str,
+    key: &str,
+    dash: bool,
+    r: &Rewrites<'_>,
+) -> Result<Option<String>, Response> {
+    if r.filter.is_none() && r.shift.is_none() && r.signed.is_none() {
         return Ok(None);
     }
     let bad = |status: u16, reason: String| response::error(status, &reason);
@@ -97,12 +114,15 @@ fn rewrite(text: &str, dash: bool, r: &Rewrites) -> Result<Option<String>, Respo
         if r.shift.is_some() {
             return Err(bad(400, TimeShiftError::NotAMediaPlaylist.to_string()));
         }
-        let mpd =
+        let mut mpd =
             Mpd::parse(text).map_err(|e| bad(500, format!("stored MPD is malformed: {e}")))?;
-        let Some(f) = &r.filter else { return Ok(None) };
-        return filter::dash::apply(f, &mpd)
-            .map(|m| Some(m.write()))
-            .map_err(|e| bad(400, e.to_string()));
+        if let Some(f) = &r.filter {
+            mpd = filter::dash::apply(f, &mpd).map_err(|e| bad(400, e.to_string()))?;
+        }
+        if let Some((signed, token)) = r.signed {
+            mpd = rewrite::dash(&mpd, key, &signed.prefix, token);
+        }
+        return Ok(Some(mpd.write()));
     }
     let mut p = Playlist::parse(text)
         .map_err(|e| bad(500, format!("stored playlist is malformed: {e}")))?;
@@ -113,6 +133,9 @@ fn rewrite(text: &str, dash: bool, r: &Rewrites) -> Result<Option<String>, Respo
         p = shift
             .apply(&p)
             .map_err(|e| bad(e.status(), e.to_string()))?;
+    }
+    if let Some((signed, token)) = r.signed {
+        p = rewrite::hls(&p, key, &signed.prefix, token);
     }
     Ok(Some(p.write()))
 }
@@ -327,6 +350,37 @@ mod tests {
         assert!(body(&r).contains("aac-fr-128") && !body(&r).contains("ec3-en"));
         let r = responded(get("/dash/manifest.mpd?time_delay=10", &[]));
         assert_eq!(r.status, 400);
+    }
+
+    #[test]
+    fn signed_prefixes_need_a_token_and_pass_it_on() {
+        let key = "k";
+        let mut req = request("GET", "/live/master.m3u8", &[]);
+        req.settings = vec![("sign:live/".into(), key.into())];
+        let r = responded(decide(&req, &store()));
+        assert_eq!(r.status, 403);
+        assert!(body(&r).starts_with("signed URL required"));
+        let now = crate::test_support::NOW_MS / 1000;
+        let sig = crate::signing::sign(key.as_bytes(), "live/", now + 60);
+        req.query = format!("st_exp={}&st_sig={sig}", now + 60);
+        let r = responded(decide(&req, &store()));
+        assert_eq!(r.status, 200);
+        assert!(body(&r).contains(&format!("\nlo.m3u8?st_exp={}&st_sig={sig}\n", now + 60)));
+        // Segments under the prefix: checked, then streamed.
+        let seg = Request {
+            path: "/live/s7.ts".into(),
+            ..req.clone()
+        };
+        assert!(matches!(decide(&seg, &store()), Outcome::Serve(_)));
+        req.query = format!("st_exp={}&st_sig={sig}", now - 1);
+        assert_eq!(responded(decide(&req, &store())).status, 403);
+        // Outside the prefix: no token needed.
+        let free = Request {
+            path: "/vod/index.m3u8".into(),
+            query: String::new(),
+            ..req
+        };
+        assert!(matches!(decide(&free, &store()), Outcome::Serve(_)));
     }
 
     #[test]
