@@ -229,8 +229,17 @@ fn element(start: &BytesStart<'_>) -> Result<Element, XmlError> {
         })?;
         attributes.push((a.key.as_ref().to_string(), a.value.into_owned()));
     }
+    let name = start.name().as_ref().to_string();
+    // The tokenizer lets `< />` through with an empty name; it could not be written back.
+    if !name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_' || c == ':')
+    {
+        return Err(XmlError::Structure("element without a valid name"));
+    }
     Ok(Element {
-        name: start.name().as_ref().to_string(),
+        name,
         attributes,
         children: Vec::new(),
     })
@@ -309,7 +318,17 @@ mod tests {
 
     #[test]
     fn malformed_documents_are_errors() {
-        for bad in ["", "<a>", "<a></b>", "<a/><b/>", "text", "<a x=1/>", "</a>"] {
+        for bad in [
+            "",
+            "<a>",
+            "<a></b>",
+            "<a/><b/>",
+            "text",
+            "<a x=1/>",
+            "</a>",
+            "<a>< /></a>",
+            "<1/>",
+        ] {
             assert!(Document::parse(bad).is_err(), "{bad}");
         }
         let deep = "<a>".repeat(MAX_DEPTH + 1);

@@ -101,7 +101,8 @@ impl Playlist {
     /// [`ParseError::MissingHeader`] when the first line is not `#EXTM3U`.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut raw = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+        // Every trailing CR goes (not only the one of a CRLF), so writing and parsing again is stable.
+        let mut raw = text.split('\n').map(|l| l.trim_end_matches('\r'));
         if raw.next().map(str::trim_end) != Some(HEADER) {
             return Err(ParseError::MissingHeader);
         }
@@ -233,6 +234,9 @@ mod tests {
     fn crlf_bom_and_missing_final_newline() {
         let p = Playlist::parse("\u{feff}#EXTM3U\r\n#EXT-X-ENDLIST").unwrap();
         assert_eq!(p.write(), "#EXTM3U\n#EXT-X-ENDLIST\n");
+        // Found by fuzzing: stray CRs before a line end must not survive one write and vanish the next.
+        let p = Playlist::parse("#EXTM3U\na.ts\r\r\r\n").unwrap();
+        assert_eq!(p.write(), "#EXTM3U\na.ts\n");
     }
 
     #[test]
