@@ -42,6 +42,8 @@ fn main() -> anyhow::Result<()> {
             headers: vec![("user-agent".into(), "bench".into())],
             waited_ms: 0,
             limits: abi::Limits { max_object_bytes: 1 << 26 },
+            settings: Vec::new(),
+            now_ms: 0,
         };
 
         println!("## Guest overhead per request (instantiate + decide), default handler, {requests} requests x {runs} runs");

@@ -122,6 +122,8 @@ pub struct GuestConfig {
     pub max_instances: u32,
     /// A folder watched for `<name>.wasm` files, each deployed as guest `<name>` when it changes.
     pub guests_dir: Option<PathBuf>,
+    /// Settings passed to the guest with every request (`[guest.settings]`), e.g. `"sign:premium/" = "key"`.
+    pub settings: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Config {
@@ -150,6 +152,7 @@ impl Default for GuestConfig {
             max_read_bytes: ByteSize::mib(4),
             max_instances: 128,
             guests_dir: None,
+            settings: std::collections::BTreeMap::new(),
         }
     }
 }

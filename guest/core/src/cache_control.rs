@@ -1,8 +1,8 @@
 //! The Cache-Control an object is served with when its uploader gave none.
 //!
-//! The defaults live in one table by object class so a new class or a new rule is one row. Live playlists
-//! get a short, live-safe default until a later change reads playlists to tell live (½ target duration)
-//! from VOD (long).
+//! The defaults live in one table by object class so a new class or a new rule is one row. Playlists are
+//! told apart by their content ([`for_playlist`], PROTOCOLS.md's table): live media playlists get ½ target
+//! duration (1 s for LL-HLS), VOD playlists and static MPDs the long segment lifetime.
 
 use crate::media_type::{ObjectClass, class_of};
 use crate::types::ObjectMeta;
@@ -39,10 +39,79 @@ pub fn for_object(meta: &ObjectMeta) -> String {
     }
 }
 
+/// For playlists that will not change again (VOD, `EXT-X-ENDLIST`, static MPDs): as long as segments.
+pub const FINAL_PLAYLIST: &str = "max-age=1209600";
+
+/// For LL-HLS playlists: they change every part (PROTOCOLS.md).
+pub const LOW_LATENCY_PLAYLIST: &str = "max-age=1";
+
+/// For multivariant playlists: rewritten only when an encoder restarts with another ladder.
+pub const MULTIVARIANT_PLAYLIST: &str = "max-age=60";
+
+/// The Cache-Control of a playlist by what it holds: HLS or DASH text as served.
+///
+/// Live HLS media playlists: ½ `EXT-X-TARGETDURATION` (at least 1 s); LL-HLS: 1 s; VOD: long. Dynamic MPDs:
+/// ½ `minimumUpdatePeriod`, else ½ `maxSegmentDuration`, at least 1 s; static MPDs: long. Text that is
+/// neither stays on the class default.
+pub fn for_playlist(text: &str) -> String {
+    if let Ok(p) = crate::hls::Playlist::parse(text) {
+        return match p.kind() {
+            crate::hls::Kind::Multivariant => MULTIVARIANT_PLAYLIST.to_string(),
+            _ if p.is_final() => FINAL_PLAYLIST.to_string(),
+            _ if p.is_low_latency() => LOW_LATENCY_PLAYLIST.to_string(),
+            _ => half_of(p.target_duration().map(|t| t as f64)),
+        };
+    }
+    match crate::dash::Mpd::parse(text) {
+        Ok(m) if !m.is_dynamic() => FINAL_PLAYLIST.to_string(),
+        Ok(m) => half_of(m.minimum_update_period_s().or(m.max_segment_duration_s())),
+        Err(_) => default_for("a.m3u8").to_string(),
+    }
+}
+
+/// `max-age` of half `seconds`, at least 1 s.
+fn half_of(seconds: Option<f64>) -> String {
+    let half = seconds.map_or(1, |s| (s / 2.0).floor().clamp(1.0, 86_400.0) as u64);
+    format!("max-age={half}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_support::meta;
+
+    #[test]
+    fn playlists_by_content() {
+        let live = "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\na.ts\n";
+        assert_eq!(for_playlist(live), "max-age=3");
+        assert_eq!(
+            for_playlist(&format!("{live}#EXT-X-ENDLIST\n")),
+            FINAL_PLAYLIST
+        );
+        let vod = "#EXTM3U\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:6\n";
+        assert_eq!(for_playlist(vod), FINAL_PLAYLIST);
+        let ll = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-PART-INF:PART-TARGET=1.0\n";
+        assert_eq!(for_playlist(ll), "max-age=1");
+        assert_eq!(
+            for_playlist("#EXTM3U\n#EXT-X-TARGETDURATION:1\n"),
+            "max-age=1"
+        );
+        assert_eq!(for_playlist("#EXTM3U\n"), "max-age=1");
+        let mv = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n";
+        assert_eq!(for_playlist(mv), MULTIVARIANT_PLAYLIST);
+        assert_eq!(for_playlist("<MPD type=\"static\"/>"), FINAL_PLAYLIST);
+        assert_eq!(for_playlist("<MPD/>"), FINAL_PLAYLIST);
+        assert_eq!(
+            for_playlist("<MPD type=\"dynamic\" minimumUpdatePeriod=\"PT10S\"/>"),
+            "max-age=5"
+        );
+        assert_eq!(
+            for_playlist("<MPD type=\"dynamic\" maxSegmentDuration=\"PT4S\"/>"),
+            "max-age=2"
+        );
+        assert_eq!(for_playlist("<MPD type=\"dynamic\"/>"), "max-age=1");
+        assert_eq!(for_playlist("garbage"), "max-age=1");
+    }
 
     #[test]
     fn defaults_by_class() {

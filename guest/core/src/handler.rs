@@ -1,14 +1,20 @@
 //! The default request decision: method dispatch to the outcome the host carries out.
 
 use crate::cache_control;
+use crate::cmsd;
 use crate::conditional;
 use crate::cors;
+use crate::filter;
 use crate::http_date;
+use crate::manifest;
 use crate::media_type;
+use crate::media_type::{ObjectClass, class_of};
 use crate::path::key_from_path;
+use crate::query;
 use crate::range::{self, GrowingRange, RangeRequest};
 use crate::response;
 use crate::segment_wait;
+use crate::signing;
 use crate::store::Store;
 use crate::ttl;
 use crate::types::{
@@ -97,8 +103,24 @@ fn put(req: &Request, key: String, store: &impl Store) -> Outcome {
     })
 }
 
-/// GET and HEAD: 304, serve (whole or a range), 416, wait for an announced segment, or 404.
+/// GET and HEAD: 403 without a valid token under a signed prefix, 304, serve (whole or a range), 416, wait
+/// for an announced segment, or 404; playlists go through [`manifest`] for filters, time shift, token
+/// propagation and their Cache-Control class.
 fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
+    if class_of(&key) != ObjectClass::Playlist && query::param(&req.query, filter::PARAM).is_some()
+    {
+        return Outcome::Respond(response::error(
+            400,
+            &filter::FilterError::NotAManifest.to_string(),
+        ));
+    }
+    let signed = match signing::covering(&req.settings, &key) {
+        Some(prefix) => match signing::verify(&prefix, &req.query, req.now_ms / 1000) {
+            Ok(token) => Some((prefix, token)),
+            Err(reason) => return Outcome::Respond(response::error(403, &reason)),
+        },
+        None => None,
+    };
     let Some(meta) = store.head(&key) else {
         if req.waited_ms == 0
             && let Some(wait) = segment_wait::plan(&key, store)
@@ -132,13 +154,22 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
             ));
         }
     };
-    Outcome::Serve(ServePlan {
-        status,
-        range,
-        etag: meta.etag.clone(),
-        headers: serve_headers(&meta),
-        key,
-    })
+    let serve = |cache_control: String, cmsd: Option<String>| {
+        Outcome::Serve(ServePlan {
+            status,
+            range,
+            etag: meta.etag.clone(),
+            headers: serve_headers(&meta, cache_control, cmsd),
+            key: key.clone(),
+        })
+    };
+    if class_of(&key) == ObjectClass::Playlist {
+        return manifest::get(req, &meta, store, signed.as_ref(), serve);
+    }
+    serve(
+        cache_control::for_object(&meta),
+        Some(cmsd::for_segment(&key)),
+    )
 }
 
 /// GET and HEAD of an object whose upload is still arriving: stream it (whole, or a closed range) as it
@@ -160,11 +191,9 @@ fn get_growing(req: &Request, key: String, meta: &ObjectMeta) -> Outcome {
         }
         GrowingRange::NeedsSize | GrowingRange::Whole => (200, None),
     };
-    let mut headers = serve_headers(meta);
     // The content is not final: no validator a cache could keep, and no caching.
-    headers
-        .retain(|(name, _)| name != "etag" && name != "cache-control" && name != "accept-ranges");
-    headers.push(("cache-control".into(), "no-store".into()));
+    let mut headers = serve_headers(meta, cache_control::NO_STORE.into(), None);
+    headers.retain(|(name, _)| name != "etag" && name != "accept-ranges");
     Outcome::Serve(ServePlan {
         status,
         range,
@@ -174,23 +203,30 @@ fn get_growing(req: &Request, key: String, meta: &ObjectMeta) -> Outcome {
     })
 }
 
-/// The headers of a 200 or 206: representation metadata, validators, caching, custom metadata, CORS.
-fn serve_headers(meta: &ObjectMeta) -> Headers {
-    let content_type = if meta.content_type.trim().is_empty() {
+/// The Content-Type recorded for `meta`, or the one its extension implies when none was.
+pub fn content_type(meta: &ObjectMeta) -> String {
+    if meta.content_type.trim().is_empty() {
         media_type::content_type_for(&meta.key).to_string()
     } else {
         meta.content_type.clone()
-    };
+    }
+}
+
+/// The headers of a 200 or 206: representation metadata, validators, caching, CMSD, custom metadata, CORS.
+fn serve_headers(meta: &ObjectMeta, cache_control: String, cmsd: Option<String>) -> Headers {
     let mut h: Headers = vec![
-        ("content-type".into(), content_type),
+        ("content-type".into(), content_type(meta)),
         ("etag".into(), meta.etag.clone()),
         (
             "last-modified".into(),
             http_date::format(meta.last_modified),
         ),
-        ("cache-control".into(), cache_control::for_object(meta)),
+        ("cache-control".into(), cache_control),
         ("accept-ranges".into(), "bytes".into()),
     ];
+    if let Some(cmsd) = cmsd {
+        h.push((cmsd::STATIC_HEADER.into(), cmsd));
+    }
     h.extend(meta.metadata.iter().cloned());
     cors::add_headers(&mut h);
     h

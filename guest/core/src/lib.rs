@@ -18,18 +18,36 @@
 //! - [`response`]: the shapes of small responses (errors, 204, 304).
 //! - [`segment_wait`]: park a request for a segment a stored playlist names but whose upload has not begun.
 //! - [`ttl`]: the per-object lifetime an upload asks for.
+//! - [`hls`], [`dash`]: playlist and MPD parsing and writing that keep what they do not understand.
+//! - [`manifest`]: GET of a playlist or MPD: rewrites, Cache-Control by content, CMSD-Static.
+//! - [`cmcd`], [`cmsd`]: what players tell the origin, and what the origin tells them.
+//! - [`filter`]: MediaPackage-compatible `aws.manifestfilter` on multivariant playlists and MPDs.
+//! - [`time_shift`]: MediaPackage-compatible start/end/delay/window views of live HLS media playlists.
+//! - [`signing`]: HMAC-SHA256 signed URLs on configured prefixes, carried into child URIs.
+//! - [`query`]: query-string parameters.
+//! - [`iso8601`]: date-times and durations as playlists and query parameters write them.
 
 pub mod cache_control;
+pub mod cmcd;
+pub mod cmsd;
 pub mod conditional;
 pub mod cors;
+pub mod dash;
+pub mod filter;
 pub mod handler;
+pub mod hls;
 pub mod http_date;
+pub mod iso8601;
+pub mod manifest;
 pub mod media_type;
 pub mod path;
+pub mod query;
 pub mod range;
 pub mod response;
 pub mod segment_wait;
+pub mod signing;
 pub mod store;
+pub mod time_shift;
 pub mod ttl;
 pub mod types;
 

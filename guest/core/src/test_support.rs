@@ -49,6 +49,9 @@ impl Store for MemStore {
 /// 1994-11-06T08:49:37Z, RFC 9110's example date.
 pub const LAST_MODIFIED: u64 = 784_111_777;
 
+/// 2024-05-01T12:00:00Z, the request clock of every test request.
+pub const NOW_MS: u64 = 1_714_564_800_000;
+
 pub fn meta(key: &str, size: u64) -> ObjectMeta {
     ObjectMeta {
         key: key.to_string(),
@@ -75,6 +78,8 @@ pub fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> Request {
         limits: Limits {
             max_object_bytes: 1 << 20,
         },
+        settings: Vec::new(),
+        now_ms: NOW_MS,
     }
 }
 

@@ -26,6 +26,10 @@ pub struct Request {
     pub waited_ms: u32,
     /// The host's limits.
     pub limits: Limits,
+    /// Settings the operator gave the guest (`[guest.settings]`), in order.
+    pub settings: Headers,
+    /// The host's wall clock when it received the request, ms since the Unix epoch.
+    pub now_ms: u64,
 }
 
 impl Request {

@@ -36,6 +36,8 @@ pub fn request(r: wit::Request) -> plain::Request {
         limits: plain::Limits {
             max_object_bytes: r.limits.max_object_bytes,
         },
+        settings: r.settings,
+        now_ms: r.now_ms,
     }
 }
 
@@ -116,6 +118,8 @@ mod tests {
             limits: wit::Limits {
                 max_object_bytes: 9,
             },
+            settings: vec![("sign:a/".into(), "k".into())],
+            now_ms: 11,
         });
         assert_eq!(r.method, "GET");
         assert_eq!(r.path, "/a%20b.ts");
@@ -123,6 +127,8 @@ mod tests {
         assert_eq!(r.header("range"), Some("bytes=0-1"));
         assert_eq!(r.waited_ms, 7);
         assert_eq!(r.limits.max_object_bytes, 9);
+        assert_eq!(r.settings, vec![("sign:a/".to_string(), "k".to_string())]);
+        assert_eq!(r.now_ms, 11);
     }
 
     #[test]

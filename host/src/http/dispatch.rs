@@ -140,6 +140,16 @@ fn guest_request(state: &AppState, parts: &Parts) -> abi::Request {
         limits: abi::Limits {
             max_object_bytes: state.config.max_object_bytes.as_u64(),
         },
+        settings: state
+            .config
+            .guest
+            .settings
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        now_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
     }
 }
 

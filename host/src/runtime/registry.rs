@@ -364,6 +364,8 @@ impl Guests {
                     limits: abi::Limits {
                         max_object_bytes: 0,
                     },
+                    settings: Vec::new(),
+                    now_ms: 0,
                 };
                 self.runtime.decide(candidate, &request).await.map(drop)
             }

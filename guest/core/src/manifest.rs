@@ -1,0 +1,401 @@
+//! GET and HEAD of a stored playlist or MPD: filters, time shift, the Cache-Control class read from its
+//! content, and CMSD-Static.
+//!
+//! A playlist that needs no rewriting is still streamed by the host (a `serve` outcome) with the headers
+//! decided here; a rewritten one is answered whole with a strong entity tag of its own text.
+
+use crate::cache_control;
+use crate::cmsd::{self, PlaylistFacts};
+use crate::conditional;
+use crate::dash::Mpd;
+use crate::filter::{self, Filter};
+use crate::hls::{Kind, Playlist};
+use crate::media_type::extension;
+use crate::response;
+use crate::segment_wait::MAX_PLAYLIST_BYTES;
+use crate::signing::{SignedPrefix, Token, rewrite};
+use crate::store::Store;
+use crate::time_shift::{TimeShift, TimeShiftError};
+use crate::types::{Headers, ObjectMeta, Outcome, Request, Response};
+
+/// What the request asks to be done to the manifest.
+struct Rewrites<'a> {
+    filter: Option<Filter>,
+    shift: Option<TimeShift>,
+    /// The signed prefix and the request's valid token, carried into child URIs.
+    signed: Option<&'a (SignedPrefix, Token)>,
+}
+
+/// The outcome of a GET or HEAD of the existing playlist `meta` (not answered 304 by its stored validators);
+/// `serve` builds the plain streaming outcome with the given Cache-Control and CMSD-Static. `signed` is the
+/// prefix and valid token of a signed request, whose children get the token too.
+pub fn get(
+    req: &Request,
+    meta: &ObjectMeta,
+    store: &impl Store,
+    signed: Option<&(SignedPrefix, Token)>,
+    serve: impl FnOnce(String, Option<String>) -> Outcome,
+) -> Outcome {
+    let rewrites = match parse_rewrites(req, signed) {
+        Ok(r) => r,
+        Err(r) => return Outcome::Respond(r),
+    };
+    let uploader_cc = meta
+        .cache_control
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    let rewriting = rewrites.filter.is_some() || rewrites.shift.is_some() || signed.is_some();
+    let text = match store.read(&meta.key, MAX_PLAYLIST_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) if rewriting => {
+            return Outcome::Respond(response::error(
+                500,
+                &format!("cannot read {}: {e:?}", meta.key),
+            ));
+        }
+        Err(_) => return serve(cache_control::for_object(meta), None),
+    };
+    let Ok(text) = String::from_utf8(text) else {
+        if rewriting {
+            return Outcome::Respond(response::error(
+                400,
+                &format!("{} is not UTF-8 text", meta.key),
+            ));
+        }
+        return serve(cache_control::for_object(meta), None);
+    };
+    let dash = extension(&meta.key).is_some_and(|e| e.eq_ignore_ascii_case("mpd"));
+    let rewritten = match rewrite(&text, &meta.key, dash, &rewrites) {
+        Ok(r) => r,
+        Err(r) => return Outcome::Respond(r),
+    };
+    let body = rewritten.as_deref().unwrap_or(&text);
+    let cache = uploader_cc.map_or_else(|| cache_control::for_playlist(body), str::to_string);
+    let facts = PlaylistFacts {
+        dash,
+        live: is_live(body, dash),
+    };
+    let cmsd = cmsd::for_playlist(facts);
+    match rewritten {
+        None => serve(cache, Some(cmsd)),
+        Some(body) => Outcome::Respond(generated(req, meta, body, cache, cmsd)),
+    }
+}
+
+/// The filter and time shift in the query, or the 400 refusing them.
+fn parse_rewrites<'a>(
+    req: &Request,
+    signed: Option<&'a (SignedPrefix, Token)>,
+) -> Result<Rewrites<'a>, Response> {
+    let filter =
+        Filter::from_query(&req.query).map_err(|e| response::error(400, &e.to_string()))?;
+    let shift = TimeShift::from_query(&req.query)
+        .map_err(|e| response::error(e.status(), &e.to_string()))?;
+    Ok(Rewrites {
+        filter,
+        shift,
+        signed,
+    })
+}
+
+/// The rewritten text of the manifest stored at `key`, `None` when nothing was asked, or the error response.
+fn rewrite(
+    text: &str,
+    key: &str,
+    dash: bool,
+    r: &Rewrites<'_>,
+) -> Result<Option<String>, Response> {
+    if r.filter.is_none() && r.shift.is_none() && r.signed.is_none() {
+        return Ok(None);
+    }
+    let bad = |status: u16, reason: String| response::error(status, &reason);
+    if dash {
+        if r.shift.is_some() {
+            return Err(bad(400, TimeShiftError::NotAMediaPlaylist.to_string()));
+        }
+        let mut mpd =
+            Mpd::parse(text).map_err(|e| bad(500, format!("stored MPD is malformed: {e}")))?;
+        if let Some(f) = &r.filter {
+            mpd = filter::dash::apply(f, &mpd).map_err(|e| bad(400, e.to_string()))?;
+        }
+        if let Some((signed, token)) = r.signed {
+            mpd = rewrite::dash(&mpd, key, &signed.prefix, token);
+        }
+        return Ok(Some(mpd.write()));
+    }
+    let mut p = Playlist::parse(text)
+        .map_err(|e| bad(500, format!("stored playlist is malformed: {e}")))?;
+    if let Some(f) = &r.filter {
+        p = filter::hls::apply(f, &p).map_err(|e| bad(400, e.to_string()))?;
+    }
+    if let Some(shift) = &r.shift {
+        p = shift
+            .apply(&p)
+            .map_err(|e| bad(e.status(), e.to_string()))?;
+    }
+    if let Some((signed, token)) = r.signed {
+        p = rewrite::hls(&p, key, &signed.prefix, token);
+    }
+    Ok(Some(p.write()))
+}
+
+/// Whether the manifest text is of a live stream.
+fn is_live(text: &str, dash: bool) -> bool {
+    if dash {
+        return Mpd::parse(text).is_ok_and(|m| m.is_dynamic());
+    }
+    Playlist::parse(text).is_ok_and(|p| p.kind() == Kind::Media && !p.is_final())
+}
+
+/// A 200 (or 304) for a rewritten manifest: its own strong entity tag, the stored one's Last-Modified.
+fn generated(
+    req: &Request,
+    meta: &ObjectMeta,
+    body: String,
+    cache: String,
+    cmsd: String,
+) -> Response {
+    let etag = format!("\"{:016x}\"", fnv1a(body.as_bytes()));
+    let mut headers: Headers = vec![
+        ("etag".into(), etag.clone()),
+        (
+            "last-modified".into(),
+            crate::http_date::format(meta.last_modified),
+        ),
+        ("cache-control".into(), cache),
+        (cmsd::STATIC_HEADER.into(), cmsd),
+    ];
+    crate::cors::add_headers(&mut headers);
+    let validators = ObjectMeta {
+        etag,
+        ..meta.clone()
+    };
+    if conditional::is_not_modified(req, &validators) {
+        return Response {
+            status: 304,
+            headers,
+            body: Vec::new(),
+        };
+    }
+    headers.insert(
+        0,
+        ("content-type".into(), crate::handler::content_type(meta)),
+    );
+    Response {
+        status: 200,
+        headers,
+        body: body.into_bytes(),
+    }
+}
+
+/// FNV-1a, 64 bits: an entity tag for generated text (no security role, so no cryptographic hash).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::decide;
+    use crate::test_support::{MemStore, header, request};
+    use crate::types::{Outcome, Request, Response, ServePlan};
+
+    const LIVE: &str = "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00Z\n#EXTINF:6,\ns7.ts\n#EXTINF:6,\ns8.ts\n#EXTINF:6,\ns9.ts\n";
+    const MV: &str = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=3000000,RESOLUTION=1280x720\nhi.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\nlo.m3u8\n";
+
+    fn store() -> MemStore {
+        MemStore::default()
+            .with("live/index.m3u8", LIVE.as_bytes())
+            .with("live/master.m3u8", MV.as_bytes())
+            .with(
+                "vod/index.m3u8",
+                format!("{LIVE}#EXT-X-ENDLIST\n").as_bytes(),
+            )
+            .with("live/s7.ts", b"ts")
+            .with(
+                "dash/manifest.mpd",
+                include_bytes!("../tests/corpus/dash/hdr-hevc-multicodec.mpd"),
+            )
+    }
+
+    fn get(path_and_query: &str, headers: &[(&str, &str)]) -> Outcome {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let req = Request {
+            query: query.into(),
+            ..request("GET", path, headers)
+        };
+        decide(&req, &store())
+    }
+
+    fn served(o: Outcome) -> ServePlan {
+        match o {
+            Outcome::Serve(s) => s,
+            other => panic!("expected Serve, got {other:?}"),
+        }
+    }
+
+    fn responded(o: Outcome) -> Response {
+        match o {
+            Outcome::Respond(r) => r,
+            other => panic!("expected Respond, got {other:?}"),
+        }
+    }
+
+    fn body(r: &Response) -> &str {
+        std::str::from_utf8(&r.body).unwrap()
+    }
+
+    #[test]
+    fn cache_classes_by_content() {
+        let s = served(get("/live/index.m3u8", &[]));
+        assert_eq!(header(&s.headers, "cache-control"), Some("max-age=3"));
+        assert_eq!(
+            header(&s.headers, "cmsd-static"),
+            Some("ot=m,sf=h,st=l,n=\"strata\"")
+        );
+        let s = served(get("/vod/index.m3u8", &[]));
+        assert_eq!(header(&s.headers, "cache-control"), Some("max-age=1209600"));
+        assert_eq!(
+            header(&s.headers, "cmsd-static"),
+            Some("ot=m,sf=h,st=v,n=\"strata\"")
+        );
+        let s = served(get("/live/master.m3u8", &[]));
+        assert_eq!(header(&s.headers, "cache-control"), Some("max-age=60"));
+        let s = served(get("/dash/manifest.mpd", &[]));
+        assert_eq!(
+            header(&s.headers, "cmsd-static"),
+            Some("ot=m,sf=d,st=v,n=\"strata\"")
+        );
+        let s = served(get("/live/s7.ts", &[]));
+        assert_eq!(
+            header(&s.headers, "cache-control"),
+            Some("max-age=1209600, immutable")
+        );
+        assert_eq!(
+            header(&s.headers, "cmsd-static"),
+            Some("ot=av,sf=h,n=\"strata\"")
+        );
+    }
+
+    #[test]
+    fn uploader_cache_control_wins() {
+        let mut st = store();
+        if let Some((m, _)) = st.objects.get_mut("live/index.m3u8") {
+            m.cache_control = Some("max-age=9".into());
+        }
+        let s = served(decide(&request("GET", "/live/index.m3u8", &[]), &st));
+        assert_eq!(header(&s.headers, "cache-control"), Some("max-age=9"));
+    }
+
+    #[test]
+    fn filtered_multivariant_is_its_own_response() {
+        let r = responded(get(
+            "/live/master.m3u8?aws.manifestfilter=video_height%3A0-480",
+            &[],
+        ));
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            body(&r),
+            "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\nlo.m3u8\n"
+        );
+        assert_eq!(
+            header(&r.headers, "content-type"),
+            Some("application/vnd.apple.mpegurl")
+        );
+        assert_eq!(header(&r.headers, "cache-control"), Some("max-age=60"));
+        let etag = header(&r.headers, "etag").unwrap().to_string();
+        assert!(etag.starts_with('"') && etag != "\"etag-live/master.m3u8\"");
+        let again = responded(get(
+            "/live/master.m3u8?aws.manifestfilter=video_height%3A0-480",
+            &[("if-none-match", &etag)],
+        ));
+        assert_eq!((again.status, again.body.len()), (304, 0));
+        let other = responded(get(
+            "/live/master.m3u8?aws.manifestfilter=video_height:720",
+            &[],
+        ));
+        assert_ne!(header(&other.headers, "etag").unwrap(), etag);
+    }
+
+    #[test]
+    fn filter_refusals_are_400() {
+        let long = format!(
+            "/live/master.m3u8?aws.manifestfilter=audio_language:{}",
+            "a".repeat(1100)
+        );
+        for path in [
+            long.as_str(),
+            "/live/master.m3u8?aws.manifestfilter=video_height:9000",
+            "/live/master.m3u8?aws.manifestfilter=video_height:1;video_height:2",
+            "/live/index.m3u8?aws.manifestfilter=video_height:720",
+            "/live/s7.ts?aws.manifestfilter=video_height:720",
+        ] {
+            let r = responded(get(path, &[]));
+            assert_eq!(r.status, 400, "{path}");
+            assert_eq!(header(&r.headers, "cache-control"), Some("no-store"));
+        }
+    }
+
+    #[test]
+    fn dash_filter_and_no_dash_time_shift() {
+        let r = responded(get(
+            "/dash/manifest.mpd?aws.manifestfilter=audio_language:fr",
+            &[],
+        ));
+        assert_eq!(r.status, 200);
+        assert!(body(&r).contains("aac-fr-128") && !body(&r).contains("ec3-en"));
+        let r = responded(get("/dash/manifest.mpd?time_delay=10", &[]));
+        assert_eq!(r.status, 400);
+    }
+
+    #[test]
+    fn signed_prefixes_need_a_token_and_pass_it_on() {
+        let key = "k";
+        let mut req = request("GET", "/live/master.m3u8", &[]);
+        req.settings = vec![("sign:live/".into(), key.into())];
+        let r = responded(decide(&req, &store()));
+        assert_eq!(r.status, 403);
+        assert!(body(&r).starts_with("signed URL required"));
+        let now = crate::test_support::NOW_MS / 1000;
+        let sig = crate::signing::sign(key.as_bytes(), "live/", now + 60);
+        req.query = format!("st_exp={}&st_sig={sig}", now + 60);
+        let r = responded(decide(&req, &store()));
+        assert_eq!(r.status, 200);
+        assert!(body(&r).contains(&format!("\nlo.m3u8?st_exp={}&st_sig={sig}\n", now + 60)));
+        // Segments under the prefix: checked, then streamed.
+        let seg = Request {
+            path: "/live/s7.ts".into(),
+            ..req.clone()
+        };
+        assert!(matches!(decide(&seg, &store()), Outcome::Serve(_)));
+        req.query = format!("st_exp={}&st_sig={sig}", now - 1);
+        assert_eq!(responded(decide(&req, &store())).status, 403);
+        // Outside the prefix: no token needed.
+        let free = Request {
+            path: "/vod/index.m3u8".into(),
+            query: String::new(),
+            ..req
+        };
+        assert!(matches!(decide(&free, &store()), Outcome::Serve(_)));
+    }
+
+    #[test]
+    fn time_shift_to_vod_and_404() {
+        let r = responded(get("/live/index.m3u8?start=1714564806&end=1714564812", &[]));
+        assert_eq!(r.status, 200);
+        assert!(
+            body(&r).contains("#EXT-X-MEDIA-SEQUENCE:8\n")
+                && body(&r).ends_with("s8.ts\n#EXT-X-ENDLIST\n")
+        );
+        assert_eq!(header(&r.headers, "cache-control"), Some("max-age=1209600"));
+        let r = responded(get("/live/index.m3u8?start=1714560000", &[]));
+        assert_eq!(
+            (r.status, header(&r.headers, "cache-control")),
+            (404, Some("no-store"))
+        );
+    }
+}
