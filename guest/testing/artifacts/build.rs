@@ -19,6 +19,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("VERSION_ONE", "strata-test-guest-version-one"),
     ("VERSION_TWO", "strata-test-guest-version-two"),
     ("FILTER_VARIANT_CAP", "strata-filter-variant-cap"),
+    ("SPIN", "strata-guest-spin"),
 ];
 
 fn main() {
@@ -30,7 +31,14 @@ fn main() {
         .to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let target_dir = out_dir.join("guest-target");
-    for watched in ["wit", "guest/testing", "guest/filters", "Cargo.lock"] {
+    for watched in [
+        "wit",
+        "guest/testing",
+        "guest/filters",
+        "guest/spin",
+        "guest/core",
+        "Cargo.lock",
+    ] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()

@@ -1,0 +1,130 @@
+//! Carrying out guest/core's outcomes on Spin, where no host moves the bytes: the shell does it itself,
+//! against the objects in the key-value store.
+//!
+//! `wait` has no change signal to park on in Spin (and one request cannot see another's writes arrive), so
+//! the shell answers a wait's fallback at once: it decides again as if the wait had timed out
+//! (`waited_ms` advanced by the timeout). A segment named in a playlist but not yet uploaded therefore
+//! answers what the Strata host answers after its wait, without the wait.
+
+use guest_core::response;
+use guest_core::types::{Headers, Outcome, Request};
+use strata_guest_core as guest_core;
+
+use crate::kv::Kv;
+use crate::objects::KvObjects;
+
+/// Most decisions one request may take (a changed object or a wait asks for another).
+const MAX_DECISIONS: usize = 4;
+
+/// A response the Spin shell sends whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Header fields, names lower-case.
+    pub headers: Headers,
+    /// The body (empty for HEAD).
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Decides `req` (whose body is `body`) with guest/core over the objects in `kv` at wall-clock `now_ms`,
+/// and carries the outcome out.
+pub fn handle<K: Kv>(kv: &K, mut req: Request, body: &[u8]) -> HttpResponse {
+    let objects = KvObjects::new(kv, req.now_ms / 1000);
+    let is_head = req.method == "HEAD";
+    for _ in 0..MAX_DECISIONS {
+        match guest_core::decide(&req, &objects) {
+            Outcome::Respond(r) => return whole(r.status, r.headers, r.body, is_head),
+            Outcome::Serve(plan) => {
+                let Some(meta) = guest_core::store::Store::head(&objects, &plan.key)
+                    .filter(|m| m.etag == plan.etag)
+                else {
+                    continue;
+                };
+                let (first, last) = match plan.range {
+                    Some(range) if range.first <= range.last && range.last < meta.size => {
+                        (range.first, range.last)
+                    }
+                    Some(_) => return error(500, "guest asked for bytes outside the object"),
+                    None if meta.size == 0 => {
+                        return whole(plan.status, plan.headers, Vec::new(), is_head);
+                    }
+                    None => (0, meta.size - 1),
+                };
+                let bytes = if is_head {
+                    Vec::new()
+                } else {
+                    match objects.read_range(&plan.key, &plan.etag, first, last) {
+                        Ok(Some(bytes)) => bytes,
+                        Ok(None) => continue,
+                        Err(e) => return error(503, &e.to_string()),
+                    }
+                };
+                let mut headers = plan.headers;
+                if plan.range.is_some() {
+                    headers.push((
+                        "content-range".into(),
+                        format!("bytes {first}-{last}/{}", meta.size),
+                    ));
+                }
+                return whole(plan.status, headers, bytes, is_head);
+            }
+            Outcome::Store(plan) => {
+                let max = req.limits.max_object_bytes;
+                if body.len() as u64 > max {
+                    return error(
+                        413,
+                        &format!(
+                            "object too large: {} bytes, the limit is {max} bytes",
+                            body.len()
+                        ),
+                    );
+                }
+                return match objects.write(&plan, body) {
+                    Ok(meta) => {
+                        let mut headers = plan.headers;
+                        headers.push(("etag".into(), meta.etag));
+                        whole(plan.status, headers, Vec::new(), false)
+                    }
+                    Err(e) => error(507, &format!("{}: {e}", plan.key)),
+                };
+            }
+            Outcome::Delete(plan) => {
+                return match objects.remove(&plan.key) {
+                    Ok(true) => whole(plan.status, plan.headers, Vec::new(), false),
+                    Ok(false) => error(404, &format!("no object at {}", plan.key)),
+                    Err(e) => error(500, &format!("{}: {e}", plan.key)),
+                };
+            }
+            Outcome::Wait(plan) => {
+                req.waited_ms = req.waited_ms.saturating_add(plan.timeout_ms.max(1));
+            }
+        }
+    }
+    error(503, "the object kept changing while it was read; retry")
+}
+
+/// A response with its body, or without it for HEAD. Content-Length is left to Spin, which knows what it
+/// sends (a HEAD must not declare a length its empty body does not have).
+fn whole(status: u16, headers: Headers, body: Vec<u8>, is_head: bool) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers,
+        body: if is_head { Vec::new() } else { body },
+    }
+}
+
+fn error(status: u16, reason: &str) -> HttpResponse {
+    let r = response::error(status, reason);
+    whole(r.status, r.headers, r.body, false)
+}

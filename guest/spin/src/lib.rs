@@ -1,0 +1,17 @@
+//! Strata's decisions on Spin: the same guest/core logic as the Strata host's handler, with objects in
+//! Spin's key-value store and the outcomes carried out by this shell (Spin has no host that moves bytes).
+//!
+//! - [`kv`]: the key-value calls the shell needs, as a trait (Spin's store in the component, a map in
+//!   tests).
+//! - [`objects`]: objects as a metadata record plus 1 MB chunks; guest/core's `Store` over them.
+//! - [`execute`]: decide a request and carry out its outcome (respond, serve, store, delete, wait).
+//! - `spin` (component only): the `#[http_component]` entry point converting Spin's request and response.
+
+pub mod execute;
+pub mod kv;
+pub mod objects;
+#[cfg(target_arch = "wasm32")]
+mod spin;
+
+#[cfg(test)]
+mod behaviour;

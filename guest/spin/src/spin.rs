@@ -1,0 +1,81 @@
+//! The Spin component's entry point: Spin's HTTP request → guest/core's request head, Spin's key-value store
+//! → [`Kv`], [`execute::handle`] → Spin's response.
+
+use spin_sdk::http::{Request, Response};
+use spin_sdk::http_component;
+use spin_sdk::key_value::Store;
+use strata_guest_core::types::{Limits, Request as CoreRequest};
+
+use crate::execute;
+use crate::kv::{Kv, KvError};
+
+/// Largest object stored on Spin, in bytes: Spin hands the whole request body to the component, so it is
+/// bounded by the component's memory rather than streamed.
+const MAX_OBJECT_BYTES: u64 = 64 << 20;
+
+impl Kv for Store {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        Store::get(self, key).map_err(|e| KvError(e.to_string()))
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        Store::set(self, key, value).map_err(|e| KvError(e.to_string()))
+    }
+    fn delete(&self, key: &str) -> Result<(), KvError> {
+        Store::delete(self, key).map_err(|e| KvError(e.to_string()))
+    }
+    fn keys(&self) -> Result<Vec<String>, KvError> {
+        Store::get_keys(self).map_err(|e| KvError(e.to_string()))
+    }
+}
+
+/// Every request of the Spin application (route `/...` in spin.toml).
+#[http_component]
+fn serve_request(req: Request) -> Response {
+    let store = match Store::open_default() {
+        Ok(store) => store,
+        Err(e) => {
+            return text(
+                500,
+                &format!("cannot open the default key-value store: {e}"),
+            );
+        }
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let head = CoreRequest {
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+        query: req.query().to_string(),
+        headers: req
+            .headers()
+            .map(|(n, v)| {
+                (
+                    n.to_ascii_lowercase(),
+                    v.as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect(),
+        waited_ms: 0,
+        limits: Limits {
+            max_object_bytes: MAX_OBJECT_BYTES,
+        },
+        settings: Vec::new(),
+        now_ms,
+    };
+    let out = execute::handle(&store, head, req.body());
+    let mut response = Response::builder();
+    response.status(out.status);
+    for (name, value) in out.headers {
+        response.header(name, value);
+    }
+    response.body(out.body).build()
+}
+
+fn text(status: u16, reason: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(format!("{reason}\n"))
+        .build()
+}
