@@ -21,12 +21,14 @@
 //! - [`hls`], [`dash`]: playlist and MPD parsing and writing that keep what they do not understand.
 //! - [`manifest`]: GET of a playlist or MPD: rewrites, Cache-Control by content, CMSD-Static.
 //! - [`cmcd`], [`cmsd`]: what players tell the origin, and what the origin tells them.
+//! - [`abr`]: CMCD-driven capping and ordering of variants, on routes that ask for it.
 //! - [`filter`]: MediaPackage-compatible `aws.manifestfilter` on multivariant playlists and MPDs.
 //! - [`time_shift`]: MediaPackage-compatible start/end/delay/window views of live HLS media playlists.
 //! - [`signing`]: HMAC-SHA256 signed URLs on configured prefixes, carried into child URIs.
 //! - [`query`]: query-string parameters.
 //! - [`iso8601`]: date-times and durations as playlists and query parameters write them.
 
+pub mod abr;
 pub mod cache_control;
 pub mod cmcd;
 pub mod cmsd;

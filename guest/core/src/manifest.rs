@@ -4,6 +4,7 @@
 //! A playlist that needs no rewriting is still streamed by the host (a `serve` outcome) with the headers
 //! decided here; a rewritten one is answered whole with a strong entity tag of its own text.
 
+use crate::abr;
 use crate::cache_control;
 use crate::cmsd::{self, PlaylistFacts};
 use crate::conditional;
@@ -24,6 +25,8 @@ struct Rewrites<'a> {
     shift: Option<TimeShift>,
     /// The signed prefix and the request's valid token, carried into child URIs.
     signed: Option<&'a (SignedPrefix, Token)>,
+    /// The player's bitrate budget in kbps, on routes with CMCD-driven variant choice ([`abr`]).
+    abr: Option<f64>,
 }
 
 /// The outcome of a GET or HEAD of the existing playlist `meta` (not answered 304 by its stored validators);
@@ -36,16 +39,20 @@ pub fn get(
     signed: Option<&(SignedPrefix, Token)>,
     serve: impl FnOnce(String, Option<String>) -> Outcome,
 ) -> Outcome {
-    let rewrites = match parse_rewrites(req, signed) {
+    let mut rewrites = match parse_rewrites(req, signed) {
         Ok(r) => r,
         Err(r) => return Outcome::Respond(r),
     };
+    rewrites.abr = abr::budget_for(req, &meta.key);
     let uploader_cc = meta
         .cache_control
         .as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty());
-    let rewriting = rewrites.filter.is_some() || rewrites.shift.is_some() || signed.is_some();
+    let rewriting = rewrites.filter.is_some()
+        || rewrites.shift.is_some()
+        || signed.is_some()
+        || rewrites.abr.is_some();
     let text = match store.read(&meta.key, MAX_PLAYLIST_BYTES) {
         Ok(bytes) => bytes,
         Err(e) if rewriting => {
@@ -66,12 +73,19 @@ pub fn get(
         return serve(cache_control::for_object(meta), None);
     };
     let dash = extension(&meta.key).is_some_and(|e| e.eq_ignore_ascii_case("mpd"));
+    if dash || !text.contains("#EXT-X-STREAM-INF") {
+        // Only HLS multivariant playlists have variants to choose; others stay shared-cacheable.
+        rewrites.abr = None;
+    }
     let rewritten = match rewrite(&text, &meta.key, dash, &rewrites) {
         Ok(r) => r,
         Err(r) => return Outcome::Respond(r),
     };
     let body = rewritten.as_deref().unwrap_or(&text);
-    let cache = uploader_cc.map_or_else(|| cache_control::for_playlist(body), str::to_string);
+    let cache = match rewrites.abr {
+        Some(_) => abr::CACHE_CONTROL.to_string(),
+        None => uploader_cc.map_or_else(|| cache_control::for_playlist(body), str::to_string),
+    };
     let facts = PlaylistFacts {
         dash,
         live: is_live(body, dash),
@@ -96,6 +110,7 @@ fn parse_rewrites<'a>(
         filter,
         shift,
         signed,
+        abr: None,
     })
 }
 
@@ -106,7 +121,7 @@ fn rewrite(
     dash: bool,
     r: &Rewrites<'_>,
 ) -> Result<Option<String>, Response> {
-    if r.filter.is_none() && r.shift.is_none() && r.signed.is_none() {
+    if r.filter.is_none() && r.shift.is_none() && r.signed.is_none() && r.abr.is_none() {
         return Ok(None);
     }
     let bad = |status: u16, reason: String| response::error(status, &reason);
@@ -133,6 +148,9 @@ fn rewrite(
         p = shift
             .apply(&p)
             .map_err(|e| bad(e.status(), e.to_string()))?;
+    }
+    if let Some(budget) = r.abr {
+        p = abr::apply(&p, budget);
     }
     if let Some((signed, token)) = r.signed {
         p = rewrite::hls(&p, key, &signed.prefix, token);
@@ -319,6 +337,38 @@ mod tests {
             &[],
         ));
         assert_ne!(header(&other.headers, "etag").unwrap(), etag);
+    }
+
+    #[test]
+    fn cmcd_caps_multivariant_playlists_only_on_routes_that_ask() {
+        let cmcd = [("cmcd-request", "mtp=2000"), ("cmcd-status", "bl=20000")];
+        let shared = served(get("/live/master.m3u8", &cmcd));
+        assert_eq!(header(&shared.headers, "cache-control"), Some("max-age=60"));
+        let mut req = request("GET", "/live/master.m3u8", &cmcd);
+        req.settings = vec![("abr:live/".into(), "cmcd".into())];
+        let r = responded(decide(&req, &store()));
+        assert_eq!(
+            body(&r),
+            "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\nlo.m3u8\n"
+        );
+        assert_eq!(
+            header(&r.headers, "cache-control"),
+            Some("private, no-cache")
+        );
+        let fast = [("cmcd-request", "mtp=50000")];
+        let r = responded(decide(
+            &Request {
+                headers: request("GET", "/", &fast).headers,
+                ..req.clone()
+            },
+            &store(),
+        ));
+        assert!(body(&r).ends_with(
+            "hi.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\nlo.m3u8\n"
+        ));
+        req.path = "/live/index.m3u8".into();
+        let media = served(decide(&req, &store()));
+        assert_eq!(header(&media.headers, "cache-control"), Some("max-age=3"));
     }
 
     #[test]
