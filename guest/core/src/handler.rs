@@ -10,6 +10,7 @@ use crate::manifest;
 use crate::media_type;
 use crate::media_type::{ObjectClass, class_of};
 use crate::path::key_from_path;
+use crate::prefetch;
 use crate::query;
 use crate::range::{self, GrowingRange, RangeRequest};
 use crate::response;
@@ -161,6 +162,7 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
             etag: meta.etag.clone(),
             headers: serve_headers(&meta, cache_control, cmsd),
             key: key.clone(),
+            prefetch: prefetch::next_keys(req, &key),
         })
     };
     if class_of(&key) == ObjectClass::Playlist {
@@ -200,6 +202,7 @@ fn get_growing(req: &Request, key: String, meta: &ObjectMeta) -> Outcome {
         etag: meta.etag.clone(),
         headers,
         key,
+        prefetch: Vec::new(),
     })
 }
 

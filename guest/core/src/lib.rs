@@ -21,6 +21,7 @@
 //! - [`hls`], [`dash`]: playlist and MPD parsing and writing that keep what they do not understand.
 //! - [`manifest`]: GET of a playlist or MPD: rewrites, Cache-Control by content, CMSD-Static.
 //! - [`cmcd`], [`cmsd`]: what players tell the origin, and what the origin tells them.
+//! - [`prefetch`]: the next object a player announced (CMCD `nor`), for the host to warm.
 //! - [`abr`]: CMCD-driven capping and ordering of variants, on routes that ask for it.
 //! - [`filter`]: MediaPackage-compatible `aws.manifestfilter` on multivariant playlists and MPDs.
 //! - [`time_shift`]: MediaPackage-compatible start/end/delay/window views of live HLS media playlists.
@@ -43,6 +44,7 @@ pub mod iso8601;
 pub mod manifest;
 pub mod media_type;
 pub mod path;
+pub mod prefetch;
 pub mod query;
 pub mod range;
 pub mod response;

@@ -96,6 +96,8 @@ pub struct ServePlan {
     pub etag: String,
     /// Response header fields (the host adds Content-Length and Content-Range).
     pub headers: Headers,
+    /// Keys to warm into memory after answering (CMCD `nor`); a hint.
+    pub prefetch: Vec<String>,
 }
 
 /// Stream the request body into the tiers.

@@ -58,6 +58,7 @@ pub fn outcome(o: plain::Outcome) -> wit::Outcome {
             }),
             etag: s.etag,
             headers: s.headers,
+            prefetch: s.prefetch,
         }),
         plain::Outcome::Store(s) => wit::Outcome::Store(wit::StorePlan {
             key: s.key,
@@ -139,6 +140,7 @@ mod tests {
             range: Some(plain::ByteRange { first: 1, last: 2 }),
             etag: "\"e\"".into(),
             headers: vec![("etag".into(), "\"e\"".into())],
+            prefetch: vec!["b.ts".into()],
         }));
         let wit::Outcome::Serve(s) = o else {
             panic!("expected serve");
@@ -148,6 +150,7 @@ mod tests {
             ("a.ts", 206, "\"e\"")
         );
         assert_eq!(s.range.map(|r| (r.first, r.last)), Some((1, 2)));
+        assert_eq!(s.prefetch, ["b.ts"]);
 
         let o = outcome(plain::Outcome::Wait(plain::WaitPlan {
             key: "b.ts".into(),

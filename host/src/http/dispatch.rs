@@ -181,10 +181,17 @@ async fn run_decisions(
         }
         match decision {
             abi::Outcome::Respond(response) => return outcome::respond(response, is_head),
-            abi::Outcome::Serve(plan) => match outcome::serve(&state.tiers, plan, is_head).await {
-                Served::Response(response) => return response,
-                Served::Stale => continue,
-            },
+            abi::Outcome::Serve(mut plan) => {
+                let mut warm = std::mem::take(&mut plan.prefetch);
+                match outcome::serve(&state.tiers, plan, is_head).await {
+                    Served::Response(response) => {
+                        warm.retain(|key| within(deployment.namespace.as_deref(), key));
+                        outcome::prefetch(&state.tiers, warm);
+                        return response;
+                    }
+                    Served::Stale => continue,
+                }
+            }
             abi::Outcome::Store(plan) => {
                 let Some(upload) = request_body.take() else {
                     return body::error(

@@ -126,6 +126,15 @@ pub async fn serve(tiers: &Tiers, plan: abi::ServePlan, is_head: bool) -> Served
     Served::Response(response)
 }
 
+/// Warms the objects a serve plan hints at (CMCD `nor`) into memory in the background, so the response
+/// never waits for them.
+pub fn prefetch(tiers: &Arc<Tiers>, keys: Vec<String>) {
+    for key in keys {
+        let tiers = Arc::clone(tiers);
+        tokio::spawn(async move { tiers.prefetch(&key).await });
+    }
+}
+
 /// Streams an object whose upload is still arriving, following the writer: no Content-Length (the size is
 /// not known yet), and for a closed range a Content-Range with an unknown complete length (RFC 9110 §14.4).
 fn serve_growing(upload: &Upload, plan: abi::ServePlan, is_head: bool) -> Response<ResponseBody> {

@@ -323,6 +323,25 @@ impl Tiers {
         }
     }
 
+    /// Reads `key` from disk into memory ahead of its request (a player's CMCD `nor`), if it is complete,
+    /// on disk, not in memory yet and small enough for the memory tier; otherwise does nothing. A failed
+    /// read is only logged: a hint never fails anything.
+    pub async fn prefetch(&self, key: &str) {
+        let Some(meta) = self.head(key) else {
+            return;
+        };
+        if !meta.complete
+            || !meta.placement.on_disk()
+            || !self.memory.admits(meta.size)
+            || self.memory.get(key, &meta.etag).is_some()
+        {
+            return;
+        }
+        if let Err(e) = self.read_shared(key, &meta).await {
+            tracing::warn!(%key, error = %e, "prefetch failed");
+        }
+    }
+
     /// Copies an object read from disk into memory, where the cache's policy decides whether it stays.
     fn promote(&self, key: &str, meta: &ObjectMeta, body: Bytes) {
         Counters::bump(&self.counters.promotions);
