@@ -6,6 +6,7 @@
 //! touch the disk and are lost when evicted. Uploads in progress are readable (`upload.rs`). Concurrent
 //! reads of one cold object share one disk read. This module knows nothing of wasmtime.
 
+mod byte_lru;
 mod counters;
 mod disk;
 mod error;
@@ -26,6 +27,7 @@ use tokio::sync::{OnceCell, watch};
 
 pub use counters::TierStats;
 pub use error::TierError;
+pub use memory::MemoryPolicy;
 pub use meta::{NewObject, ObjectMeta};
 pub use placement::{Placement, Policy, RuleConfig, RuleError, Rules, StorageConfig};
 pub use upload::Upload;
@@ -65,6 +67,8 @@ pub struct TierSettings {
     pub disk_bytes: Option<u64>,
     /// Placement and lifetime rules.
     pub rules: Rules,
+    /// Which objects the memory tier keeps when full.
+    pub memory_policy: MemoryPolicy,
 }
 
 /// The memory and disk tiers behind one interface.
@@ -145,7 +149,7 @@ impl Tiers {
             index: Mutex::new(index),
             uploads: Mutex::default(),
             reads: Mutex::default(),
-            memory: MemoryTier::new(settings.memory_bytes),
+            memory: MemoryTier::new(settings.memory_bytes, settings.memory_policy),
             disk,
             rules: settings.rules,
             disk_budget: settings.disk_bytes,
@@ -877,6 +881,7 @@ mod tests {
             memory_bytes,
             disk_bytes: config.disk_bytes.map(|b| b.as_u64()),
             rules: Rules::compile(&config).unwrap(),
+            memory_policy: config.memory_policy,
         }
     }
 
