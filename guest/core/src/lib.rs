@@ -18,12 +18,17 @@
 //! - [`response`]: the shapes of small responses (errors, 204, 304).
 //! - [`segment_wait`]: park a request for a segment a stored playlist names but whose upload has not begun.
 //! - [`ttl`]: the per-object lifetime an upload asks for.
+//! - [`hls`], [`dash`]: playlist and MPD parsing and writing that keep what they do not understand.
+//! - [`iso8601`]: date-times and durations as playlists and query parameters write them.
 
 pub mod cache_control;
 pub mod conditional;
 pub mod cors;
+pub mod dash;
 pub mod handler;
+pub mod hls;
 pub mod http_date;
+pub mod iso8601;
 pub mod media_type;
 pub mod path;
 pub mod range;
