@@ -4,6 +4,7 @@ use crate::cache_control;
 use crate::conditional;
 use crate::cors;
 use crate::http_date;
+use crate::llhls;
 use crate::media_type;
 use crate::path::key_from_path;
 use crate::range::{self, GrowingRange, RangeRequest};
@@ -108,6 +109,9 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
         // `error` already says `no-store`: a CDN must never cache a miss that may be transient.
         return Outcome::Respond(response::error(404, &format!("no object at {key}")));
     };
+    if let Some(outcome) = llhls::decide(req, &key, &meta, store) {
+        return outcome;
+    }
     if conditional::is_not_modified(req, &meta) {
         return Outcome::Respond(not_modified(&meta));
     }

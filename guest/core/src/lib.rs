@@ -20,6 +20,7 @@
 //! - [`ttl`]: the per-object lifetime an upload asks for.
 //! - [`hls`], [`dash`]: playlist and MPD parsing and writing that keep what they do not understand.
 //! - [`iso8601`]: date-times and durations as playlists and query parameters write them.
+//! - [`llhls`]: LL-HLS blocking playlist reload, delta updates, rendition reports and their caching.
 
 pub mod cache_control;
 pub mod conditional;
@@ -29,6 +30,7 @@ pub mod handler;
 pub mod hls;
 pub mod http_date;
 pub mod iso8601;
+pub mod llhls;
 pub mod media_type;
 pub mod path;
 pub mod range;

@@ -12,6 +12,7 @@ mod error;
 mod memory;
 mod meta;
 mod placement;
+mod signals;
 mod upload;
 
 use std::collections::{BTreeMap, HashMap};
@@ -22,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::{OnceCell, watch};
+use tokio::sync::OnceCell;
 
 pub use counters::TierStats;
 pub use error::TierError;
@@ -33,6 +34,7 @@ pub use upload::Upload;
 use counters::Counters;
 use disk::{DiskTier, DiskWrite};
 use memory::{Evicted, HotObject, MemoryTier};
+use signals::Signals;
 
 /// Map from key to the metadata of its current version; ordered for prefix listing.
 type Index = BTreeMap<String, Arc<ObjectMeta>>;
@@ -80,7 +82,7 @@ pub struct Tiers {
     disk_used: AtomicU64,
     counters: Counters,
     last_seq: AtomicU64,
-    changes: watch::Sender<u64>,
+    signals: Signals,
 }
 
 /// The bytes of an opened object version.
@@ -152,7 +154,7 @@ impl Tiers {
             disk_used: AtomicU64::new(disk_used),
             counters,
             last_seq: AtomicU64::new(last_seq),
-            changes: watch::channel(0).0,
+            signals: Signals::default(),
         })
     }
 
@@ -351,7 +353,7 @@ impl Tiers {
             current && index.remove(key).is_some()
         };
         if removed {
-            self.announce_change();
+            self.announce_change(key);
         }
     }
 
@@ -372,7 +374,7 @@ impl Tiers {
             self.disk_used.fetch_sub(meta.size, Ordering::Relaxed);
         }
         Counters::bump(&self.counters.expirations);
-        self.announce_change();
+        self.announce_change(&meta.key);
     }
 
     /// Removes every object whose TTL has passed.
@@ -462,7 +464,7 @@ impl Tiers {
                 complete: false,
             });
             self.uploads().insert(key.to_owned(), Arc::clone(&upload));
-            self.announce_change();
+            self.announce_change(key);
             upload
         });
         Ok(ObjectWriter {
@@ -512,12 +514,13 @@ impl Tiers {
         if let Some(path) = path {
             disk::sync_parent(&path).await?;
         }
-        self.announce_change();
+        self.announce_change(key);
         Ok(true)
     }
 
     /// Waits until `key` exists with an entity tag other than `unless_etag` (any, if `None`), or `timeout`.
-    /// An upload that starts counts as existing. Returns how long it waited.
+    /// An upload that starts counts as existing. Only changes of `key` wake the waiter (`signals.rs`).
+    /// Returns how long it waited.
     pub async fn wait_for_change(
         &self,
         key: &str,
@@ -526,7 +529,7 @@ impl Tiers {
     ) -> Duration {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut changes = self.changes.subscribe();
+        let mut changes = self.signals.subscribe(key);
         loop {
             let changed = match (self.head(key), unless_etag) {
                 (Some(meta), Some(etag)) => meta.etag != etag,
@@ -536,9 +539,11 @@ impl Tiers {
             if changed {
                 break;
             }
-            match tokio::time::timeout_at(deadline, changes.changed()).await {
-                Ok(Ok(())) => continue,
-                Ok(Err(_)) | Err(_) => break,
+            if tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+            {
+                break;
             }
         }
         started.elapsed()
@@ -564,8 +569,9 @@ impl Tiers {
         }
     }
 
-    fn announce_change(&self) {
-        self.changes.send_modify(|generation| *generation += 1);
+    /// Wakes the requests parked on `key`.
+    fn announce_change(&self, key: &str) {
+        self.signals.announce(key);
     }
 
     /// Takes `size` more bytes of the disk budget, or refuses.
@@ -732,7 +738,7 @@ impl ObjectWriter {
             upload.complete();
             tiers.end_upload(&upload, &meta.key);
         }
-        tiers.announce_change();
+        tiers.announce_change(&meta.key);
         Ok(meta)
     }
 }
@@ -756,7 +762,7 @@ impl Drop for ObjectWriter {
         {
             upload.abort();
             self.tiers.end_upload(&upload, &self.key);
-            self.tiers.announce_change();
+            self.tiers.announce_change(&self.key);
         }
     }
 }
