@@ -11,8 +11,8 @@ use crate::hls::{Kind, Line, Playlist, Tag};
 use crate::media_type::file_name;
 use crate::store::Store;
 
-/// How many keys of a folder are listed when looking for the multivariant playlist.
-pub const LIST_LIMIT: u32 = 1024;
+/// How many keys of a folder are listed when looking for the multivariant playlist (the host's maximum).
+pub const LIST_LIMIT: u32 = 1000;
 
 /// Largest playlist read, in bytes; larger ones are skipped.
 pub const MAX_PLAYLIST_BYTES: u64 = 1 << 20;
