@@ -203,10 +203,12 @@ async fn run_decisions(
                     );
                 }
                 let timeout = Duration::from_millis(plan.timeout_ms.into()).min(budget);
+                let parked_now = crate::metrics::Parked::enter();
                 let waited = state
                     .tiers
                     .wait_for_change(&plan.key, plan.unless_etag.as_deref(), timeout)
                     .await;
+                drop(parked_now);
                 // At least 1 ms per wait, so a guest that keeps asking for empty waits still runs out.
                 parked += waited.max(Duration::from_millis(1));
                 let waited_ms = u32::try_from(waited.as_millis()).unwrap_or(u32::MAX);
