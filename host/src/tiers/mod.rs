@@ -13,6 +13,7 @@ mod error;
 mod memory;
 mod meta;
 mod placement;
+mod signals;
 mod upload;
 
 use std::collections::{BTreeMap, HashMap};
@@ -23,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::{OnceCell, watch};
+use tokio::sync::OnceCell;
 
 pub use counters::TierStats;
 pub use error::TierError;
@@ -35,6 +36,7 @@ pub use upload::Upload;
 use counters::Counters;
 use disk::{DiskTier, DiskWrite};
 use memory::{Evicted, HotObject, MemoryTier};
+use signals::Signals;
 
 /// Map from key to the metadata of its current version; ordered for prefix listing.
 type Index = BTreeMap<String, Arc<ObjectMeta>>;
@@ -84,7 +86,7 @@ pub struct Tiers {
     disk_used: AtomicU64,
     counters: Counters,
     last_seq: AtomicU64,
-    changes: watch::Sender<u64>,
+    signals: Signals,
 }
 
 /// The bytes of an opened object version.
@@ -156,7 +158,7 @@ impl Tiers {
             disk_used: AtomicU64::new(disk_used),
             counters,
             last_seq: AtomicU64::new(last_seq),
-            changes: watch::channel(0).0,
+            signals: Signals::default(),
         })
     }
 
@@ -355,7 +357,7 @@ impl Tiers {
             current && index.remove(key).is_some()
         };
         if removed {
-            self.announce_change();
+            self.announce_change(key);
         }
     }
 
@@ -376,7 +378,7 @@ impl Tiers {
             self.disk_used.fetch_sub(meta.size, Ordering::Relaxed);
         }
         Counters::bump(&self.counters.expirations);
-        self.announce_change();
+        self.announce_change(&meta.key);
     }
 
     /// Removes every object whose TTL has passed.
@@ -466,7 +468,7 @@ impl Tiers {
                 complete: false,
             });
             self.uploads().insert(key.to_owned(), Arc::clone(&upload));
-            self.announce_change();
+            self.announce_change(key);
             upload
         });
         Ok(ObjectWriter {
@@ -516,12 +518,13 @@ impl Tiers {
         if let Some(path) = path {
             disk::sync_parent(&path).await?;
         }
-        self.announce_change();
+        self.announce_change(key);
         Ok(true)
     }
 
     /// Waits until `key` exists with an entity tag other than `unless_etag` (any, if `None`), or `timeout`.
-    /// An upload that starts counts as existing. Returns how long it waited.
+    /// An upload that starts counts as existing. Only changes of `key` wake the waiter (`signals.rs`).
+    /// Returns how long it waited.
     pub async fn wait_for_change(
         &self,
         key: &str,
@@ -530,7 +533,7 @@ impl Tiers {
     ) -> Duration {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut changes = self.changes.subscribe();
+        let mut changes = self.signals.subscribe(key);
         loop {
             let changed = match (self.head(key), unless_etag) {
                 (Some(meta), Some(etag)) => meta.etag != etag,
@@ -540,9 +543,11 @@ impl Tiers {
             if changed {
                 break;
             }
-            match tokio::time::timeout_at(deadline, changes.changed()).await {
-                Ok(Ok(())) => continue,
-                Ok(Err(_)) | Err(_) => break,
+            if tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+            {
+                break;
             }
         }
         started.elapsed()
@@ -568,8 +573,9 @@ impl Tiers {
         }
     }
 
-    fn announce_change(&self) {
-        self.changes.send_modify(|generation| *generation += 1);
+    /// Wakes the requests parked on `key`.
+    fn announce_change(&self, key: &str) {
+        self.signals.announce(key);
     }
 
     /// Takes `size` more bytes of the disk budget, or refuses.
@@ -736,7 +742,7 @@ impl ObjectWriter {
             upload.complete();
             tiers.end_upload(&upload, &meta.key);
         }
-        tiers.announce_change();
+        tiers.announce_change(&meta.key);
         Ok(meta)
     }
 }
@@ -760,7 +766,7 @@ impl Drop for ObjectWriter {
         {
             upload.abort();
             self.tiers.end_upload(&upload, &self.key);
-            self.tiers.announce_change();
+            self.tiers.announce_change(&self.key);
         }
     }
 }
