@@ -15,13 +15,28 @@ use super::memory::{Evicted, HotObject, weight};
 #[derive(Debug)]
 pub struct ByteLru {
     inner: Mutex<Inner>,
-    budget: u64,
 }
 
 #[derive(Debug)]
 struct Inner {
     entries: LruCache<String, HotObject>,
     bytes: u64,
+    budget: u64,
+}
+
+impl Inner {
+    /// Pops the least recently used entries until the sum fits the budget; returns them.
+    fn fit(&mut self) -> Vec<Evicted> {
+        let mut evicted = Vec::new();
+        while self.bytes > self.budget {
+            let Some((key, object)) = self.entries.pop_lru() else {
+                break;
+            };
+            self.bytes -= weight(&key, &object);
+            evicted.push((key, object));
+        }
+        evicted
+    }
 }
 
 impl ByteLru {
@@ -31,8 +46,8 @@ impl ByteLru {
             inner: Mutex::new(Inner {
                 entries: LruCache::unbounded(),
                 bytes: 0,
+                budget,
             }),
-            budget,
         }
     }
 
@@ -49,15 +64,14 @@ impl ByteLru {
         if let Some((old_key, old)) = inner.entries.push(key, object) {
             inner.bytes -= weight(&old_key, &old);
         }
-        let mut evicted = Vec::new();
-        while inner.bytes > self.budget {
-            let Some((key, object)) = inner.entries.pop_lru() else {
-                break;
-            };
-            inner.bytes -= weight(&key, &object);
-            evicted.push((key, object));
-        }
-        evicted
+        inner.fit()
+    }
+
+    /// Changes the budget; returns what no longer fits, least recently used first.
+    pub fn set_budget(&self, budget: u64) -> Vec<Evicted> {
+        let mut inner = lock(&self.inner);
+        inner.budget = budget;
+        inner.fit()
     }
 
     /// Forgets `key`.

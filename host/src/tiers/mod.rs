@@ -11,6 +11,7 @@ mod counters;
 mod disk;
 mod error;
 mod memory;
+mod memory_only;
 mod meta;
 mod placement;
 mod signals;
