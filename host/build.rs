@@ -21,11 +21,14 @@ fn main() {
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let target_dir = out_dir.join("guest-target");
 
-    for watched in ["wit", "guest/core", "guest/origin", "Cargo.lock"] {
-        println!(
-            "cargo:rerun-if-changed={}",
-            workspace.join(watched).display()
-        );
+    // Relative to host/, so the fingerprint stays right when the workspace folder moves.
+    for watched in [
+        "../wit",
+        "../guest/core",
+        "../guest/origin",
+        "../Cargo.lock",
+    ] {
+        println!("cargo:rerun-if-changed={watched}");
     }
 
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());

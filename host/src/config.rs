@@ -281,6 +281,7 @@ impl Config {
             memory_bytes: self.memory_bytes.as_u64(),
             disk_bytes: self.storage.disk_bytes.map(|b| b.as_u64()),
             rules: crate::tiers::Rules::compile(&self.storage)?,
+            memory_policy: self.storage.memory_policy,
         })
     }
 

@@ -95,3 +95,21 @@ fn publish_tiers(stats: &crate::tiers::TierStats) {
         metrics::counter!(name, "tier" => tier).absolute(value);
     }
 }
+
+/// Counts one request parked by a `wait` outcome for as long as it lives, in `strata_parked_requests`;
+/// dropping it (the wait ended or the client left) uncounts it.
+pub struct Parked(());
+
+impl Parked {
+    /// Counts a newly parked request.
+    pub fn enter() -> Self {
+        metrics::gauge!("strata_parked_requests").increment(1.0);
+        Parked(())
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        metrics::gauge!("strata_parked_requests").decrement(1.0);
+    }
+}

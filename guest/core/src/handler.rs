@@ -6,6 +6,7 @@ use crate::conditional;
 use crate::cors;
 use crate::filter;
 use crate::http_date;
+use crate::llhls;
 use crate::manifest;
 use crate::media_type;
 use crate::media_type::{ObjectClass, class_of};
@@ -131,6 +132,9 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
         // `error` already says `no-store`: a CDN must never cache a miss that may be transient.
         return Outcome::Respond(response::error(404, &format!("no object at {key}")));
     };
+    if let Some(outcome) = llhls::decide(req, &key, &meta, store) {
+        return outcome;
+    }
     if conditional::is_not_modified(req, &meta) {
         return Outcome::Respond(not_modified(&meta));
     }

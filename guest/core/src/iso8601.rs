@@ -19,6 +19,10 @@ pub fn parse_date_time_ms(text: &str) -> Option<i64> {
     let hour: i64 = c.next()?.parse().ok()?;
     let minute: i64 = c.next()?.parse().ok()?;
     let seconds: f64 = c.next().unwrap_or("0").parse().ok()?;
+    // RFC 3339 years have four digits; bounding them also keeps the day arithmetic from overflowing.
+    if !(0..=9999).contains(&year) {
+        return None;
+    }
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 24 || minute > 59 {
         return None;
     }
@@ -147,6 +151,16 @@ mod tests {
             "2024-05-01T12:00:00.500Z"
         );
         assert_eq!(format_date_time_ms(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn years_beyond_four_digits_are_refused() {
+        assert_eq!(
+            parse_date_time_ms("850183695583219984-05-01T12:00:18Z"),
+            None
+        );
+        assert_eq!(parse_date_time_ms("-1-05-01T12:00:18Z"), None);
+        assert!(parse_date_time_ms("9999-12-31T23:59:59Z").is_some());
     }
 
     #[test]

@@ -28,6 +28,7 @@
 //! - [`signing`]: HMAC-SHA256 signed URLs on configured prefixes, carried into child URIs.
 //! - [`query`]: query-string parameters.
 //! - [`iso8601`]: date-times and durations as playlists and query parameters write them.
+//! - [`llhls`]: LL-HLS blocking playlist reload, delta updates, rendition reports and their caching.
 
 pub mod abr;
 pub mod cache_control;
@@ -41,6 +42,7 @@ pub mod handler;
 pub mod hls;
 pub mod http_date;
 pub mod iso8601;
+pub mod llhls;
 pub mod manifest;
 pub mod media_type;
 pub mod path;

@@ -12,8 +12,9 @@ use crate::types::WaitPlan;
 /// How many keys of the segment's folder are listed when looking for playlists.
 ///
 /// Keys come in lexical order, so in a folder with more keys than this sorting before its playlist, the
-/// playlist is not seen and the request is answered 404 at once.
-pub const LIST_LIMIT: u32 = 32;
+/// playlist is not seen and the request is answered 404 at once. LL-HLS folders hold many parts named
+/// with digits (sorting before `index.m3u8`), so this is the host's listing maximum.
+pub const LIST_LIMIT: u32 = 1000;
 
 /// Largest playlist read, in bytes; larger ones are skipped.
 pub const MAX_PLAYLIST_BYTES: u64 = 1 << 20;

@@ -20,9 +20,11 @@ use crate::auth::Denied;
 use crate::runtime::{Deployment, GuestError, abi, within};
 use crate::state::AppState;
 
-/// Most times one request may go back to the guest (after waits or stale serves) before giving up.
+/// Most times one request may go back to the guest after stale serves before giving up.
 const MAX_DECISIONS: u32 = 16;
-/// Longest a single `wait` outcome may park a request.
+/// Longest a request may stay parked over all its `wait` outcomes. A blocking LL-HLS reload may wake many
+/// times (every part updates the playlist) before its condition holds, so waits count against this time,
+/// not against [`MAX_DECISIONS`].
 const MAX_WAIT: Duration = Duration::from_secs(30);
 
 /// Handles one HTTP request; never fails at the hyper level, every error is a response.
@@ -163,7 +165,9 @@ async fn run_decisions(
 ) -> Response<ResponseBody> {
     let is_head = parts.method == Method::HEAD;
     let mut guest_request = guest_request(state, parts);
-    for _ in 0..MAX_DECISIONS {
+    let mut parked = Duration::ZERO;
+    let mut decisions = 0;
+    while decisions < MAX_DECISIONS {
         let decision = match state.runtime.decide(deployment, &guest_request).await {
             Ok(outcome) => outcome,
             Err(e) => return guest_failure(&guest_request.path, e),
@@ -189,7 +193,7 @@ async fn run_decisions(
                         outcome::prefetch(&state.tiers, warm);
                         return response;
                     }
-                    Served::Stale => continue,
+                    Served::Stale => decisions += 1,
                 }
             }
             abi::Outcome::Store(plan) => {
@@ -204,11 +208,26 @@ async fn run_decisions(
             }
             abi::Outcome::Delete(plan) => return outcome::delete(&state.tiers, plan).await,
             abi::Outcome::Wait(plan) => {
-                let timeout = Duration::from_millis(plan.timeout_ms.into()).min(MAX_WAIT);
+                let budget = MAX_WAIT.saturating_sub(parked);
+                if budget.is_zero() {
+                    return body::error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!(
+                            "{} was parked for {}s without an answer; try again",
+                            guest_request.path,
+                            MAX_WAIT.as_secs()
+                        ),
+                    );
+                }
+                let timeout = Duration::from_millis(plan.timeout_ms.into()).min(budget);
+                let parked_now = crate::metrics::Parked::enter();
                 let waited = state
                     .tiers
                     .wait_for_change(&plan.key, plan.unless_etag.as_deref(), timeout)
                     .await;
+                drop(parked_now);
+                // At least 1 ms per wait, so a guest that keeps asking for empty waits still runs out.
+                parked += waited.max(Duration::from_millis(1));
                 let waited_ms = u32::try_from(waited.as_millis()).unwrap_or(u32::MAX);
                 guest_request.waited_ms = guest_request.waited_ms.saturating_add(waited_ms.max(1));
             }

@@ -6,12 +6,15 @@
 //! touch the disk and are lost when evicted. Uploads in progress are readable (`upload.rs`). Concurrent
 //! reads of one cold object share one disk read. This module knows nothing of wasmtime.
 
+mod byte_lru;
 mod counters;
 mod disk;
 mod error;
 mod memory;
+mod memory_only;
 mod meta;
 mod placement;
+mod signals;
 mod upload;
 
 use std::collections::{BTreeMap, HashMap};
@@ -22,10 +25,11 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::{OnceCell, watch};
+use tokio::sync::OnceCell;
 
 pub use counters::TierStats;
 pub use error::TierError;
+pub use memory::MemoryPolicy;
 pub use meta::{NewObject, ObjectMeta};
 pub use placement::{Placement, Policy, RuleConfig, RuleError, Rules, StorageConfig};
 pub use upload::Upload;
@@ -33,6 +37,7 @@ pub use upload::Upload;
 use counters::Counters;
 use disk::{DiskTier, DiskWrite};
 use memory::{Evicted, HotObject, MemoryTier};
+use signals::Signals;
 
 /// Map from key to the metadata of its current version; ordered for prefix listing.
 type Index = BTreeMap<String, Arc<ObjectMeta>>;
@@ -65,6 +70,8 @@ pub struct TierSettings {
     pub disk_bytes: Option<u64>,
     /// Placement and lifetime rules.
     pub rules: Rules,
+    /// Which objects the memory tier keeps when full.
+    pub memory_policy: MemoryPolicy,
 }
 
 /// The memory and disk tiers behind one interface.
@@ -80,7 +87,7 @@ pub struct Tiers {
     disk_used: AtomicU64,
     counters: Counters,
     last_seq: AtomicU64,
-    changes: watch::Sender<u64>,
+    signals: Signals,
 }
 
 /// The bytes of an opened object version.
@@ -145,14 +152,14 @@ impl Tiers {
             index: Mutex::new(index),
             uploads: Mutex::default(),
             reads: Mutex::default(),
-            memory: MemoryTier::new(settings.memory_bytes),
+            memory: MemoryTier::new(settings.memory_bytes, settings.memory_policy),
             disk,
             rules: settings.rules,
             disk_budget: settings.disk_bytes,
             disk_used: AtomicU64::new(disk_used),
             counters,
             last_seq: AtomicU64::new(last_seq),
-            changes: watch::channel(0).0,
+            signals: Signals::default(),
         })
     }
 
@@ -370,7 +377,7 @@ impl Tiers {
             current && index.remove(key).is_some()
         };
         if removed {
-            self.announce_change();
+            self.announce_change(key);
         }
     }
 
@@ -391,7 +398,7 @@ impl Tiers {
             self.disk_used.fetch_sub(meta.size, Ordering::Relaxed);
         }
         Counters::bump(&self.counters.expirations);
-        self.announce_change();
+        self.announce_change(&meta.key);
     }
 
     /// Removes every object whose TTL has passed.
@@ -481,7 +488,7 @@ impl Tiers {
                 complete: false,
             });
             self.uploads().insert(key.to_owned(), Arc::clone(&upload));
-            self.announce_change();
+            self.announce_change(key);
             upload
         });
         Ok(ObjectWriter {
@@ -531,12 +538,13 @@ impl Tiers {
         if let Some(path) = path {
             disk::sync_parent(&path).await?;
         }
-        self.announce_change();
+        self.announce_change(key);
         Ok(true)
     }
 
     /// Waits until `key` exists with an entity tag other than `unless_etag` (any, if `None`), or `timeout`.
-    /// An upload that starts counts as existing. Returns how long it waited.
+    /// An upload that starts counts as existing. Only changes of `key` wake the waiter (`signals.rs`).
+    /// Returns how long it waited.
     pub async fn wait_for_change(
         &self,
         key: &str,
@@ -545,7 +553,7 @@ impl Tiers {
     ) -> Duration {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut changes = self.changes.subscribe();
+        let mut changes = self.signals.subscribe(key);
         loop {
             let changed = match (self.head(key), unless_etag) {
                 (Some(meta), Some(etag)) => meta.etag != etag,
@@ -555,9 +563,11 @@ impl Tiers {
             if changed {
                 break;
             }
-            match tokio::time::timeout_at(deadline, changes.changed()).await {
-                Ok(Ok(())) => continue,
-                Ok(Err(_)) | Err(_) => break,
+            if tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+            {
+                break;
             }
         }
         started.elapsed()
@@ -583,8 +593,9 @@ impl Tiers {
         }
     }
 
-    fn announce_change(&self) {
-        self.changes.send_modify(|generation| *generation += 1);
+    /// Wakes the requests parked on `key`.
+    fn announce_change(&self, key: &str) {
+        self.signals.announce(key);
     }
 
     /// Takes `size` more bytes of the disk budget, or refuses.
@@ -751,7 +762,7 @@ impl ObjectWriter {
             upload.complete();
             tiers.end_upload(&upload, &meta.key);
         }
-        tiers.announce_change();
+        tiers.announce_change(&meta.key);
         Ok(meta)
     }
 }
@@ -775,7 +786,7 @@ impl Drop for ObjectWriter {
         {
             upload.abort();
             self.tiers.end_upload(&upload, &self.key);
-            self.tiers.announce_change();
+            self.tiers.announce_change(&self.key);
         }
     }
 }
@@ -896,6 +907,7 @@ mod tests {
             memory_bytes,
             disk_bytes: config.disk_bytes.map(|b| b.as_u64()),
             rules: Rules::compile(&config).unwrap(),
+            memory_policy: config.memory_policy,
         }
     }
 

@@ -45,6 +45,8 @@ pub struct StorageConfig {
     pub default: Policy,
     /// Rules by key pattern, first match wins.
     pub rules: Vec<RuleConfig>,
+    /// Which objects the memory tier keeps when full.
+    pub memory_policy: super::MemoryPolicy,
 }
 
 /// What a rule decides for the objects it matches.

@@ -142,6 +142,9 @@ impl Document {
     /// # Errors
     /// [`XmlError`] when it is not well-formed, has no root, or nests deeper than [`MAX_DEPTH`].
     pub fn parse(text: &str) -> Result<Self, XmlError> {
+        // quick-xml drops one leading byte-order mark; dropping them all here keeps a second one from
+        // becoming prolog text that the next parse would drop, so writing stays stable.
+        let text = text.trim_start_matches('\u{feff}');
         let mut reader = Reader::from_str(text);
         reader.config_mut().check_end_names = true;
         let mut stack: Vec<Element> = Vec::new();
@@ -314,6 +317,13 @@ mod tests {
         assert_eq!(d.write(), "<a>\n  <b i=\"2\"/>\n</a>");
         d.root.for_each_child_mut("b", |b| b.set_attr("i", "<3"));
         assert_eq!(d.write(), "<a>\n  <b i=\"&lt;3\"/>\n</a>");
+    }
+
+    #[test]
+    fn repeated_byte_order_marks_do_not_change_the_written_text() {
+        let doc = Document::parse("\u{feff}\u{feff}<MPD a=\"1\"/>").unwrap();
+        let text = doc.write();
+        assert_eq!(Document::parse(&text).unwrap().write(), text);
     }
 
     #[test]

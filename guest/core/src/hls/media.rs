@@ -44,7 +44,7 @@ impl Segment {
     /// End, ms since the epoch.
     pub fn end_ms(&self) -> Option<i64> {
         self.start_ms
-            .map(|s| s + (self.duration * 1000.0).round() as i64)
+            .map(|s| s.saturating_add((self.duration * 1000.0).round() as i64))
     }
 }
 
@@ -167,6 +167,15 @@ s102.m4s
         assert_eq!(s[2].start_ms, Some(1_714_564_860_000));
         assert_eq!(s[2].end_ms(), Some(1_714_564_863_500));
         assert_eq!(s[2].duration, 3.5);
+    }
+
+    #[test]
+    fn an_absurd_duration_saturates_instead_of_overflowing() {
+        let text = "#EXTM3U\n#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00.000Z\n\
+                    #EXTINF:111111111111111111111111111111111.0,\na.ts\n#EXTINF:2,\nb.ts\n";
+        let v = view(&Playlist::parse(text).unwrap());
+        assert_eq!(v.segments[0].end_ms(), Some(i64::MAX));
+        assert_eq!(v.segments[1].end_ms(), Some(i64::MAX));
     }
 
     #[test]
