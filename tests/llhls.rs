@@ -132,6 +132,41 @@ fn part_bytes(folder: &str, msn: u64, part: u64) -> Vec<u8> {
 const PART_BYTES: usize = 12_000;
 
 /// PUTs `body` at `base` + `path`.
+#[test]
+fn a_herd_of_identical_blocking_reloads_shares_one_decision() {
+    const HERD: usize = 40;
+    let s = Strata::start(&[]);
+    let mut renditions = two_renditions(&s, 2, 4, 2);
+    let low = &mut renditions[0];
+    let url = s.url(&format!("{}?_HLS_msn=2&_HLS_part=0", low.playlist_path()));
+    // One HTTP/2 connection, many streams: how a CDN or many players behind one proxy ask.
+    let client = player(true);
+    let waiters: Vec<_> = (0..HERD)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            thread::spawn(move || text(client.get(url).send().expect("blocking GET")))
+        })
+        .collect();
+    common::poll_until(Duration::from_secs(20), "the herd to park", || {
+        s.metric("strata_parked_requests") >= HERD as f64
+    });
+    publish_part(s.http(), s.base_url(), low, Duration::ZERO);
+    let answers: Vec<_> = waiters
+        .into_iter()
+        .map(|w| w.join().expect("waiter"))
+        .collect();
+    for (status, _, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        assert!(body.contains("URI=\"2.0.m4s\""), "{body}");
+        assert_eq!(body, &answers[0].2);
+    }
+    let collapsed = s.metric("strata_collapsed_decisions_total");
+    assert!(
+        collapsed >= 1.0,
+        "no woken request shared another's decision ({collapsed})"
+    );
+}
+
 fn put(client: &reqwest::blocking::Client, base: &str, path: &str, body: Vec<u8>) {
     let status = client
         .put(format!("{base}{path}"))

@@ -1,7 +1,9 @@
 //! LL-HLS parking at scale: parks many blocking playlist reloads in a running `strata` (release build) and
 //! reports the extra RSS they cost and how fast they are answered once the playlist PUT that satisfies them
 //! completes. Two shapes: spread (10 requests per playlist over many renditions, the playlists updated one
-//! after the other, as a fleet of live streams does) and herd (every request on one playlist, one PUT).
+//! after the other, as a fleet of live streams does) and herd (every request on one playlist, one PUT);
+//! each over HTTP/2 (100 requests per connection, as LL-HLS players and CDNs connect) and over HTTP/1.1
+//! (one connection per request).
 //! The reference in the same run is a plain, non-blocking GET of the same playlist under the same load.
 //!
 //! Run with `bench/llhls_park.sh` (raises the file limit; `--quick` for short settings), which calls
@@ -36,6 +38,19 @@ fn playlist(msn: u64, parts: u64) -> String {
     ));
     text
 }
+
+/// How parked requests reach the origin.
+#[derive(Clone, Copy)]
+enum Transport {
+    /// HTTP/1.1, one connection per request.
+    Http1,
+    /// HTTP/2 with prior knowledge, [`STREAMS_PER_CONNECTION`] requests per connection: how LL-HLS players
+    /// and CDNs connect.
+    Http2,
+}
+
+/// Parked requests per HTTP/2 connection; hyper's default limit of concurrent streams is 200.
+const STREAMS_PER_CONNECTION: usize = 100;
 
 /// Concurrent requests of each warm-up burst: twice the default guest instance cap.
 const WARM_CONCURRENCY: usize = 256;
@@ -112,7 +127,11 @@ async fn parked(client: &reqwest::Client, base: &str) -> anyhow::Result<u64> {
 
 /// Parks `requests` blocking reloads spread over `playlists` playlists, then updates the playlists one
 /// after the other and measures each request's answer against the end of its playlist's PUT.
-async fn scenario(requests: usize, playlists: usize) -> anyhow::Result<Figures> {
+async fn scenario(
+    requests: usize,
+    playlists: usize,
+    transport: Transport,
+) -> anyhow::Result<Figures> {
     let server = Server::start()?;
     let base = server.base.clone();
     let client = reqwest::Client::builder()
@@ -120,6 +139,19 @@ async fn scenario(requests: usize, playlists: usize) -> anyhow::Result<Figures> 
         .pool_max_idle_per_host(requests + 16)
         .timeout(Duration::from_secs(60))
         .build()?;
+    // The clients the parked requests use: the HTTP/1.1 pool (a connection each), or one HTTP/2 client
+    // (one connection) per STREAMS_PER_CONNECTION requests.
+    let parking: Vec<reqwest::Client> = match transport {
+        Transport::Http1 => vec![client.clone()],
+        Transport::Http2 => (0..requests.div_ceil(STREAMS_PER_CONNECTION))
+            .map(|_| {
+                reqwest::Client::builder()
+                    .http2_prior_knowledge()
+                    .timeout(Duration::from_secs(60))
+                    .build()
+            })
+            .collect::<Result<_, _>>()?,
+    };
     for i in 0..playlists {
         client
             .put(format!("{base}/live/r{i}/index.m3u8"))
@@ -155,7 +187,8 @@ async fn scenario(requests: usize, playlists: usize) -> anyhow::Result<Figures> 
         Arc::new((0..playlists).map(|_| std::sync::OnceLock::new()).collect());
     let mut waiters = Vec::with_capacity(requests);
     for r in 0..requests {
-        let (client, base, put_done) = (client.clone(), base.clone(), Arc::clone(&put_done));
+        let client = parking[(r / STREAMS_PER_CONNECTION) % parking.len()].clone();
+        let (base, put_done) = (base.clone(), Arc::clone(&put_done));
         let i = r % playlists;
         waiters.push(tokio::spawn(async move {
             let url = format!("{base}/live/r{i}/index.m3u8?_HLS_msn=3&_HLS_part=1");
@@ -242,13 +275,23 @@ fn main() -> anyhow::Result<()> {
         "| shape | extra RSS (MiB) | per request (KiB) | wake p50 (ms) | wake p99 (ms) | wake max (ms) | plain GET p99 (ms) | wake p99 / plain GET p99 |"
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for (shape, playlists) in [
-        ("spread: 10 per playlist", requests / 10),
-        ("herd: all on one playlist", 1),
+    for (shape, playlists, transport) in [
+        (
+            "HTTP/2, spread: 10 per playlist",
+            requests / 10,
+            Transport::Http2,
+        ),
+        ("HTTP/2, herd: all on one playlist", 1, Transport::Http2),
+        (
+            "HTTP/1.1, spread: 10 per playlist",
+            requests / 10,
+            Transport::Http1,
+        ),
+        ("HTTP/1.1, herd: all on one playlist", 1, Transport::Http1),
     ] {
         let mut rows: Vec<[f64; 6]> = Vec::new();
         for _ in 0..runs {
-            let mut f = rt.block_on(scenario(requests, playlists))?;
+            let mut f = rt.block_on(scenario(requests, playlists, transport))?;
             let reference_p99 = ms(percentile(&mut f.reference, 0.99));
             let p99 = ms(percentile(&mut f.wake, 0.99));
             rows.push([

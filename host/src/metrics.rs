@@ -48,6 +48,11 @@ pub fn record_guest_failure(error: &GuestError) {
     metrics::counter!("strata_guest_failures_total", "kind" => kind).increment(1);
 }
 
+/// Counts a request answered with the decision made for its herd (see `http::collapse`) instead of its own.
+pub fn record_collapsed_decision() {
+    metrics::counter!("strata_collapsed_decisions_total").increment(1);
+}
+
 /// The registry as Prometheus text, with gauges read fresh from the tiers and the runtime.
 pub fn render(state: &AppState) -> String {
     let stats = state.tiers.stats();

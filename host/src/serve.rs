@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::IngestAuth;
 use crate::config::Config;
+use crate::http::Herds;
 use crate::runtime::{DEFAULT_HANDLER, GuestLimits, Guests, Runtime};
 use crate::state::AppState;
 use crate::tiers::Tiers;
@@ -80,6 +81,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         guests,
         ingest_auth: IngestAuth::new(&state_auth),
         metrics,
+        herds: Herds::default(),
     });
     // Scripts and tests read this line to learn the port when listening on port 0.
     println!("strata listening on http://{address}");

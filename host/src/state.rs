@@ -6,6 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::IngestAuth;
 use crate::config::Config;
+use crate::http::Herds;
 use crate::runtime::{Guests, Runtime};
 use crate::tiers::Tiers;
 
@@ -23,4 +24,6 @@ pub struct AppState {
     pub ingest_auth: IngestAuth,
     /// Renders the metrics registry.
     pub metrics: PrometheusHandle,
+    /// Decisions shared by identical requests woken by the same change.
+    pub herds: Herds,
 }

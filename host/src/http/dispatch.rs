@@ -12,6 +12,7 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::body::{self, ResponseBody};
+use super::collapse::HerdKey;
 use super::filters;
 use super::linger;
 use super::outcome::{self, Served};
@@ -73,7 +74,7 @@ async fn answer(
     let started = Instant::now();
     let method = request.method().clone();
     let response = if admin::owns(request.uri().path()) {
-        admin::handle(&state, request, peer).await
+        Box::pin(admin::handle(&state, request, peer)).await
     } else if let Err(denied) =
         state
             .ingest_auth
@@ -119,7 +120,7 @@ async fn decide_and_execute(
     if let Some(unread) = request_body {
         linger::discard(unread).await;
     }
-    filters::apply(state, &parts, response).await
+    Box::pin(filters::apply(state, &parts, response)).await
 }
 
 /// The request head as the guest sees it.
@@ -167,8 +168,24 @@ async fn run_decisions(
     let mut guest_request = guest_request(state, parts);
     let mut parked = Duration::ZERO;
     let mut decisions = 0;
+    // The key whose change woke this request, right after a wait.
+    let mut woken_by: Option<String> = None;
     while decisions < MAX_DECISIONS {
-        let decision = match state.runtime.decide(deployment, &guest_request).await {
+        let decide = || state.runtime.decide(deployment, &guest_request);
+        let decision = match woken_by.take() {
+            Some(key) => {
+                let version = state.tiers.head(&key).map(|meta| meta.etag.clone());
+                let herd = HerdKey::new(
+                    &deployment.version.id,
+                    &guest_request,
+                    &key,
+                    version.as_deref(),
+                );
+                Box::pin(state.herds.decide(herd, decide)).await
+            }
+            None => Box::pin(decide()).await,
+        };
+        let decision = match decision {
             Ok(outcome) => outcome,
             Err(e) => return guest_failure(&guest_request.path, e),
         };
@@ -187,7 +204,7 @@ async fn run_decisions(
             abi::Outcome::Respond(response) => return outcome::respond(response, is_head),
             abi::Outcome::Serve(mut plan) => {
                 let mut warm = std::mem::take(&mut plan.prefetch);
-                match outcome::serve(&state.tiers, plan, is_head).await {
+                match Box::pin(outcome::serve(&state.tiers, plan, is_head)).await {
                     Served::Response(response) => {
                         warm.retain(|key| within(deployment.namespace.as_deref(), key));
                         outcome::prefetch(&state.tiers, warm);
@@ -204,9 +221,11 @@ async fn run_decisions(
                     );
                 };
                 let max = state.config.max_object_bytes.as_u64();
-                return outcome::store(&state.tiers, plan, upload, max).await;
+                return Box::pin(outcome::store(&state.tiers, plan, upload, max)).await;
             }
-            abi::Outcome::Delete(plan) => return outcome::delete(&state.tiers, plan).await,
+            abi::Outcome::Delete(plan) => {
+                return Box::pin(outcome::delete(&state.tiers, plan)).await;
+            }
             abi::Outcome::Wait(plan) => {
                 let budget = MAX_WAIT.saturating_sub(parked);
                 if budget.is_zero() {
@@ -230,6 +249,7 @@ async fn run_decisions(
                 parked += waited.max(Duration::from_millis(1));
                 let waited_ms = u32::try_from(waited.as_millis()).unwrap_or(u32::MAX);
                 guest_request.waited_ms = guest_request.waited_ms.saturating_add(waited_ms.max(1));
+                woken_by = Some(plan.key);
             }
         }
     }

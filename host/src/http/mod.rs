@@ -1,6 +1,7 @@
 //! The HTTP front: the listener, each request's dispatch to the guest, and the execution of outcomes.
 
 mod body;
+mod collapse;
 mod dispatch;
 mod filters;
 mod linger;
@@ -8,6 +9,7 @@ mod outcome;
 mod server;
 
 pub use body::ResponseBody;
+pub use collapse::Herds;
 pub use filters::plugin_limits;
 pub use server::run;
 
