@@ -1,6 +1,9 @@
 //! The delivery directives a player puts in a playlist request's query (rfc8216bis §6.2.5):
 //! `_HLS_msn`, `_HLS_part` (blocking reload) and `_HLS_skip` (delta update).
 
+/// The query parameter of a blocking reload: a request carrying it blocks.
+pub const MSN: &str = "_HLS_msn";
+
 /// Which delta update the player asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
@@ -32,7 +35,7 @@ impl Directives {
         for pair in query.split('&') {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             match name {
-                "_HLS_msn" => directives.msn = Some(number(name, value)?),
+                MSN => directives.msn = Some(number(name, value)?),
                 "_HLS_part" => directives.part = Some(number(name, value)?),
                 "_HLS_skip" => {
                     directives.skip = Some(match value {

@@ -27,6 +27,7 @@ use crate::cors;
 use crate::hls::{Kind, Playlist};
 use crate::http_date;
 use crate::media_type::content_type_for;
+use crate::query;
 use crate::response;
 use crate::store::Store;
 use crate::types::{ObjectMeta, Outcome, Request, Response, WaitPlan};
@@ -47,26 +48,24 @@ pub fn decide(req: &Request, key: &str, meta: &ObjectMeta, store: &impl Store) -
     if !key.to_ascii_lowercase().ends_with(".m3u8") || !meta.complete {
         return None;
     }
-    let directives = match Directives::parse(&req.query) {
-        Ok(d) => d,
-        Err(reason) => return Some(Outcome::Respond(response::error(400, &reason))),
-    };
     let bytes = store.read(key, reports::MAX_PLAYLIST_BYTES).ok()?;
     let playlist = Playlist::parse_bytes(&bytes).ok()?;
     if playlist.kind() != Kind::Media || playlist.is_final() {
         return None;
     }
+    let progress = Progress::of(&playlist);
+    let directives = match Directives::parse(&req.query) {
+        Ok(d) => d,
+        Err(reason) => return Some(refuse(req, &reason, &progress)),
+    };
     if !playlist.is_low_latency() && !directives.blocks() {
         return None;
     }
-    let progress = Progress::of(&playlist);
     let held = directives.blocks().then_some(req.waited_ms);
     if let Some(msn) = directives.msn {
         match progress.reach(msn, directives.part) {
             Reach::Reached => {}
-            Reach::TooFar(reason) => {
-                return Some(Outcome::Respond(response::error(400, reason)));
-            }
+            Reach::TooFar(reason) => return Some(refuse(req, reason, &progress)),
             Reach::Ahead => return Some(hold(req, key, meta, &progress)),
         }
     }
@@ -101,6 +100,19 @@ pub fn decide(req: &Request, key: &str, meta: &ObjectMeta, store: &impl Store) -
         headers,
         body: served.write().into_bytes(),
     }))
+}
+
+/// 400 for directives the playlist cannot meet, kept by caches per Appendix B: the same URL is refused the
+/// same way until the stream has moved on.
+fn refuse(req: &Request, reason: &str, progress: &Progress) -> Outcome {
+    let blocking = query::param(&req.query, directives::MSN).is_some();
+    let mut refused = response::error(400, reason);
+    for (name, value) in &mut refused.headers {
+        if name.eq_ignore_ascii_case("cache-control") {
+            *value = headers::failure_cache_control(progress, blocking);
+        }
+    }
+    Outcome::Respond(refused)
 }
 
 /// A blocking request whose point is not in the playlist yet: park it until the playlist changes, within
@@ -201,16 +213,17 @@ mod tests {
     }
 
     #[test]
-    fn bad_or_too_far_directives_are_400_at_once() {
-        for query in [
-            "_HLS_part=1",
-            "_HLS_msn=14",
-            "_HLS_msn=12&_HLS_part=8",
-            "_HLS_msn=x",
+    fn bad_or_too_far_directives_are_400_at_once_kept_per_appendix_b() {
+        for (query, kept) in [
+            ("_HLS_part=1", "max-age=4"),
+            ("_HLS_skip=NO", "max-age=4"),
+            ("_HLS_msn=14", "max-age=16"),
+            ("_HLS_msn=12&_HLS_part=8", "max-age=16"),
+            ("_HLS_msn=x", "max-age=16"),
         ] {
             let r = respond(get(query, 0, &store(LIVE)));
             assert_eq!(r.status, 400, "{query}");
-            assert_eq!(header(&r.headers, "cache-control"), Some("no-store"));
+            assert_eq!(header(&r.headers, "cache-control"), Some(kept), "{query}");
         }
     }
 
