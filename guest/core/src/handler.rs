@@ -132,7 +132,7 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
         // `error` already says `no-store`: a CDN must never cache a miss that may be transient.
         return Outcome::Respond(response::error(404, &format!("no object at {key}")));
     };
-    if let Some(outcome) = llhls::decide(req, &key, &meta, store) {
+    if let Some(outcome) = llhls::decide(req, &key, &meta, store, signed.as_ref()) {
         return outcome;
     }
     if conditional::is_not_modified(req, &meta) {

@@ -29,6 +29,7 @@ use crate::http_date;
 use crate::media_type::content_type_for;
 use crate::query;
 use crate::response;
+use crate::signing::{SignedPrefix, Token, rewrite};
 use crate::store::Store;
 use crate::types::{ObjectMeta, Outcome, Request, Response, WaitPlan};
 use directives::Directives;
@@ -44,7 +45,16 @@ pub const DEFAULT_HOLD_MS: u64 = 6_000;
 /// applies: a live media playlist with parts, or any live media playlist asked for with directives.
 /// `None` leaves the request to the plain object path: other playlists, final (`EXT-X-ENDLIST`, VOD) ones,
 /// whose directives are ignored, and playlists that cannot be read or parsed.
-pub fn decide(req: &Request, key: &str, meta: &ObjectMeta, store: &impl Store) -> Option<Outcome> {
+///
+/// `signed` is the prefix and valid token of a request under a signed prefix: the served playlist's child
+/// URIs (segments, parts, the preload hint, rendition reports) carry the token too.
+pub fn decide(
+    req: &Request,
+    key: &str,
+    meta: &ObjectMeta,
+    store: &impl Store,
+    signed: Option<&(SignedPrefix, Token)>,
+) -> Option<Outcome> {
     if !key.to_ascii_lowercase().ends_with(".m3u8") || !meta.complete {
         return None;
     }
@@ -76,6 +86,9 @@ pub fn decide(req: &Request, key: &str, meta: &ObjectMeta, store: &impl Store) -
     if served.is_low_latency() {
         let siblings = reports::siblings(key, &served, store);
         reports::refresh(&mut served, key, &siblings, store);
+    }
+    if let Some((signed, token)) = signed {
+        served = rewrite::hls(&served, key, &signed.prefix, token);
     }
     let content_type = if meta.content_type.trim().is_empty() {
         content_type_for(key).to_string()
@@ -154,7 +167,7 @@ mod tests {
         let mut req = request("GET", &format!("/{KEY}"), &[]);
         req.query = query.to_string();
         req.waited_ms = waited_ms;
-        decide(&req, KEY, &meta(KEY, 1), store)
+        decide(&req, KEY, &meta(KEY, 1), store, None)
     }
 
     fn store(text: &str) -> MemStore {
@@ -245,6 +258,39 @@ mod tests {
             get("_HLS_msn=1", 0, &store(plain)),
             Some(Outcome::Wait(_))
         ));
+    }
+
+    #[test]
+    fn a_signed_request_passes_its_token_to_parts_hints_and_reports() {
+        let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow/index.m3u8\n\
+            #EXT-X-STREAM-INF:BANDWIDTH=2\nhigh/index.m3u8\n";
+        let s = store(LIVE)
+            .with("live/master.m3u8", master.as_bytes())
+            .with("live/high/index.m3u8", LIVE.as_bytes());
+        let signed = (
+            SignedPrefix {
+                prefix: "live/".into(),
+                key: b"k".to_vec(),
+            },
+            Token {
+                expires: 99,
+                signature: "ab".into(),
+            },
+        );
+        let mut req = request("GET", &format!("/{KEY}"), &[]);
+        req.query = "_HLS_msn=12&_HLS_part=1&st_exp=99&st_sig=ab".into();
+        let body =
+            String::from_utf8(respond(decide(&req, KEY, &meta(KEY, 1), &s, Some(&signed))).body)
+                .unwrap();
+        let token = signed.1.query();
+        for line in [
+            format!("seg10.m4s?{token}\n"),
+            format!("#EXT-X-PART:DURATION=0.5,URI=\"part12.1.m4s?{token}\""),
+            format!("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part12.2.m4s?{token}\""),
+            format!("#EXT-X-RENDITION-REPORT:URI=\"../high/index.m3u8?{token}\""),
+        ] {
+            assert!(body.contains(&line), "{line} not in {body}");
+        }
     }
 
     #[test]
