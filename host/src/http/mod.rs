@@ -6,9 +6,11 @@ mod filters;
 mod linger;
 mod outcome;
 mod server;
+mod tls;
 
 pub use body::ResponseBody;
 pub use filters::plugin_limits;
 pub use server::run;
+pub use tls::{TlsError, acceptor as tls_acceptor};
 
 pub(crate) use body::{error as error_response, full as full_body};
