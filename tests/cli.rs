@@ -94,3 +94,54 @@ fn malformed_config_file_is_rejected() {
     let path = path.to_str().expect("utf-8 path");
     assert_rejected(&["--config", path], &["strata.toml"]);
 }
+
+/// PEM files of a fresh self-signed certificate for localhost, in `dir`, named `<prefix>cert.pem` and
+/// `<prefix>key.pem`.
+fn tls_files(dir: &std::path::Path, prefix: &str) -> (String, String) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("rcgen");
+    let cert = dir.join(format!("{prefix}cert.pem"));
+    let key = dir.join(format!("{prefix}key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).expect("write cert");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key");
+    let utf8 = |p: std::path::PathBuf| p.to_str().expect("utf-8 path").to_owned();
+    (utf8(cert), utf8(key))
+}
+
+#[test]
+fn tls_needs_both_a_certificate_and_a_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = tls_files(dir.path(), "");
+    assert_rejected(&["--tls-cert", &cert], &["--tls-key"]);
+    assert_rejected(&["--tls-key", &key], &["--tls-cert"]);
+    let config = dir.path().join("strata.toml");
+    std::fs::write(&config, format!("[tls]\ncert = {cert:?}\n")).expect("write config");
+    assert_rejected(
+        &["--config", config.to_str().expect("utf-8 path")],
+        &["strata.toml", "key"],
+    );
+}
+
+#[test]
+fn unusable_tls_files_are_rejected_naming_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = tls_files(dir.path(), "a-");
+    let (_, other_key) = tls_files(dir.path(), "b-");
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.to_str().expect("utf-8 path");
+    assert_rejected(
+        &["--tls-cert", missing, "--tls-key", &key],
+        &["cannot read TLS certificate", missing],
+    );
+    assert_rejected(
+        &["--tls-cert", &cert, "--tls-key", missing],
+        &["cannot read TLS private key", missing],
+    );
+    assert_rejected(
+        &["--tls-cert", &key, "--tls-key", &key],
+        &["no PEM certificate", &key],
+    );
+    assert_rejected(
+        &["--tls-cert", &cert, "--tls-key", &other_key],
+        &["does not match", &other_key, &cert],
+    );
+}

@@ -63,6 +63,12 @@ pub struct ServeArgs {
     /// Bearer token of the admin API.
     #[arg(long, env = "STRATA_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// PEM certificate chain: serve HTTPS only, with HTTP/2 through ALPN (needs --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -101,6 +107,12 @@ impl ServeArgs {
         }
         if let Some(token) = &self.admin_token {
             config.admin.token = Some(token.clone());
+        }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            config.tls = Some(crate::config::TlsConfig {
+                cert: cert.clone(),
+                key: key.clone(),
+            });
         }
         config.validate()?;
         Ok(config)

@@ -31,6 +31,18 @@ pub struct Config {
     pub plugins: std::collections::BTreeMap<String, PluginConfig>,
     /// Tier placement and lifecycle rules, disk budget.
     pub storage: crate::tiers::StorageConfig,
+    /// TLS termination on the listener (`[tls]`); without it the listener speaks plain HTTP.
+    pub tls: Option<TlsConfig>,
+}
+
+/// The certificate and key of the listener; once set, it speaks TLS only, offering HTTP/2 through ALPN.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file of the certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM file of the leaf's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// Who may use the admin API.
@@ -139,6 +151,7 @@ impl Default for Config {
             filters: Vec::new(),
             plugins: std::collections::BTreeMap::new(),
             storage: crate::tiers::StorageConfig::default(),
+            tls: None,
         }
     }
 }
@@ -340,6 +353,20 @@ mod tests {
         .unwrap();
         assert_eq!(config.filters[0].on_error, OnError::Skip);
         assert_eq!(config.plugins["cap"].deadline_ms, 20);
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let config = Config::from_toml("[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"").unwrap();
+        assert_eq!(
+            config.tls,
+            Some(TlsConfig {
+                cert: PathBuf::from("c.pem"),
+                key: PathBuf::from("k.pem"),
+            })
+        );
+        let error = Config::from_toml("[tls]\ncert = \"c.pem\"").unwrap_err();
+        assert!(error.contains("key"), "{error}");
     }
 
     #[test]

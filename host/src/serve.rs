@@ -17,6 +17,12 @@ const EXPIRY_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Runs the origin until SIGINT or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    // Checked first: a certificate problem is reported before the slower work of opening tiers and guests.
+    let tls = config
+        .tls
+        .as_ref()
+        .map(crate::http::tls_acceptor)
+        .transpose()?;
     let metrics = crate::metrics::install().context("cannot install the metrics recorder")?;
     let settings = config.tier_settings().context("invalid storage rules")?;
     let tiers = Tiers::open(&config.data_dir, settings)
@@ -84,9 +90,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         herds: Herds::default(),
     });
     // Scripts and tests read this line to learn the port when listening on port 0.
-    println!("strata listening on http://{address}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("strata listening on {scheme}://{address}");
     tracing::info!(%address, "serving");
-    crate::http::run(listener, state, shutdown_signal()).await;
+    crate::http::run(listener, tls, state, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -81,7 +81,7 @@ impl Strata {
         strata
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    /// `http://127.0.0.1:PORT` (`https://` when serving TLS), without a trailing slash.
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
@@ -94,7 +94,9 @@ impl Strata {
 
     /// `host:port` of the listener, for raw TCP requests.
     pub fn addr(&self) -> &str {
-        self.base_url.trim_start_matches("http://")
+        self.base_url
+            .split_once("://")
+            .map_or(self.base_url.as_str(), |(_, addr)| addr)
     }
 
     /// The data directory (survives [`Strata::restart`]).
@@ -120,6 +122,12 @@ impl Strata {
     /// The shared HTTP client (see [`client`]).
     pub fn http(&self) -> &reqwest::blocking::Client {
         &self.client
+    }
+
+    /// Replaces the client of [`Strata::http`] and the metric helpers, e.g. with one that trusts the
+    /// test's own TLS certificate.
+    pub fn use_client(&mut self, client: reqwest::blocking::Client) {
+        self.client = client;
     }
 
     /// Kills the server with SIGKILL (no graceful shutdown) and reaps it.
@@ -290,12 +298,13 @@ fn wait_for_listening_line(
     let url = line.strip_prefix(LISTENING_PREFIX).ok_or_else(|| {
         format!("first stdout line {line:?} is not `{LISTENING_PREFIX}http://127.0.0.1:PORT`")
     })?;
-    let port = url
-        .strip_prefix("http://127.0.0.1:")
-        .and_then(|p| p.parse::<u16>().ok())
-        .filter(|p| *p != 0)
-        .ok_or_else(|| format!("listening line {line:?} does not name http://127.0.0.1:PORT"))?;
-    Ok(format!("http://127.0.0.1:{port}"))
+    let (scheme, port) = url
+        .split_once("://127.0.0.1:")
+        .filter(|(scheme, _)| ["http", "https"].contains(scheme))
+        .and_then(|(scheme, p)| Some((scheme, p.parse::<u16>().ok()?)))
+        .filter(|(_, p)| *p != 0)
+        .ok_or_else(|| format!("listening line {line:?} does not name http(s)://127.0.0.1:PORT"))?;
+    Ok(format!("{scheme}://127.0.0.1:{port}"))
 }
 
 /// The last `n` lines of `text`.

@@ -7,10 +7,12 @@ mod filters;
 mod linger;
 mod outcome;
 mod server;
+mod tls;
 
 pub use body::ResponseBody;
 pub use collapse::Herds;
 pub use filters::plugin_limits;
 pub use server::run;
+pub use tls::{TlsError, acceptor as tls_acceptor};
 
 pub(crate) use body::{error as error_response, full as full_body};

@@ -1,19 +1,34 @@
-//! The listener: HTTP/1.1 and HTTP/2 (h2c with prior knowledge) on one socket, with graceful shutdown.
+//! The listener: HTTP/1.1 and HTTP/2 on one socket, with graceful shutdown. In plain TCP, HTTP/2 is h2c
+//! with prior knowledge; with TLS, ALPN negotiates `h2` or `http/1.1` and the same builder serves either.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use super::dispatch;
 use crate::state::AppState;
 
-/// Serves connections from `listener` until `shutdown` resolves, then lets open requests finish.
-pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()>) {
+/// Longest a client may take over its TLS handshake before its connection is dropped, so idle or
+/// stalled handshakes do not hold sockets.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves connections from `listener` (through `tls` when set) until `shutdown` resolves, then lets open
+/// requests finish.
+pub async fn run(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) {
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -29,12 +44,18 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
                 };
                 let _ = stream.set_nodelay(true);
                 let state = Arc::clone(&state);
-                let service = service_fn(move |request| dispatch::handle(Arc::clone(&state), peer, request));
-                let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection.into_owned());
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
+                let Some(tls) = tls.clone() else {
+                    tokio::spawn(async move { serve(&builder, watcher, stream, state, peer).await });
+                    continue;
+                };
+                // Each handshake runs in its connection's task: a slow or failing client delays no other.
                 tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => serve(&builder, watcher, stream, state, peer).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 });
             }
@@ -43,4 +64,21 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Serves HTTP/1.1 or HTTP/2 (told apart by the client's first bytes) on one connection until it ends.
+async fn serve<I>(
+    builder: &auto::Builder<TokioExecutor>,
+    watcher: Watcher,
+    io: I,
+    state: Arc<AppState>,
+    peer: SocketAddr,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| dispatch::handle(Arc::clone(&state), peer, request));
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    if let Err(e) = watcher.watch(connection.into_owned()).await {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
 }
