@@ -23,4 +23,6 @@ pub struct AppState {
     pub ingest_auth: IngestAuth,
     /// Renders the metrics registry.
     pub metrics: PrometheusHandle,
+    /// Data-plane requests in flight, reported to guests as load.
+    pub load: crate::http::Load,
 }
