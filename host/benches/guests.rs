@@ -68,6 +68,9 @@ fn main() -> anyhow::Result<()> {
         println!("| median | {:.1} |", median(&mut medians));
         println!("| p99 | {:.1} |", median(&mut p99s));
 
+        // Before the hot swaps, which leave a test guest deployed as the handler.
+        cmsd_lookup(&tiers, &guests, &runtime, &request, requests, runs).await?;
+
         println!("\n## Request latency during hot swaps (4 concurrent decision loops)");
         let versions = [
             std::fs::read(strata_test_guests::VERSION_ONE)?,
@@ -115,8 +118,6 @@ fn main() -> anyhow::Result<()> {
                 println!("| swap latency (validate, cached compile, canary, activate) | {swaps} swaps | median {:.2} ms | p99 {:.2} ms |", m / 1000.0, p / 1000.0);
             }
         }
-
-        cmsd_lookup(&tiers, &guests, &runtime, &request, requests, runs).await?;
 
         println!("\n## Time to first request with ten deployed guests");
         let ten = tempfile::tempdir()?;

@@ -42,7 +42,11 @@ fn hls(text: &str, name: &str, size: u64) -> ObjectFacts {
             bitrate_kbps = value.trim().parse::<u64>().ok();
         } else if let Some(value) = line.strip_prefix("#EXTINF:") {
             extinf_s = value.split(',').next().and_then(|d| d.trim().parse().ok());
-        } else if let Some(value) = line.strip_prefix("#EXT-X-PART:") {
+        } else if let Some(value) = line
+            .strip_prefix("#EXT-X-PART:")
+            // LL-HLS playlists list hundreds of parts: parse only the lines that can name this one.
+            .filter(|value| value.contains(name))
+        {
             let attributes = Attributes::parse(value);
             if attributes.get("URI").is_some_and(|uri| is_named(uri, name)) {
                 // A part is a fraction of a segment still being written: its own size tells its bitrate.
