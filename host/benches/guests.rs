@@ -1,13 +1,15 @@
 //! Guest platform benchmark: per-request guest overhead (instantiate + decide) against the same decision
 //! made natively, request latency while the handler is hot-swapped, swap latency, and time to first
-//! request with ten deployed guests from a cold and a warm artifact cache. Prints tables; run with
+//! request with ten deployed guests from a cold and a warm artifact cache, and what CMSD `d`/`br` (the
+//! lookup of the playlist naming a segment) adds to a segment GET. Prints tables; run with
 //! `cargo bench -p strata --bench guests` (`-- --quick` for short settings).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use strata::runtime::{DEFAULT_HANDLER, FilterLimits, GuestLimits, Guests, Runtime, abi};
-use strata::tiers::{TierSettings, Tiers};
+use strata::tiers::{NewObject, TierSettings, Tiers};
 
 const LIMITS: GuestLimits = GuestLimits {
     memory_bytes: 64 << 20,
@@ -44,6 +46,7 @@ fn main() -> anyhow::Result<()> {
             limits: abi::Limits { max_object_bytes: 1 << 26 },
             settings: Vec::new(),
             now_ms: 0,
+            load_permille: 0,
         };
 
         println!("## Guest overhead per request (instantiate + decide), default handler, {requests} requests x {runs} runs");
@@ -64,6 +67,9 @@ fn main() -> anyhow::Result<()> {
         println!("| measure | median of runs (µs) |\n| --- | --- |");
         println!("| median | {:.1} |", median(&mut medians));
         println!("| p99 | {:.1} |", median(&mut p99s));
+
+        // Before the hot swaps, which leave a test guest deployed as the handler.
+        cmsd_lookup(&tiers, &guests, &runtime, &request, requests, runs).await?;
 
         println!("\n## Request latency during hot swaps (4 concurrent decision loops)");
         let versions = [
@@ -153,6 +159,88 @@ fn main() -> anyhow::Result<()> {
         }
         anyhow::Ok(())
     })
+}
+
+/// A segment GET decision with the CMSD `d`/`br` lookup (list the folder, read and scan its playlist)
+/// against the same GET of an object the lookup skips (same folder and size, not a segment), in a VOD-sized
+/// folder and an LL-HLS folder of 300 parts.
+async fn cmsd_lookup(
+    tiers: &Arc<Tiers>,
+    guests: &Guests,
+    runtime: &Runtime,
+    request: &abi::Request,
+    requests: usize,
+    runs: usize,
+) -> anyhow::Result<()> {
+    let put = |key: String, body: Vec<u8>| async move {
+        let mut writer = tiers.writer(&key, NewObject::default(), 1 << 24).await?;
+        writer.write(Bytes::from(body)).await?;
+        writer.commit().await?;
+        anyhow::Ok(())
+    };
+    let mut vod = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:4\n");
+    for i in 0..60 {
+        vod.push_str(&format!("#EXTINF:4.000,\nseg{i}.ts\n"));
+        put(format!("cmsd/vod/seg{i}.ts"), vec![0x47; 4096]).await?;
+    }
+    put("cmsd/vod/index.m3u8".into(), vod.into_bytes()).await?;
+    put("cmsd/vod/notes.bin".into(), vec![0x47; 4096]).await?;
+    let mut ll =
+        String::from("#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-PART-INF:PART-TARGET=0.5\n");
+    for i in 0..300 {
+        ll.push_str(&format!(
+            "#EXT-X-PART:DURATION=0.5,URI=\"part{i:03}.m4s\"\n"
+        ));
+        put(format!("cmsd/ll/part{i:03}.m4s"), vec![0; 4096]).await?;
+    }
+    put("cmsd/ll/index.m3u8".into(), ll.into_bytes()).await?;
+    put("cmsd/ll/notes.bin".into(), vec![0; 4096]).await?;
+
+    println!(
+        "\n## Segment GET decision with the CMSD d/br lookup, {requests} requests x {runs} runs"
+    );
+    println!("| folder | no lookup (µs) | with lookup (µs) | ratio |\n| --- | --- | --- | --- |");
+    for (label, without, with) in [
+        (
+            "VOD, 60 segments",
+            "/cmsd/vod/notes.bin",
+            "/cmsd/vod/seg30.ts",
+        ),
+        (
+            "LL-HLS, 300 parts",
+            "/cmsd/ll/notes.bin",
+            "/cmsd/ll/part299.m4s",
+        ),
+    ] {
+        let mut medians = [Vec::new(), Vec::new()];
+        for _ in 0..runs {
+            for (i, path) in [without, with].into_iter().enumerate() {
+                let request = abi::Request {
+                    path: path.into(),
+                    ..request.clone()
+                };
+                let deployment = guests.handler_for(path).expect("origin");
+                let mut samples = Vec::with_capacity(requests);
+                for _ in 0..requests {
+                    let started = Instant::now();
+                    let outcome = runtime.decide(&deployment, &request).await?;
+                    samples.push(started.elapsed());
+                    let abi::Outcome::Serve(plan) = outcome else {
+                        anyhow::bail!("{path}: not served");
+                    };
+                    let has_d = plan
+                        .headers
+                        .iter()
+                        .any(|(n, v)| n == "cmsd-static" && v.contains(",d="));
+                    anyhow::ensure!(has_d == (i == 1), "{path}: CMSD d present: {has_d}");
+                }
+                medians[i].push(stats(&mut samples).0);
+            }
+        }
+        let (a, b) = (median(&mut medians[0]), median(&mut medians[1]));
+        println!("| {label} | {a:.1} | {b:.1} | {:.2}x |", b / a);
+    }
+    Ok(())
 }
 
 /// Median and p99 of `samples`, in microseconds.

@@ -80,6 +80,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr().context("listener has no address")?;
     let state_auth = config.auth.ingest.clone();
+    let load = crate::http::Load::new(config.guest.max_instances);
     let state = Arc::new(AppState {
         config,
         tiers,
@@ -88,6 +89,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ingest_auth: IngestAuth::new(&state_auth),
         metrics,
         herds: Herds::default(),
+        load,
     });
     // Scripts and tests read this line to learn the port when listening on port 0.
     let scheme = if tls.is_some() { "https" } else { "http" };

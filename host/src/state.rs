@@ -26,4 +26,6 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Decisions shared by identical requests woken by the same change.
     pub herds: Herds,
+    /// Data-plane requests in flight, reported to guests as load.
+    pub load: crate::http::Load,
 }

@@ -159,7 +159,7 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
             ));
         }
     };
-    let serve = |cache_control: String, cmsd: Option<String>| {
+    let serve = |cache_control: String, cmsd: Headers| {
         Outcome::Serve(ServePlan {
             status,
             range,
@@ -174,7 +174,7 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
     }
     serve(
         cache_control::for_object(&meta),
-        Some(cmsd::for_segment(&key)),
+        cmsd::for_object_response(req, &key, meta.size, store),
     )
 }
 
@@ -198,7 +198,7 @@ fn get_growing(req: &Request, key: String, meta: &ObjectMeta) -> Outcome {
         GrowingRange::NeedsSize | GrowingRange::Whole => (200, None),
     };
     // The content is not final: no validator a cache could keep, and no caching.
-    let mut headers = serve_headers(meta, cache_control::NO_STORE.into(), None);
+    let mut headers = serve_headers(meta, cache_control::NO_STORE.into(), Vec::new());
     headers.retain(|(name, _)| name != "etag" && name != "accept-ranges");
     Outcome::Serve(ServePlan {
         status,
@@ -220,7 +220,7 @@ pub fn content_type(meta: &ObjectMeta) -> String {
 }
 
 /// The headers of a 200 or 206: representation metadata, validators, caching, CMSD, custom metadata, CORS.
-fn serve_headers(meta: &ObjectMeta, cache_control: String, cmsd: Option<String>) -> Headers {
+fn serve_headers(meta: &ObjectMeta, cache_control: String, cmsd: Headers) -> Headers {
     let mut h: Headers = vec![
         ("content-type".into(), content_type(meta)),
         ("etag".into(), meta.etag.clone()),
@@ -231,9 +231,7 @@ fn serve_headers(meta: &ObjectMeta, cache_control: String, cmsd: Option<String>)
         ("cache-control".into(), cache_control),
         ("accept-ranges".into(), "bytes".into()),
     ];
-    if let Some(cmsd) = cmsd {
-        h.push((cmsd::STATIC_HEADER.into(), cmsd));
-    }
+    h.extend(cmsd);
     h.extend(meta.metadata.iter().cloned());
     cors::add_headers(&mut h);
     h
@@ -614,6 +612,38 @@ mod tests {
             &ten_bytes(),
         ));
         assert_eq!(r.status, 304);
+    }
+
+    #[test]
+    fn segment_get_carries_cmsd_d_br_and_mb_under_load() {
+        let playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.000,\nseg1.ts\n\
+            #EXT-X-BITRATE:1500\n#EXTINF:2,\nseg2.ts\n";
+        let store = ten_bytes().with("v/index.m3u8", playlist);
+        let mut req = request("GET", "/v/seg1.ts", &[]);
+        let s = serve(decide(&req, &store));
+        // 80 bits over 2000 ms round to 0 kbps.
+        assert_eq!(
+            header(&s.headers, cmsd::STATIC_HEADER),
+            Some("ot=av,sf=h,d=2000,br=0,n=\"strata\"")
+        );
+        req.load_permille = 1000;
+        let s = serve(decide(&req, &store));
+        // A bitrate of 0 suggests nothing.
+        assert_eq!(header(&s.headers, cmsd::DYNAMIC_HEADER), None);
+        let store = store.with("v/seg2.ts", b"x");
+        let mut req = request("GET", "/v/seg2.ts", &[]);
+        let s = serve(decide(&req, &store));
+        assert_eq!(
+            header(&s.headers, cmsd::STATIC_HEADER),
+            Some("ot=av,sf=h,d=2000,br=1500,n=\"strata\"")
+        );
+        assert_eq!(header(&s.headers, cmsd::DYNAMIC_HEADER), None);
+        req.load_permille = 1000;
+        let s = serve(decide(&req, &store));
+        assert_eq!(
+            header(&s.headers, cmsd::DYNAMIC_HEADER),
+            Some("\"strata\";mb=1200")
+        );
     }
 
     // --- missing objects ---

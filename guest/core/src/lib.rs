@@ -17,6 +17,7 @@
 //! - [`http_date`]: HTTP-date formatting and parsing over Unix seconds.
 //! - [`response`]: the shapes of small responses (errors, 204, 304).
 //! - [`segment_wait`]: park a request for a segment a stored playlist names but whose upload has not begun.
+//! - [`naming_playlist`]: the playlist in a segment's folder that names it (waits, CMSD `d`/`br`).
 //! - [`ttl`]: the per-object lifetime an upload asks for.
 //! - [`hls`], [`dash`]: playlist and MPD parsing and writing that keep what they do not understand.
 //! - [`manifest`]: GET of a playlist or MPD: rewrites, Cache-Control by content, CMSD-Static.
@@ -45,6 +46,7 @@ pub mod iso8601;
 pub mod llhls;
 pub mod manifest;
 pub mod media_type;
+pub mod naming_playlist;
 pub mod path;
 pub mod prefetch;
 pub mod query;

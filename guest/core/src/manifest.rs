@@ -12,8 +12,8 @@ use crate::dash::Mpd;
 use crate::filter::{self, Filter};
 use crate::hls::{Kind, Playlist};
 use crate::media_type::extension;
+use crate::naming_playlist::MAX_PLAYLIST_BYTES;
 use crate::response;
-use crate::segment_wait::MAX_PLAYLIST_BYTES;
 use crate::signing::{SignedPrefix, Token, rewrite};
 use crate::store::Store;
 use crate::time_shift::{TimeShift, TimeShiftError};
@@ -30,14 +30,14 @@ struct Rewrites<'a> {
 }
 
 /// The outcome of a GET or HEAD of the existing playlist `meta` (not answered 304 by its stored validators);
-/// `serve` builds the plain streaming outcome with the given Cache-Control and CMSD-Static. `signed` is the
+/// `serve` builds the plain streaming outcome with the given Cache-Control and CMSD header fields. `signed` is the
 /// prefix and valid token of a signed request, whose children get the token too.
 pub fn get(
     req: &Request,
     meta: &ObjectMeta,
     store: &impl Store,
     signed: Option<&(SignedPrefix, Token)>,
-    serve: impl FnOnce(String, Option<String>) -> Outcome,
+    serve: impl FnOnce(String, Headers) -> Outcome,
 ) -> Outcome {
     let mut rewrites = match parse_rewrites(req, signed) {
         Ok(r) => r,
@@ -61,7 +61,7 @@ pub fn get(
                 &format!("cannot read {}: {e:?}", meta.key),
             ));
         }
-        Err(_) => return serve(cache_control::for_object(meta), None),
+        Err(_) => return serve(cache_control::for_object(meta), Vec::new()),
     };
     let Ok(text) = String::from_utf8(text) else {
         if rewriting {
@@ -70,7 +70,7 @@ pub fn get(
                 &format!("{} is not UTF-8 text", meta.key),
             ));
         }
-        return serve(cache_control::for_object(meta), None);
+        return serve(cache_control::for_object(meta), Vec::new());
     };
     let dash = extension(&meta.key).is_some_and(|e| e.eq_ignore_ascii_case("mpd"));
     if dash || !text.contains("#EXT-X-STREAM-INF") {
@@ -92,7 +92,7 @@ pub fn get(
     };
     let cmsd = cmsd::for_playlist(facts);
     match rewritten {
-        None => serve(cache, Some(cmsd)),
+        None => serve(cache, vec![(cmsd::STATIC_HEADER.into(), cmsd)]),
         Some(body) => Outcome::Respond(generated(req, meta, body, cache, cmsd)),
     }
 }
@@ -295,7 +295,8 @@ mod tests {
         );
         assert_eq!(
             header(&s.headers, "cmsd-static"),
-            Some("ot=av,sf=h,n=\"strata\"")
+            // d from the EXTINF of live/index.m3u8; two bytes over six seconds round to 0 kbps.
+            Some("ot=av,sf=h,d=6000,br=0,n=\"strata\"")
         );
     }
 

@@ -5,19 +5,10 @@
 //! there stalls players and, through a CDN, can poison caches; instead the host parks the request until
 //! the object appears or about one target duration passes, then asks the guest again.
 
-use crate::media_type::{ObjectClass, class_of, file_name};
+use crate::media_type::{ObjectClass, class_of};
+use crate::naming_playlist;
 use crate::store::Store;
 use crate::types::WaitPlan;
-
-/// How many keys of the segment's folder are listed when looking for playlists.
-///
-/// Keys come in lexical order, so in a folder with more keys than this sorting before its playlist, the
-/// playlist is not seen and the request is answered 404 at once. LL-HLS folders hold many parts named
-/// with digits (sorting before `index.m3u8`), so this is the host's listing maximum.
-pub const LIST_LIMIT: u32 = 1000;
-
-/// Largest playlist read, in bytes; larger ones are skipped.
-pub const MAX_PLAYLIST_BYTES: u64 = 1 << 20;
 
 /// Wait when the playlist gives no target duration (DASH manifests, malformed playlists), in ms.
 pub const DEFAULT_TIMEOUT_MS: u32 = 2_000;
@@ -33,130 +24,11 @@ pub fn plan(key: &str, store: &impl Store) -> Option<WaitPlan> {
     if class_of(key) != ObjectClass::Segment {
         return None;
     }
-    let name = file_name(key);
-    let dir = &key[..key.len() - name.len()];
-    store
-        .list(dir, LIST_LIMIT)
-        .iter()
-        .filter(|k| is_playlist_in(k, dir))
-        .filter_map(|k| store.read(k, MAX_PLAYLIST_BYTES).ok())
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-        .find(|text| names(text, name))
-        .map(|text| WaitPlan {
-            key: key.to_string(),
-            unless_etag: None,
-            timeout_ms: timeout_ms(&text),
-        })
-}
-
-/// Whether `candidate` is an HLS or DASH playlist directly in folder `dir` (which ends in `/` or is empty).
-fn is_playlist_in(candidate: &str, dir: &str) -> bool {
-    candidate
-        .strip_prefix(dir)
-        .is_some_and(|rest| !rest.contains('/'))
-        && class_of(candidate) == ObjectClass::Playlist
-}
-
-/// Whether playlist `text` names file `name`: as a whole word in a URI or attribute (HLS lines,
-/// `EXT-X-PART`/`PRELOAD-HINT` URIs, DASH `SegmentList`/`BaseURL`), or by a DASH `SegmentTemplate`
-/// `media`/`initialization` pattern.
-pub fn names(text: &str, name: &str) -> bool {
-    mentions(text, name) || dash_templates(text).any(|t| template_matches(file_name(t), name))
-}
-
-/// `name` appears in `text` not as part of a longer file name (`seg1.ts` is not in `seg11.ts`).
-fn mentions(text: &str, name: &str) -> bool {
-    if name.is_empty() {
-        return false;
-    }
-    let is_name_byte = |b: u8| b.is_ascii_alphanumeric() || b"-_.~%".contains(&b);
-    text.match_indices(name).any(|(at, _)| {
-        let before = text.as_bytes().get(at.wrapping_sub(1)).copied();
-        let after = text.as_bytes().get(at + name.len()).copied();
-        !before.is_some_and(is_name_byte) && !after.is_some_and(is_name_byte)
+    naming_playlist::find(key, store).map(|text| WaitPlan {
+        key: key.to_string(),
+        unless_etag: None,
+        timeout_ms: timeout_ms(&text),
     })
-}
-
-/// The values of `media="…"` and `initialization="…"` attributes.
-fn dash_templates(text: &str) -> impl Iterator<Item = &str> {
-    ["media=\"", "initialization=\""]
-        .into_iter()
-        .flat_map(move |attr| {
-            text.match_indices(attr).filter_map(move |(at, _)| {
-                let value = &text[at + attr.len()..];
-                value.find('"').map(|end| &value[..end])
-            })
-        })
-}
-
-/// One piece of a DASH `SegmentTemplate` pattern.
-enum Piece<'a> {
-    Literal(&'a [u8]),
-    /// `$Identifier[%format]$`: digits for `$Number$`, `$Time$`, …; any non-`/` for `$RepresentationID$`.
-    Variable {
-        digits_only: bool,
-    },
-}
-
-/// The pieces of `template`; `None` if a `$` is unterminated.
-fn pieces(template: &str) -> Option<Vec<Piece<'_>>> {
-    let mut out = Vec::new();
-    let mut rest = template;
-    while let Some(at) = rest.find('$') {
-        out.push(Piece::Literal(&rest.as_bytes()[..at]));
-        let after = &rest[at + 1..];
-        let end = after.find('$')?;
-        let ident = &after[..end];
-        if ident.is_empty() {
-            out.push(Piece::Literal(b"$"));
-        } else {
-            out.push(Piece::Variable {
-                digits_only: !ident.starts_with("RepresentationID"),
-            });
-        }
-        rest = &after[end + 1..];
-    }
-    out.push(Piece::Literal(rest.as_bytes()));
-    Some(out)
-}
-
-/// Whether `name` is one of the names `template` generates; linear in `name` per piece, so hostile
-/// templates cannot blow up.
-fn template_matches(template: &str, name: &str) -> bool {
-    let Some(pieces) = pieces(template) else {
-        return false;
-    };
-    let n = name.as_bytes();
-    // reach[i]: the pieces so far can produce exactly n[..i].
-    let mut reach = vec![false; n.len() + 1];
-    reach[0] = true;
-    for piece in pieces {
-        let mut next = vec![false; n.len() + 1];
-        match piece {
-            Piece::Literal(lit) => {
-                for (i, _) in reach.iter().enumerate().filter(|(_, r)| **r) {
-                    if n[i..].starts_with(lit) {
-                        next[i + lit.len()] = true;
-                    }
-                }
-            }
-            Piece::Variable { digits_only } => {
-                let mut open = false;
-                for j in 1..=n.len() {
-                    let b = n[j - 1];
-                    let allowed = if digits_only {
-                        b.is_ascii_digit()
-                    } else {
-                        b != b'/'
-                    };
-                    open = allowed && (open || reach[j - 1]);
-                    next[j] = open;
-                }
-            }
-        }
-        reach = next;
-    }
-    reach[n.len()]
 }
 
 /// `#EXT-X-TARGETDURATION` of an HLS playlist in ms, capped; the default when absent or zero.
@@ -174,6 +46,7 @@ fn timeout_ms(text: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::naming_playlist::MAX_PLAYLIST_BYTES;
     use crate::test_support::MemStore;
 
     const HLS: &str = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:10\n\
@@ -263,22 +136,6 @@ mod tests {
         );
         assert_eq!(plan("dash/chunk-stream0-abc.m4s", &store), None);
         assert_eq!(plan("dash/other.m4s", &store), None);
-    }
-
-    #[test]
-    fn template_matching() {
-        assert!(template_matches("seg-$Number$.m4s", "seg-1.m4s"));
-        assert!(!template_matches("seg-$Number$.m4s", "seg-.m4s"));
-        assert!(template_matches(
-            "$RepresentationID$/$Time$.m4s",
-            "v1/1000.m4s"
-        ));
-        assert!(template_matches("a$$b-$Number$.ts", "a$b-3.ts"));
-        assert!(!template_matches("seg-$Number.m4s", "seg-1.m4s"));
-        assert!(template_matches("plain.m4s", "plain.m4s"));
-        // Many variables over a long name stay fast.
-        let hostile = "$RepresentationID$".repeat(200) + "x";
-        assert!(!template_matches(&hostile, &"a".repeat(1024)));
     }
 
     #[test]

@@ -80,6 +80,7 @@ pub fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> Request {
         },
         settings: Vec::new(),
         now_ms: NOW_MS,
+        load_permille: 0,
     }
 }
 

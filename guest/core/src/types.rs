@@ -30,6 +30,9 @@ pub struct Request {
     pub settings: Headers,
     /// The host's wall clock when it received the request, ms since the Unix epoch.
     pub now_ms: u64,
+    /// The host's load when it received the request, in permille of its capacity (may exceed 1000); 0 when
+    /// the host reports none.
+    pub load_permille: u16,
 }
 
 impl Request {

@@ -38,6 +38,7 @@ pub fn request(r: wit::Request) -> plain::Request {
         },
         settings: r.settings,
         now_ms: r.now_ms,
+        load_permille: r.load_permille,
     }
 }
 
@@ -121,6 +122,7 @@ mod tests {
             },
             settings: vec![("sign:a/".into(), "k".into())],
             now_ms: 11,
+            load_permille: 13,
         });
         assert_eq!(r.method, "GET");
         assert_eq!(r.path, "/a%20b.ts");
@@ -130,6 +132,7 @@ mod tests {
         assert_eq!(r.limits.max_object_bytes, 9);
         assert_eq!(r.settings, vec![("sign:a/".to_string(), "k".to_string())]);
         assert_eq!(r.now_ms, 11);
+        assert_eq!(r.load_permille, 13);
     }
 
     #[test]

@@ -33,6 +33,7 @@ fn request(method: &str, path_and_query: &str, headers: &[(&str, &str)]) -> Requ
         },
         settings: Vec::new(),
         now_ms: NOW_MS,
+        load_permille: 0,
     }
 }
 

@@ -62,6 +62,8 @@ fn serve_request(req: Request) -> Response {
         },
         settings: Vec::new(),
         now_ms,
+        // Spin gives a component no measure of the host's load.
+        load_permille: 0,
     };
     let out = execute::handle(&store, head, req.body());
     let mut response = Response::builder();

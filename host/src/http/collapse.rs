@@ -157,6 +157,7 @@ mod tests {
             },
             settings: Vec::new(),
             now_ms: 0,
+            load_permille: 0,
         }
     }
 

@@ -108,6 +108,7 @@ async fn decide_and_execute(
     state: &Arc<AppState>,
     request: Request<Incoming>,
 ) -> Response<ResponseBody> {
+    let _in_flight = state.load.enter();
     let (parts, request_body) = request.into_parts();
     let mut request_body = Some(request_body);
     let Some(deployment) = state.guests.handler_for(parts.uri.path()) else {
@@ -153,6 +154,7 @@ fn guest_request(state: &AppState, parts: &Parts) -> abi::Request {
         now_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        load_permille: state.load.permille(),
     }
 }
 

@@ -5,6 +5,7 @@ mod collapse;
 mod dispatch;
 mod filters;
 mod linger;
+mod load;
 mod outcome;
 mod server;
 mod tls;
@@ -12,6 +13,7 @@ mod tls;
 pub use body::ResponseBody;
 pub use collapse::Herds;
 pub use filters::plugin_limits;
+pub use load::{InFlight, Load};
 pub use server::run;
 pub use tls::{TlsError, acceptor as tls_acceptor};
 

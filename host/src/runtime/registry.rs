@@ -366,6 +366,7 @@ impl Guests {
                     },
                     settings: Vec::new(),
                     now_ms: 0,
+                    load_permille: 0,
                 };
                 self.runtime.decide(candidate, &request).await.map(drop)
             }

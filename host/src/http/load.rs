@@ -1,0 +1,72 @@
+//! The host's load as guests see it (`request.load-permille`): data-plane requests in flight (being decided,
+//! parked by a `wait`, or uploading) per guest instance slot, in permille.
+//!
+//! `guest.max_instances` is the concurrency the operator sized the origin for (it bounds the guests' pool
+//! and memory); requests past it queue for a slot at each decision, so a ratio at or above 1000 means
+//! decisions are about to wait. Response bodies streaming after the decision are not counted: they cost
+//! the host bytes, not decisions.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Requests in flight against the capacity.
+#[derive(Debug)]
+pub struct Load {
+    in_flight: AtomicU32,
+    capacity: u32,
+}
+
+impl Load {
+    /// No requests in flight yet, against `capacity` slots (at least 1).
+    pub fn new(capacity: u32) -> Self {
+        Load {
+            in_flight: AtomicU32::new(0),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Counts one request in flight until the returned guard drops; also in `strata_in_flight_requests`.
+    pub fn enter(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        metrics::gauge!("strata_in_flight_requests").increment(1.0);
+        InFlight(self)
+    }
+
+    /// Requests in flight per capacity, in permille, saturating at `u16::MAX`.
+    pub fn permille(&self) -> u16 {
+        let in_flight = u64::from(self.in_flight.load(Ordering::Relaxed));
+        u16::try_from(in_flight * 1000 / u64::from(self.capacity)).unwrap_or(u16::MAX)
+    }
+}
+
+/// One request counted in [`Load`]; dropping it (answered, failed, or the client left) uncounts it.
+#[derive(Debug)]
+pub struct InFlight<'a>(&'a Load);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge!("strata_in_flight_requests").decrement(1.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_requests_while_their_guards_live() {
+        let load = Load::new(4);
+        assert_eq!(load.permille(), 0);
+        let a = load.enter();
+        let b = load.enter();
+        assert_eq!(load.permille(), 500);
+        drop(a);
+        assert_eq!(load.permille(), 250);
+        drop(b);
+        assert_eq!(load.permille(), 0);
+        let tiny = Load::new(0);
+        let guards: Vec<_> = (0..70).map(|_| tiny.enter()).collect();
+        assert_eq!(tiny.permille(), u16::MAX);
+        drop(guards);
+    }
+}
