@@ -2,18 +2,17 @@
 //! whose URIs or `SegmentTemplate` patterns produce its file name.
 //!
 //! Waiting for an announced segment ([`crate::segment_wait`]) and describing a served one in CMSD
-//! ([`crate::cmsd`]) both need it; the lookup is bounded (one listing of at most [`LIST_LIMIT`] keys, reads
+//! ([`crate::cmsd`]) both need it; the lookup is bounded (one listing of at most [`LIST_LIMIT`] playlists, reads
 //! of at most [`MAX_PLAYLIST_BYTES`]) so its cost per request stays small.
 
 use crate::media_type::{ObjectClass, class_of, file_name};
 use crate::store::Store;
 
-/// How many keys of the segment's folder are listed when looking for playlists.
-///
-/// Keys come in lexical order, so in a folder with more keys than this sorting before its playlist, the
-/// playlist is not seen: a missing segment is answered 404 at once, a present one gets no CMSD `d`/`br`. LL-HLS folders hold many parts named
-/// with digits (sorting before `index.m3u8`), so this is the host's listing maximum.
-pub const LIST_LIMIT: u32 = 1000;
+/// How many playlists of the segment's folder (and the folders below it) are listed.
+pub const LIST_LIMIT: u32 = 100;
+
+/// The endings of playlist keys: HLS playlists and DASH MPDs.
+pub const PLAYLIST_SUFFIXES: &[&str] = &[".m3u8", ".mpd"];
 
 /// Largest playlist read, in bytes; larger ones are skipped.
 pub const MAX_PLAYLIST_BYTES: u64 = 1 << 20;
@@ -24,7 +23,7 @@ pub fn find(key: &str, store: &impl Store) -> Option<String> {
     let name = file_name(key);
     let dir = &key[..key.len() - name.len()];
     store
-        .list(dir, LIST_LIMIT)
+        .list_ending(dir, PLAYLIST_SUFFIXES, LIST_LIMIT)
         .iter()
         .filter(|k| is_playlist_in(k, dir))
         .filter_map(|k| store.read(k, MAX_PLAYLIST_BYTES).ok())

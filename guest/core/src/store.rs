@@ -22,6 +22,16 @@ pub trait Store {
     fn head(&self, key: &str) -> Option<ObjectMeta>;
     /// The whole object under `key`, if it is at most `max_bytes` long.
     fn read(&self, key: &str, max_bytes: u64) -> Result<Vec<u8>, ReadError>;
-    /// Up to `limit` keys starting with `prefix`, in lexical order.
-    fn list(&self, prefix: &str, limit: u32) -> Vec<String>;
+    /// Up to `limit` keys starting with `prefix` and ending with one of `suffixes` (ASCII
+    /// case-insensitive), in lexical order: a folder's playlists without listing its segments.
+    fn list_ending(&self, prefix: &str, suffixes: &[&str], limit: u32) -> Vec<String>;
+}
+
+/// Whether `key` ends with one of `suffixes`, ASCII case-insensitively: the filter of
+/// [`Store::list_ending`] for platforms that filter a plain listing.
+pub fn ends_with_any(key: &str, suffixes: &[&str]) -> bool {
+    suffixes.iter().any(|suffix| {
+        key.len() >= suffix.len()
+            && key.as_bytes()[key.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    })
 }

@@ -36,10 +36,10 @@ impl Store for MemStore {
         }
     }
 
-    fn list(&self, prefix: &str, limit: u32) -> Vec<String> {
+    fn list_ending(&self, prefix: &str, suffixes: &[&str], limit: u32) -> Vec<String> {
         self.objects
             .keys()
-            .filter(|k| k.starts_with(prefix))
+            .filter(|k| k.starts_with(prefix) && crate::store::ends_with_any(k, suffixes))
             .take(limit as usize)
             .cloned()
             .collect()

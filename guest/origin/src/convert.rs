@@ -20,8 +20,9 @@ impl Store for Tiers {
         tiers::read(key, max_bytes).map_err(read_error)
     }
 
-    fn list(&self, prefix: &str, limit: u32) -> Vec<String> {
-        tiers::list_keys(prefix, limit)
+    fn list_ending(&self, prefix: &str, suffixes: &[&str], limit: u32) -> Vec<String> {
+        let suffixes: Vec<String> = suffixes.iter().map(|s| (*s).to_string()).collect();
+        tiers::list_keys_ending(prefix, &suffixes, limit)
     }
 }
 

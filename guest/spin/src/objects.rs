@@ -6,7 +6,7 @@
 //! has no transactions: a reader that read the old record just before the old chunks went gets a missing
 //! chunk, answered as a 503 the player retries.
 
-use guest_core::store::{ReadError, Store};
+use guest_core::store::{ReadError, Store, ends_with_any};
 use guest_core::types::{Headers, ObjectMeta, StorePlan};
 use serde::{Deserialize, Serialize};
 use strata_guest_core as guest_core;
@@ -203,14 +203,14 @@ impl<K: Kv> Store for KvObjects<'_, K> {
     }
 
     /// Spin's store lists every key at once: this filters them, so it costs one pass over the store.
-    fn list(&self, prefix: &str, limit: u32) -> Vec<String> {
+    fn list_ending(&self, prefix: &str, suffixes: &[&str], limit: u32) -> Vec<String> {
         let mut keys: Vec<String> = self
             .kv
             .keys()
             .unwrap_or_default()
             .into_iter()
             .filter_map(|k| k.strip_prefix(RECORD_PREFIX).map(str::to_string))
-            .filter(|k| k.starts_with(prefix))
+            .filter(|k| k.starts_with(prefix) && ends_with_any(k, suffixes))
             .collect();
         keys.sort_unstable();
         keys.truncate(limit as usize);

@@ -9,6 +9,9 @@ use crate::tiers;
 /// Most keys one `list` call returns, whatever the guest asks.
 const LIST_LIMIT: u32 = 1000;
 
+/// Most keys a filtered listing looks at under its prefix, whatever it finds.
+const SCAN_LIMIT: usize = 100_000;
+
 impl TypesHost for GuestState {}
 
 impl Host for GuestState {
@@ -33,16 +36,40 @@ impl Host for GuestState {
     }
 
     async fn list_keys(&mut self, prefix: String, limit: u32) -> Vec<String> {
-        let prefix = match self.namespace.as_deref() {
-            Some(ns) if ns.starts_with(prefix.as_str()) => ns.to_owned(),
-            Some(ns) if !prefix.starts_with(ns) => return Vec::new(),
-            _ => prefix,
+        let Some(prefix) = self.listable(prefix) else {
+            return Vec::new();
         };
         self.tiers.list(&prefix, limit.min(LIST_LIMIT) as usize)
+    }
+
+    async fn list_keys_ending(
+        &mut self,
+        prefix: String,
+        suffixes: Vec<String>,
+        limit: u32,
+    ) -> Vec<String> {
+        let Some(prefix) = self.listable(prefix) else {
+            return Vec::new();
+        };
+        self.tiers.list_ending(
+            &prefix,
+            &suffixes,
+            limit.min(LIST_LIMIT) as usize,
+            SCAN_LIMIT,
+        )
     }
 }
 
 impl GuestState {
+    /// The prefix a listing of `prefix` may cover: clamped to the namespace, `None` when wholly outside it.
+    fn listable(&self, prefix: String) -> Option<String> {
+        match self.namespace.as_deref() {
+            Some(ns) if ns.starts_with(prefix.as_str()) => Some(ns.to_owned()),
+            Some(ns) if !prefix.starts_with(ns) => None,
+            _ => Some(prefix),
+        }
+    }
+
     /// Whether this guest may touch `key`: always without a namespace, else only under it.
     pub fn may_reach(&self, key: &str) -> bool {
         within(self.namespace.as_deref(), key)

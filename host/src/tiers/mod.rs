@@ -196,6 +196,33 @@ impl Tiers {
             .collect()
     }
 
+    /// Up to `limit` keys starting with `prefix` and ending with one of `suffixes` (ASCII case-insensitive),
+    /// in lexical order, looking at no more than `scan` keys under `prefix` so a huge folder cannot hold
+    /// the index for long.
+    pub fn list_ending(
+        &self,
+        prefix: &str,
+        suffixes: &[String],
+        limit: usize,
+        scan: usize,
+    ) -> Vec<String> {
+        let ends_with = |key: &str| {
+            suffixes.iter().any(|suffix| {
+                key.len() >= suffix.len()
+                    && key.as_bytes()[key.len() - suffix.len()..]
+                        .eq_ignore_ascii_case(suffix.as_bytes())
+            })
+        };
+        self.index()
+            .range(prefix.to_owned()..)
+            .take_while(|(key, _)| key.starts_with(prefix))
+            .take(scan)
+            .filter(|(key, _)| ends_with(key))
+            .take(limit)
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
     /// Contents and running totals, for metrics.
     pub fn stats(&self) -> TierStats {
         let (objects, disk_objects) = {
@@ -879,6 +906,33 @@ mod tests {
         }
         assert_eq!(tiers.list("live/", 10), ["live/1.ts", "live/2.ts"]);
         assert_eq!(tiers.list("live/", 1), ["live/1.ts"]);
+    }
+
+    #[tokio::test]
+    async fn a_filtered_listing_keeps_the_endings_asked_for_within_its_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let tiers = Arc::new(Tiers::open(dir.path(), settings(1 << 20)).unwrap());
+        for key in [
+            "live/0.m4s",
+            "live/1.m4s",
+            "live/a.M3U8",
+            "live/b.mpd",
+            "live/low/index.m3u8",
+            "vod/index.m3u8",
+        ] {
+            put(&tiers, key, b"x").await;
+        }
+        let playlists = [".m3u8".to_string(), ".mpd".to_string()];
+        assert_eq!(
+            tiers.list_ending("live/", &playlists, 10, 100),
+            ["live/a.M3U8", "live/b.mpd", "live/low/index.m3u8"]
+        );
+        assert_eq!(
+            tiers.list_ending("live/", &playlists, 1, 100),
+            ["live/a.M3U8"]
+        );
+        // Only the first two keys under the prefix are looked at: both are segments.
+        assert!(tiers.list_ending("live/", &playlists, 10, 2).is_empty());
     }
 
     #[tokio::test]

@@ -11,8 +11,9 @@ use crate::hls::{Kind, Line, Playlist, Tag};
 use crate::media_type::file_name;
 use crate::store::Store;
 
-/// How many keys of a folder are listed when looking for the multivariant playlist (the host's maximum).
-pub const LIST_LIMIT: u32 = 1000;
+/// How many HLS playlists of a folder (and the folders below it) are listed when looking for the
+/// multivariant playlist.
+pub const LIST_LIMIT: u32 = 100;
 
 /// Largest playlist read, in bytes; larger ones are skipped.
 pub const MAX_PLAYLIST_BYTES: u64 = 1 << 20;
@@ -56,13 +57,9 @@ pub fn siblings(key: &str, playlist: &Playlist, store: &impl Store) -> Vec<Strin
 /// The media playlists listed by the first multivariant playlist directly in `dir` that lists `key`.
 fn multivariant_listing(dir: &str, key: &str, store: &impl Store) -> Option<Vec<String>> {
     store
-        .list(dir, LIST_LIMIT)
+        .list_ending(dir, &[".m3u8"], LIST_LIMIT)
         .iter()
-        .filter(|k| {
-            k.strip_prefix(dir).is_some_and(|rest| !rest.contains('/'))
-                && k.to_ascii_lowercase().ends_with(".m3u8")
-                && *k != key
-        })
+        .filter(|k| k.strip_prefix(dir).is_some_and(|rest| !rest.contains('/')) && *k != key)
         .filter_map(|k| store.read(k, MAX_PLAYLIST_BYTES).ok())
         .filter_map(|bytes| Playlist::parse_bytes(&bytes).ok())
         .filter(|p| p.kind() == Kind::Multivariant)
