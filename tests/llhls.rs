@@ -479,7 +479,14 @@ fn a_hinted_part_streams_as_it_uploads_and_an_unknown_part_is_404() {
             let response = player(false).get(url).send().expect("GET hinted part");
             tx.send(()).ok();
             let status = response.status().as_u16();
-            (status, response.bytes().expect("part body").to_vec())
+            let cache_control = response
+                .headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let body = response.bytes().expect("part body").to_vec();
+            (status, cache_control, body)
         })
     };
     assert!(
@@ -512,9 +519,11 @@ fn a_hinted_part_streams_as_it_uploads_and_an_unknown_part_is_404() {
         !writer.is_finished(),
         "the upload ended before the reader got its head"
     );
-    let (status, body) = reader.join().expect("reader");
+    let (status, cache_control, body) = reader.join().expect("reader");
     assert_eq!(status, 200);
     assert!(body == expected, "hinted part not delivered whole");
+    // Appendix B: a blocking part request's answer may be kept six target durations.
+    assert_eq!(cache_control, "max-age=12");
     assert!(writer.join().expect("writer").is_success());
     let started = Instant::now();
     let (status, headers, _) = text(

@@ -15,7 +15,7 @@ use crate::prefetch;
 use crate::query;
 use crate::range::{self, GrowingRange, RangeRequest};
 use crate::response;
-use crate::segment_wait;
+use crate::segment_wait::{self, HELD_FAILURE_TARGET_DURATIONS, HELD_SUCCESS_TARGET_DURATIONS};
 use crate::signing;
 use crate::store::Store;
 use crate::ttl;
@@ -129,8 +129,16 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
         {
             return Outcome::Wait(wait);
         }
-        // `error` already says `no-store`: a CDN must never cache a miss that may be transient.
-        return Outcome::Respond(response::error(404, &format!("no object at {key}")));
+        let reason = format!("no object at {key}");
+        // A request held for an announced segment or part that did not come: Appendix B lets a CDN keep
+        // that 404 one target duration. Any other miss may be transient: `no-store`.
+        let held = (req.waited_ms > 0)
+            .then(|| segment_wait::held_cache_control(&key, store, HELD_FAILURE_TARGET_DURATIONS))
+            .flatten();
+        return Outcome::Respond(match held {
+            Some(cache_control) => response::error_kept(404, &reason, cache_control),
+            None => response::error(404, &reason),
+        });
     };
     if let Some(outcome) = llhls::decide(req, &key, &meta, store, signed.as_ref()) {
         return outcome;
@@ -139,7 +147,7 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
         return Outcome::Respond(not_modified(&meta));
     }
     if !meta.complete {
-        return get_growing(req, key, &meta);
+        return get_growing(req, key, &meta, store);
     }
     // RFC 9110 §14.2: only GET has range semantics; HEAD ignores Range.
     let range = match req.header("range") {
@@ -172,16 +180,31 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
     if class_of(&key) == ObjectClass::Playlist {
         return manifest::get(req, &meta, store, signed.as_ref(), serve);
     }
+    let cache_control =
+        held_cache_control(req, &meta, store).unwrap_or_else(|| cache_control::for_object(&meta));
     serve(
-        cache_control::for_object(&meta),
+        cache_control,
         cmsd::for_object_response(req, &key, meta.size, store),
     )
+}
+
+/// For a request that was held until its segment or part arrived, and whose uploader gave no
+/// Cache-Control: six target durations (Appendix B, blocking part requests).
+fn held_cache_control(req: &Request, meta: &ObjectMeta, store: &impl Store) -> Option<String> {
+    let uploader_said = meta
+        .cache_control
+        .as_deref()
+        .is_some_and(|given| !given.trim().is_empty());
+    if req.waited_ms == 0 || uploader_said {
+        return None;
+    }
+    segment_wait::held_cache_control(&meta.key, store, HELD_SUCCESS_TARGET_DURATIONS)
 }
 
 /// GET and HEAD of an object whose upload is still arriving: stream it (whole, or a closed range) as it
 /// lands; a range that needs the final size waits once for the upload to end, then is served whole if the
 /// upload is still going.
-fn get_growing(req: &Request, key: String, meta: &ObjectMeta) -> Outcome {
+fn get_growing(req: &Request, key: String, meta: &ObjectMeta, store: &impl Store) -> Outcome {
     let range = match req.header("range") {
         Some(value) if req.method == "GET" => range::evaluate_growing(value),
         _ => GrowingRange::Whole,
@@ -197,8 +220,11 @@ fn get_growing(req: &Request, key: String, meta: &ObjectMeta) -> Outcome {
         }
         GrowingRange::NeedsSize | GrowingRange::Whole => (200, None),
     };
-    // The content is not final: no validator a cache could keep, and no caching.
-    let mut headers = serve_headers(meta, cache_control::NO_STORE.into(), Vec::new());
+    // The content is not final: no validator a cache could keep, and no caching, unless the request was
+    // held for it (a preload-hinted part: Appendix B lets a CDN keep it six target durations).
+    let cache_control =
+        held_cache_control(req, meta, store).unwrap_or_else(|| cache_control::NO_STORE.into());
+    let mut headers = serve_headers(meta, cache_control, Vec::new());
     headers.retain(|(name, _)| name != "etag" && name != "accept-ranges");
     Outcome::Serve(ServePlan {
         status,
@@ -721,15 +747,37 @@ mod tests {
                 timeout_ms: 6_000,
             })
         );
-        // After the wait: 404, not another wait.
+        // After the wait: 404, not another wait, kept one target duration (Appendix B).
         req.waited_ms = 6_000;
+        let r = respond(decide(&req, &store));
+        assert_eq!(r.status, 404);
+        assert_eq!(header(&r.headers, "cache-control"), Some("max-age=6"));
+        // Not named: 404 at once, not kept.
+        let req = request("GET", "/v/seg3.ts", &[]);
         assert_error(
             &respond(decide(&req, &store)),
             404,
-            "no object at v/seg2.ts",
+            "no object at v/seg3.ts",
         );
-        // Not named: 404 at once.
-        let req = request("GET", "/v/seg3.ts", &[]);
-        assert_eq!(respond(decide(&req, &store)).status, 404);
+    }
+
+    #[test]
+    fn a_segment_held_for_is_kept_six_target_durations_unless_the_uploader_said() {
+        let playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg1.ts\n";
+        let mut store = ten_bytes().with("v/index.m3u8", playlist);
+        let mut req = request("GET", "/v/seg1.ts", &[]);
+        let cache_control = |req: &Request, store: &MemStore| {
+            header(&serve(decide(req, store)).headers, "cache-control").map(str::to_string)
+        };
+        assert_eq!(
+            cache_control(&req, &store).as_deref(),
+            Some("max-age=1209600, immutable")
+        );
+        req.waited_ms = 900;
+        assert_eq!(cache_control(&req, &store).as_deref(), Some("max-age=12"));
+        if let Some((meta, _)) = store.objects.get_mut("v/seg1.ts") {
+            meta.cache_control = Some("max-age=30".into());
+        }
+        assert_eq!(cache_control(&req, &store).as_deref(), Some("max-age=30"));
     }
 }

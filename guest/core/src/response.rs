@@ -29,6 +29,18 @@ pub fn error(status: u16, reason: &str) -> Response {
     }
 }
 
+/// An error a cache may keep for a while, with `cache_control` instead of `no-store`: for refusals that
+/// stay true for a known time (rfc8216bis Appendix B).
+pub fn error_kept(status: u16, reason: &str, cache_control: String) -> Response {
+    let mut r = error(status, reason);
+    for (name, value) in &mut r.headers {
+        if name == "cache-control" {
+            *value = cache_control.clone();
+        }
+    }
+    r
+}
+
 /// An error with extra header fields (`allow` on 405, `content-range` on 416).
 pub fn error_with(status: u16, reason: &str, extra: Headers) -> Response {
     let mut r = error(status, reason);

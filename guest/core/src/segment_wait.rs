@@ -16,6 +16,24 @@ pub const DEFAULT_TIMEOUT_MS: u32 = 2_000;
 /// Longest wait, whatever the target duration, in ms.
 pub const MAX_TIMEOUT_MS: u32 = 10_000;
 
+/// How many target durations a CDN may keep a segment or part served to a request held for it
+/// (rfc8216bis Appendix B: blocking part requests).
+pub const HELD_SUCCESS_TARGET_DURATIONS: u64 = 6;
+
+/// How many target durations a CDN may keep the 404 of a request held for a segment or part that did not
+/// come (Appendix B).
+pub const HELD_FAILURE_TARGET_DURATIONS: u64 = 1;
+
+/// Cache-Control of the answer to a request held for `key`: `max-age` of `target_durations` target
+/// durations of the playlist naming it; `None` when no playlist names it or gives a target duration.
+pub fn held_cache_control(key: &str, store: &impl Store, target_durations: u64) -> Option<String> {
+    let seconds = naming_playlist::find(key, store).and_then(|text| target_duration_s(&text))?;
+    Some(format!(
+        "max-age={}",
+        seconds.saturating_mul(target_durations)
+    ))
+}
+
 /// A wait for `key` if it is a segment that a playlist in its own folder names; `None` otherwise.
 ///
 /// The timeout is that playlist's `#EXT-X-TARGETDURATION` in ms, capped at [`MAX_TIMEOUT_MS`], or
@@ -31,16 +49,20 @@ pub fn plan(key: &str, store: &impl Store) -> Option<WaitPlan> {
     })
 }
 
-/// `#EXT-X-TARGETDURATION` of an HLS playlist in ms, capped; the default when absent or zero.
-fn timeout_ms(text: &str) -> u32 {
+/// `#EXT-X-TARGETDURATION` of an HLS playlist in seconds, when present and not zero.
+fn target_duration_s(text: &str) -> Option<u64> {
     text.lines()
         .find_map(|l| l.trim().strip_prefix("#EXT-X-TARGETDURATION:"))
         .and_then(|v| v.trim().parse::<u64>().ok())
         .filter(|secs| *secs > 0)
-        .map_or(DEFAULT_TIMEOUT_MS, |secs| {
-            u32::try_from(secs.saturating_mul(1000).min(u64::from(MAX_TIMEOUT_MS)))
-                .unwrap_or(MAX_TIMEOUT_MS)
-        })
+}
+
+/// `#EXT-X-TARGETDURATION` of an HLS playlist in ms, capped; the default when absent or zero.
+fn timeout_ms(text: &str) -> u32 {
+    target_duration_s(text).map_or(DEFAULT_TIMEOUT_MS, |secs| {
+        u32::try_from(secs.saturating_mul(1000).min(u64::from(MAX_TIMEOUT_MS)))
+            .unwrap_or(MAX_TIMEOUT_MS)
+    })
 }
 
 #[cfg(test)]

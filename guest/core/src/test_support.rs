@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::store::{ReadError, Store};
 use crate::types::{Headers, Limits, ObjectMeta, Request};
 
-/// Objects by key; a `BTreeMap` so `list` is in lexical order like the real tiers.
+/// Objects by key; a `BTreeMap` so listings are in lexical order like the real tiers.
 #[derive(Default)]
 pub struct MemStore {
     pub objects: BTreeMap<String, (ObjectMeta, Vec<u8>)>,

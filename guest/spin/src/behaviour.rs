@@ -195,16 +195,16 @@ fn a_playlist_is_rewritten_by_guest_core() {
 }
 
 #[test]
-fn a_segment_named_but_not_uploaded_answers_the_wait_fallback_at_once() {
+fn a_segment_named_but_not_uploaded_is_503_retry_at_once() {
     let kv = kv();
     let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg7.ts\n";
     send(&kv, "PUT", "/ev/index.m3u8", &[], playlist.as_bytes());
     let missing = get(&kv, "/ev/seg7.ts", &[]);
-    assert_eq!(
-        missing.status, 404,
-        "the fallback after the wait, not a hang"
-    );
+    assert_eq!(missing.status, 503, "not available yet, and no hang");
+    assert_eq!(missing.header("retry-after"), Some("2"));
     assert_eq!(missing.header("cache-control"), Some("no-store"));
+    // A segment no playlist names is simply missing.
+    assert_eq!(get(&kv, "/ev/seg8.ts", &[]).status, 404);
 }
 
 #[test]

@@ -2,9 +2,9 @@
 //! against the objects in the key-value store.
 //!
 //! `wait` has no change signal to park on in Spin (and one request cannot see another's writes arrive), so
-//! the shell answers a wait's fallback at once: it decides again as if the wait had timed out
-//! (`waited_ms` advanced by the timeout). A segment named in a playlist but not yet uploaded therefore
-//! answers what the Strata host answers after its wait, without the wait.
+//! the shell answers it at once as what it is, an object not available yet: 503 with `Retry-After` (the
+//! wait's timeout) and `no-store`, PROTOCOLS.md's answer for a transient miss. Deciding again as if the
+//! wait had run would give the cacheable answers of a request really held (rfc8216bis Appendix B).
 
 use guest_core::response;
 use guest_core::types::{Headers, Outcome, Request};
@@ -39,7 +39,7 @@ impl HttpResponse {
 
 /// Decides `req` (whose body is `body`) with guest/core over the objects in `kv` at wall-clock `now_ms`,
 /// and carries the outcome out.
-pub fn handle<K: Kv>(kv: &K, mut req: Request, body: &[u8]) -> HttpResponse {
+pub fn handle<K: Kv>(kv: &K, req: Request, body: &[u8]) -> HttpResponse {
     let objects = KvObjects::new(kv, req.now_ms / 1000);
     let is_head = req.method == "HEAD";
     for _ in 0..MAX_DECISIONS {
@@ -107,7 +107,15 @@ pub fn handle<K: Kv>(kv: &K, mut req: Request, body: &[u8]) -> HttpResponse {
                 };
             }
             Outcome::Wait(plan) => {
-                req.waited_ms = req.waited_ms.saturating_add(plan.timeout_ms.max(1));
+                let r = response::error_with(
+                    503,
+                    &format!("{} is not available yet; retry", plan.key),
+                    vec![(
+                        "retry-after".into(),
+                        plan.timeout_ms.div_ceil(1000).max(1).to_string(),
+                    )],
+                );
+                return whole(r.status, r.headers, r.body, false);
             }
         }
     }

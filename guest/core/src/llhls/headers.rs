@@ -2,9 +2,10 @@
 //!
 //! A blocking response names a future point of the stream in its URL (`_HLS_msn`, `_HLS_part` are in the
 //! CDN's cache key) and never changes once given, so CDNs may keep it long; a plain reload of a live
-//! LL-HLS playlist changes every part, so it is kept one second. A request that timed out or asked for
-//! asked too much is refused the same way for a while (a CDN may keep that 400: four target durations when
-//! the request blocked, one otherwise); one that timed out is transient: `no-store`, so a CDN asks again.
+//! LL-HLS playlist changes every part, so it is kept one second. A request that asked for too much is
+//! refused the same way for a while (a CDN may keep that 400: four target durations when the request
+//! blocked, one otherwise); one that timed out is transient: `no-store`, so a CDN asks again. Segments and
+//! parts a request was held for are covered by [`crate::segment_wait`].
 
 use super::progress::Progress;
 use crate::types::Headers;

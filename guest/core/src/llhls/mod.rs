@@ -119,13 +119,11 @@ pub fn decide(
 /// same way until the stream has moved on.
 fn refuse(req: &Request, reason: &str, progress: &Progress) -> Outcome {
     let blocking = query::param(&req.query, directives::MSN).is_some();
-    let mut refused = response::error(400, reason);
-    for (name, value) in &mut refused.headers {
-        if name.eq_ignore_ascii_case("cache-control") {
-            *value = headers::failure_cache_control(progress, blocking);
-        }
-    }
-    Outcome::Respond(refused)
+    Outcome::Respond(response::error_kept(
+        400,
+        reason,
+        headers::failure_cache_control(progress, blocking),
+    ))
 }
 
 /// A blocking request whose point is not in the playlist yet: park it until the playlist changes, within
