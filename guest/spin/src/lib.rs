@@ -5,11 +5,13 @@
 //!   tests).
 //! - [`objects`]: objects as a metadata record plus 1 MB chunks; guest/core's `Store` over them.
 //! - [`execute`]: decide a request and carry out its outcome (respond, serve, store, delete, wait).
+//! - [`settings`]: the guest's settings from the Spin variable `settings`.
 //! - `spin` (component only): the `#[http_component]` entry point converting Spin's request and response.
 
 pub mod execute;
 pub mod kv;
 pub mod objects;
+pub mod settings;
 #[cfg(target_arch = "wasm32")]
 mod spin;
 

@@ -4,10 +4,15 @@
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 use spin_sdk::key_value::Store;
+use spin_sdk::variables;
 use strata_guest_core::types::{Limits, Request as CoreRequest};
 
 use crate::execute;
 use crate::kv::{Kv, KvError};
+use crate::settings;
+
+/// The component variable holding the guest's settings (spin.toml maps it from `strata_settings`).
+const SETTINGS_VARIABLE: &str = "settings";
 
 /// Largest object stored on Spin, in bytes: Spin hands the whole request body to the component, so it is
 /// bounded by the component's memory rather than streamed.
@@ -40,6 +45,21 @@ fn serve_request(req: Request) -> Response {
             );
         }
     };
+    let settings = match variables::get(SETTINGS_VARIABLE) {
+        Ok(written) => match settings::parse(&written) {
+            Ok(settings) => settings,
+            Err(reason) => {
+                return text(500, &format!("Spin variable {SETTINGS_VARIABLE}: {reason}"));
+            }
+        },
+        Err(variables::Error::Undefined(_)) => Vec::new(),
+        Err(e) => {
+            return text(
+                500,
+                &format!("cannot read Spin variable {SETTINGS_VARIABLE}: {e}"),
+            );
+        }
+    };
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
@@ -60,7 +80,7 @@ fn serve_request(req: Request) -> Response {
         limits: Limits {
             max_object_bytes: MAX_OBJECT_BYTES,
         },
-        settings: Vec::new(),
+        settings,
         now_ms,
         // Spin gives a component no measure of the host's load.
         load_permille: 0,

@@ -59,6 +59,12 @@ fn the_spin_component_imports_only_what_spin_provides() {
             .any(|i| i.starts_with("fermyon:spin/key-value@")),
         "the component keeps objects in Spin's key-value store: {imports:?}"
     );
+    assert!(
+        imports
+            .iter()
+            .any(|i| i.starts_with("fermyon:spin/variables@")),
+        "the component reads its settings from a Spin variable: {imports:?}"
+    );
     let foreign: Vec<&String> = imports.iter().filter(|i| !provided_by_spin(i)).collect();
     assert!(foreign.is_empty(), "Spin does not provide {foreign:?}");
 }
@@ -93,4 +99,13 @@ fn spin_toml_serves_every_path_from_the_component_with_the_default_store() {
         .as_str()
         .expect("a build command");
     assert!(build.contains("strata-guest-spin") && build.contains("wasm32-wasip2"));
+    // The guest's settings come from the application variable `strata_settings`, empty by default.
+    assert_eq!(
+        component["variables"]["settings"].as_str(),
+        Some("{{ strata_settings }}")
+    );
+    assert_eq!(
+        manifest["variables"]["strata_settings"]["default"].as_str(),
+        Some("")
+    );
 }
