@@ -50,6 +50,17 @@ fn cmsd(s: &Strata, path: &str) -> (Option<String>, Option<String>) {
     (value("cmsd-static"), value("cmsd-dynamic"))
 }
 
+/// A blocking playlist reload, parked until the playlist reaches MSN 4 or the stream is dropped.
+fn blocking_reload(s: &Strata) -> TcpStream {
+    let mut stream = TcpStream::connect(s.addr()).expect("connect");
+    let head = format!(
+        "GET /live/index.m3u8?_HLS_msn=4 HTTP/1.1\r\nHost: {}\r\n\r\n",
+        s.addr()
+    );
+    stream.write_all(head.as_bytes()).expect("send head");
+    stream
+}
+
 /// An upload that has sent its head and a few bytes of a larger body, held open until dropped.
 fn slow_upload(s: &Strata, path: &str) -> TcpStream {
     let mut stream = TcpStream::connect(s.addr()).expect("connect");
@@ -88,6 +99,22 @@ fn max_bitrate_is_suggested_under_load_only() {
     });
     // Idle: the GET alone is 1 of 4 slots, 250 permille.
     assert_eq!(cmsd(&s, "/live/seg1.ts").1, None);
+
+    // Parked LL-HLS reloads are not load: players keep one parked each in normal operation.
+    let parked = [
+        blocking_reload(&s),
+        blocking_reload(&s),
+        blocking_reload(&s),
+    ];
+    poll_until(Duration::from_secs(10), "three reloads parked", || {
+        s.metric("strata_parked_requests") == 3.0
+    });
+    assert_eq!(s.metric(IN_FLIGHT), 0.0);
+    assert_eq!(cmsd(&s, "/live/seg1.ts").1, None);
+    drop(parked);
+    poll_until(Duration::from_secs(20), "the reloads ended", || {
+        s.metric("strata_parked_requests") == 0.0 && s.metric(IN_FLIGHT) == 0.0
+    });
 
     let uploads = [slow_upload(&s, "/up/a.ts"), slow_upload(&s, "/up/b.ts")];
     poll_until(Duration::from_secs(10), "two uploads in flight", || {

@@ -241,7 +241,7 @@ async fn run_decisions(
                     );
                 }
                 let timeout = Duration::from_millis(plan.timeout_ms.into()).min(budget);
-                let parked_now = crate::metrics::Parked::enter();
+                let parked_now = (crate::metrics::Parked::enter(), state.load.park());
                 let waited = state
                     .tiers
                     .wait_for_change(&plan.key, plan.unless_etag.as_deref(), timeout)

@@ -1,5 +1,7 @@
-//! The host's load as guests see it (`request.load-permille`): data-plane requests in flight (being decided,
-//! parked by a `wait`, or uploading) per guest instance slot, in permille.
+//! The host's load as guests see it (`request.load-permille`): data-plane requests in flight (being decided
+//! or uploading) per guest instance slot, in permille. Requests parked by a `wait` do not count: they cost
+//! a few KiB and no work, and LL-HLS keeps one per player parked in normal operation, so counting them would
+//! tell every player to step down whenever many watch.
 //!
 //! `guest.max_instances` is the concurrency the operator sized the origin for (it bounds the guests' pool
 //! and memory); requests past it queue for a slot at each decision, so a ratio at or above 1000 means
@@ -38,6 +40,26 @@ impl Load {
     }
 }
 
+/// A counted request taken out of [`Load`] while it is parked; dropping it counts the request again.
+#[derive(Debug)]
+pub struct Parked<'a>(&'a Load);
+
+impl Load {
+    /// Takes a request counted by [`Load::enter`] out of the count while it is parked by a `wait`.
+    pub fn park(&self) -> Parked<'_> {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge!("strata_in_flight_requests").decrement(1.0);
+        Parked(self)
+    }
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_add(1, Ordering::Relaxed);
+        metrics::gauge!("strata_in_flight_requests").increment(1.0);
+    }
+}
+
 /// One request counted in [`Load`]; dropping it (answered, failed, or the client left) uncounts it.
 #[derive(Debug)]
 pub struct InFlight<'a>(&'a Load);
@@ -68,5 +90,17 @@ mod tests {
         let guards: Vec<_> = (0..70).map(|_| tiny.enter()).collect();
         assert_eq!(tiny.permille(), u16::MAX);
         drop(guards);
+    }
+
+    #[test]
+    fn a_parked_request_does_not_count_until_it_wakes() {
+        let load = Load::new(4);
+        let request = load.enter();
+        let parked = load.park();
+        assert_eq!(load.permille(), 0);
+        drop(parked);
+        assert_eq!(load.permille(), 250);
+        drop(request);
+        assert_eq!(load.permille(), 0);
     }
 }
