@@ -50,26 +50,29 @@ fn cmsd(s: &Strata, path: &str) -> (Option<String>, Option<String>) {
     (value("cmsd-static"), value("cmsd-dynamic"))
 }
 
-/// A blocking playlist reload, parked until the playlist reaches MSN 4 or the stream is dropped.
-fn blocking_reload(s: &Strata) -> TcpStream {
+/// A connection that has sent `request` (a head, perhaps part of a body) and is held open until dropped.
+fn held_open(s: &Strata, request: &str) -> TcpStream {
     let mut stream = TcpStream::connect(s.addr()).expect("connect");
-    let head = format!(
-        "GET /live/index.m3u8?_HLS_msn=4 HTTP/1.1\r\nHost: {}\r\n\r\n",
-        s.addr()
-    );
-    stream.write_all(head.as_bytes()).expect("send head");
+    stream.write_all(request.as_bytes()).expect("send head");
     stream
 }
 
-/// An upload that has sent its head and a few bytes of a larger body, held open until dropped.
+/// A blocking playlist reload, parked until the playlist reaches MSN 4 or the stream is dropped.
+fn blocking_reload(s: &Strata) -> TcpStream {
+    let host = s.addr();
+    held_open(
+        s,
+        &format!("GET /live/index.m3u8?_HLS_msn=4 HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+    )
+}
+
+/// An upload that has sent its head and a few bytes of a larger body.
 fn slow_upload(s: &Strata, path: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(s.addr()).expect("connect");
-    let head = format!(
-        "PUT {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 100000\r\n\r\nsome bytes",
-        s.addr()
-    );
-    stream.write_all(head.as_bytes()).expect("send head");
-    stream
+    let host = s.addr();
+    held_open(
+        s,
+        &format!("PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 100000\r\n\r\nsome bytes"),
+    )
 }
 
 #[test]
