@@ -1,7 +1,7 @@
 //! HTTPS on the listener with a certificate made at test time: ALPN gives HTTP/2 to clients that offer it
 //! and HTTP/1.1 to the rest, uploads and reads round-trip over both, an LL-HLS blocking reload is answered
 //! over TLS + h2, and clients that fail their handshake (plain HTTP, a stalled handshake, an untrusting
-//! client) leave the server serving everyone else.
+//! client) leave the server serving everyone else. SIGHUP serves a renewed certificate without a restart.
 
 mod common;
 
@@ -220,4 +220,29 @@ fn failed_handshakes_leave_the_server_serving_others() {
         b"segment"
     );
     drop(stalled);
+}
+
+#[test]
+fn sighup_serves_a_renewed_certificate_and_keeps_it_when_a_renewal_is_broken() {
+    let first = Certificate::new();
+    let s = start(&first);
+    let health = s.url("/_strata/health");
+    let answers = |cert: &Certificate| cert.client(false).get(&health).send().is_ok();
+    assert!(answers(&first));
+    // Renewed in place, as an ACME client does, then signalled.
+    let renewed = Certificate::new();
+    std::fs::copy(&renewed.cert, &first.cert).expect("renew the certificate");
+    std::fs::copy(&renewed.key, &first.key).expect("renew the key");
+    s.signal("HUP");
+    poll_until(WAIT, "the renewed certificate to be served", || {
+        answers(&renewed)
+    });
+    assert!(!answers(&first), "the old certificate is still served");
+    // A broken renewal is refused and the current certificate keeps serving.
+    std::fs::write(&first.key, "not a key\n").expect("break the key");
+    s.signal("HUP");
+    poll_until(WAIT, "the failed reload to be logged", || {
+        s.stderr().contains("TLS certificate reload failed")
+    });
+    assert!(answers(&renewed));
 }

@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::IngestAuth;
 use crate::config::Config;
-use crate::http::Herds;
+use crate::http::{Certificates, Herds};
 use crate::runtime::{DEFAULT_HANDLER, GuestLimits, Guests, Runtime};
 use crate::state::AppState;
 use crate::tiers::Tiers;
@@ -18,11 +18,14 @@ const EXPIRY_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 /// Runs the origin until SIGINT or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Checked first: a certificate problem is reported before the slower work of opening tiers and guests.
-    let tls = config
-        .tls
+    let certificates = config.tls.as_ref().map(Certificates::load).transpose()?;
+    let tls = certificates
         .as_ref()
-        .map(crate::http::tls_acceptor)
+        .map(Certificates::acceptor)
         .transpose()?;
+    if let Some(certificates) = certificates {
+        tokio::spawn(reload_on_hangup(certificates));
+    }
     let metrics = crate::metrics::install().context("cannot install the metrics recorder")?;
     let settings = config.tier_settings().context("invalid storage rules")?;
     let tiers = Tiers::open(&config.data_dir, settings)
@@ -98,6 +101,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::http::run(listener, tls, state, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reads the certificate and key again on each SIGHUP, as operators signal a renewal; a failed reload is
+/// logged and the previous certificate keeps serving.
+async fn reload_on_hangup(certificates: Arc<Certificates>) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        tracing::warn!("cannot listen for SIGHUP: TLS certificates reload only on restart");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match certificates.reload() {
+            Ok(()) => tracing::info!("TLS certificate reloaded"),
+            Err(e) => {
+                tracing::warn!(error = %e, "TLS certificate reload failed; the previous one keeps serving")
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

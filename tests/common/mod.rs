@@ -138,16 +138,21 @@ impl Strata {
         }
     }
 
+    /// Sends the signal `name` (`HUP`, `KILL`, …) to the server without waiting for it.
+    pub fn signal(&self, name: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .args([&format!("-{name}"), &child.id().to_string()])
+                .status()
+                .expect("run kill");
+            assert!(status.success(), "kill -{name} failed: {status}");
+        }
+    }
+
     /// Sends SIGKILL to the server without waiting for it, from any thread that shares the harness (the
     /// process is reaped by the next [`Strata::kill`] or [`Strata::restart`]).
     pub fn sigkill(&self) {
-        if let Some(child) = &self.child {
-            let status = Command::new("kill")
-                .args(["-KILL", &child.id().to_string()])
-                .status()
-                .expect("run kill");
-            assert!(status.success(), "kill -KILL failed: {status}");
-        }
+        self.signal("KILL");
     }
 
     /// Kills the server if it still runs, then starts it again on the same data directory with

@@ -15,6 +15,6 @@ pub use collapse::Herds;
 pub use filters::plugin_limits;
 pub use load::{InFlight, Load};
 pub use server::run;
-pub use tls::{TlsError, acceptor as tls_acceptor};
+pub use tls::{Certificates, TlsError};
 
 pub(crate) use body::{error as error_response, full as full_body};

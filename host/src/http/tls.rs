@@ -3,9 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use rustls::InconsistentKeys;
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
+use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -50,29 +53,95 @@ pub enum TlsError {
     },
 }
 
-/// Builds the acceptor of the listener from the PEM files `tls` names, refusing a pair that cannot work.
-///
-/// # Errors
-/// A file that cannot be read, holds no certificate or key, does not decode, or a key that is not the
-/// certificate's.
-pub fn acceptor(tls: &TlsConfig) -> Result<TlsAcceptor, TlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let chain = certificates(&tls.cert)?;
-    let key = private_key(&tls.key)?;
-    check_pair(&provider, &chain, &key, tls)?;
-    let invalid_cert = |reason: String| TlsError::Invalid {
-        what: "certificate",
-        path: tls.cert.clone(),
-        reason,
-    };
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| invalid_cert(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| invalid_cert(e.to_string()))?;
-    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
-    Ok(TlsAcceptor::from(Arc::new(config)))
+/// The certificate served, replaceable while the listener runs: renewed certificates (ACME every 60-90
+/// days) take effect on [`Certificates::reload`] without a restart or a dropped connection.
+#[derive(Debug)]
+pub struct Certificates {
+    files: TlsConfig,
+    provider: Arc<CryptoProvider>,
+    current: ArcSwap<CertifiedKey>,
+}
+
+impl Certificates {
+    /// Reads and checks the certificate chain and key named by `files`.
+    ///
+    /// # Errors
+    /// A [`TlsError`] naming the file and the problem.
+    pub fn load(files: &TlsConfig) -> Result<Arc<Certificates>, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let current = certified_key(files, &provider)?;
+        Ok(Arc::new(Certificates {
+            files: files.clone(),
+            provider,
+            current: ArcSwap::from_pointee(current),
+        }))
+    }
+
+    /// Reads the files again and serves them to new connections; on an error the previous certificate
+    /// keeps serving.
+    ///
+    /// # Errors
+    /// A [`TlsError`] naming the file and the problem.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let fresh = certified_key(&self.files, &self.provider)?;
+        self.current.store(Arc::new(fresh));
+        Ok(())
+    }
+
+    /// The acceptor for the listener: ALPN `h2` then `http/1.1`, the current certificate for every
+    /// handshake.
+    ///
+    /// # Errors
+    /// A [`TlsError`] when rustls refuses the protocol versions of the provider.
+    pub fn acceptor(self: &Arc<Self>) -> Result<TlsAcceptor, TlsError> {
+        let mut config = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Invalid {
+                what: "certificate",
+                path: self.files.cert.clone(),
+                reason: e.to_string(),
+            })?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::clone(self) as Arc<dyn ResolvesServerCert>);
+        config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+        Ok(TlsAcceptor::from(Arc::new(config)))
+    }
+}
+
+impl ResolvesServerCert for Certificates {
+    fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.load_full())
+    }
+}
+
+/// The chain and key named by `files`, checked to belong together.
+fn certified_key(files: &TlsConfig, provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {
+    let chain = certificates(&files.cert)?;
+    let key = private_key(&files.key)?;
+    let signing_key =
+        provider
+            .key_provider
+            .load_private_key(key)
+            .map_err(|e| TlsError::Invalid {
+                what: "private key",
+                path: files.key.clone(),
+                reason: e.to_string(),
+            })?;
+    let certified = CertifiedKey::new(chain, signing_key);
+    match certified.keys_match() {
+        Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => Ok(certified),
+        Err(rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch)) => {
+            Err(TlsError::KeyMismatch {
+                cert: files.cert.clone(),
+                key: files.key.clone(),
+            })
+        }
+        Err(e) => Err(TlsError::Invalid {
+            what: "certificate",
+            path: files.cert.clone(),
+            reason: e.to_string(),
+        }),
+    }
 }
 
 /// The certificate chain of a PEM file, leaf first.
@@ -93,38 +162,6 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
 /// The first private key (PKCS#8, PKCS#1 or SEC1) of a PEM file.
 fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| pem_error("private key", path, e))
-}
-
-/// Refuses a key rustls cannot sign with, a leaf certificate that does not parse, or a key that is not
-/// the leaf's, each with the file at fault (rustls's own check reports them all as one error).
-fn check_pair(
-    provider: &CryptoProvider,
-    chain: &[CertificateDer<'static>],
-    key: &PrivateKeyDer<'static>,
-    tls: &TlsConfig,
-) -> Result<(), TlsError> {
-    let signing_key = provider
-        .key_provider
-        .load_private_key(key.clone_key())
-        .map_err(|e| TlsError::Invalid {
-            what: "private key",
-            path: tls.key.clone(),
-            reason: e.to_string(),
-        })?;
-    match CertifiedKey::new(chain.to_vec(), signing_key).keys_match() {
-        Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => Ok(()),
-        Err(rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch)) => {
-            Err(TlsError::KeyMismatch {
-                cert: tls.cert.clone(),
-                key: tls.key.clone(),
-            })
-        }
-        Err(e) => Err(TlsError::Invalid {
-            what: "certificate",
-            path: tls.cert.clone(),
-            reason: e.to_string(),
-        }),
-    }
 }
 
 fn pem_error(what: &'static str, path: &Path, error: rustls_pki_types::pem::Error) -> TlsError {
@@ -173,17 +210,36 @@ mod tests {
     }
 
     fn error(tls: &TlsConfig) -> String {
-        acceptor(tls).map(|_| ()).unwrap_err().to_string()
+        Certificates::load(tls).map(|_| ()).unwrap_err().to_string()
     }
 
     #[test]
     fn a_matching_pair_gives_an_acceptor_offering_h2_then_http1() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let acceptor = acceptor(&pair(dir.path(), "")).expect("acceptor");
+        let acceptor = Certificates::load(&pair(dir.path(), ""))
+            .and_then(|certificates| certificates.acceptor())
+            .expect("acceptor");
         assert_eq!(
             acceptor.config().alpn_protocols,
             vec![b"h2".to_vec(), b"http/1.1".to_vec()]
         );
+    }
+
+    #[test]
+    fn a_reload_serves_the_new_files_and_a_failed_one_keeps_the_old() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let served = pair(dir.path(), "");
+        let certificates = Certificates::load(&served).expect("load");
+        let first = certificates.current.load_full().cert[0].clone();
+        let renewed = pair(dir.path(), "renewed-");
+        std::fs::rename(&renewed.cert, &served.cert).expect("renew cert");
+        std::fs::rename(&renewed.key, &served.key).expect("renew key");
+        certificates.reload().expect("reload");
+        let second = certificates.current.load_full().cert[0].clone();
+        assert_ne!(first, second);
+        std::fs::write(&served.key, "not a key\n").expect("break the key");
+        assert!(certificates.reload().is_err());
+        assert_eq!(certificates.current.load_full().cert[0], second);
     }
 
     #[test]
