@@ -76,6 +76,10 @@ impl Herds {
         let shared = member
             .cell
             .get_or_init(|| async {
+                // The herd wakes at once, but its requests are polled one after the other: let the rest
+                // of it join before deciding, or on a busy (or single) worker the first request could
+                // decide and leave before the others arrive, and each would decide again.
+                tokio::task::yield_now().await;
                 let outcome = decide().await;
                 let shared = outcome.as_ref().ok().filter(|o| shareable(o)).cloned();
                 own = Some(outcome);
@@ -217,6 +221,30 @@ mod tests {
         let (asked, outcomes) = herd(vec![key("/a.m3u8", "\"e2\""); 100], respond(200)).await;
         assert_eq!(asked, 1);
         assert!(outcomes.iter().all(|o| status(o) == 200));
+    }
+
+    /// One worker thread, and a decision that never yields: the herd still gathers behind the first.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_herd_gathers_before_a_decision_that_never_yields() {
+        let herds = Arc::new(Herds::default());
+        let asked = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let (herds, asked) = (Arc::clone(&herds), Arc::clone(&asked));
+                tokio::spawn(async move {
+                    herds
+                        .decide(key("/a.m3u8", "\"e2\""), || async {
+                            asked.fetch_add(1, Ordering::SeqCst);
+                            Ok(respond(200))
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(status(&task.await.unwrap()), 200);
+        }
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
