@@ -10,6 +10,7 @@ use crate::llhls;
 use crate::manifest;
 use crate::media_type;
 use crate::media_type::{ObjectClass, class_of};
+use crate::naming_playlist;
 use crate::path::key_from_path;
 use crate::prefetch;
 use crate::query;
@@ -133,8 +134,11 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
         // A request held for an announced segment or part that did not come: Appendix B lets a CDN keep
         // that 404 one target duration. Any other miss may be transient: `no-store`.
         let held = (req.waited_ms > 0)
-            .then(|| segment_wait::held_cache_control(&key, store, HELD_FAILURE_TARGET_DURATIONS))
-            .flatten();
+            .then(|| naming_playlist::find(&key, store))
+            .flatten()
+            .and_then(|naming| {
+                segment_wait::held_cache_control(&naming, HELD_FAILURE_TARGET_DURATIONS)
+            });
         return Outcome::Respond(match held {
             Some(cache_control) => response::error_kept(404, &reason, cache_control),
             None => response::error(404, &reason),
@@ -147,8 +151,16 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
         return Outcome::Respond(not_modified(&meta));
     }
     if !meta.complete {
-        return get_growing(req, key, &meta, store);
+        // Only a request held for it needs the naming playlist (its caching); growing objects get no CMSD.
+        let naming = (req.waited_ms > 0)
+            .then(|| naming_playlist::find(&key, store))
+            .flatten();
+        return get_growing(req, key, &meta, naming.as_deref());
     }
+    // The playlist naming a segment, read once: its CMSD facts and, for a request held for it, its caching.
+    let naming = (class_of(&key) == ObjectClass::Segment)
+        .then(|| naming_playlist::find(&key, store))
+        .flatten();
     // RFC 9110 §14.2: only GET has range semantics; HEAD ignores Range.
     let range = match req.header("range") {
         Some(value) if req.method == "GET" && conditional::range_applies(req, &meta) => {
@@ -180,17 +192,17 @@ fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
     if class_of(&key) == ObjectClass::Playlist {
         return manifest::get(req, &meta, store, signed.as_ref(), serve);
     }
-    let cache_control =
-        held_cache_control(req, &meta, store).unwrap_or_else(|| cache_control::for_object(&meta));
+    let cache_control = held_cache_control(req, &meta, naming.as_deref())
+        .unwrap_or_else(|| cache_control::for_object(&meta));
     serve(
         cache_control,
-        cmsd::for_object_response(req, &key, meta.size, store),
+        cmsd::for_object_response(req, &key, meta.size, naming.as_deref()),
     )
 }
 
 /// For a request that was held until its segment or part arrived, and whose uploader gave no
 /// Cache-Control: six target durations (Appendix B, blocking part requests).
-fn held_cache_control(req: &Request, meta: &ObjectMeta, store: &impl Store) -> Option<String> {
+fn held_cache_control(req: &Request, meta: &ObjectMeta, naming: Option<&str>) -> Option<String> {
     let uploader_said = meta
         .cache_control
         .as_deref()
@@ -198,13 +210,13 @@ fn held_cache_control(req: &Request, meta: &ObjectMeta, store: &impl Store) -> O
     if req.waited_ms == 0 || uploader_said {
         return None;
     }
-    segment_wait::held_cache_control(&meta.key, store, HELD_SUCCESS_TARGET_DURATIONS)
+    segment_wait::held_cache_control(naming?, HELD_SUCCESS_TARGET_DURATIONS)
 }
 
 /// GET and HEAD of an object whose upload is still arriving: stream it (whole, or a closed range) as it
 /// lands; a range that needs the final size waits once for the upload to end, then is served whole if the
 /// upload is still going.
-fn get_growing(req: &Request, key: String, meta: &ObjectMeta, store: &impl Store) -> Outcome {
+fn get_growing(req: &Request, key: String, meta: &ObjectMeta, naming: Option<&str>) -> Outcome {
     let range = match req.header("range") {
         Some(value) if req.method == "GET" => range::evaluate_growing(value),
         _ => GrowingRange::Whole,
@@ -223,7 +235,7 @@ fn get_growing(req: &Request, key: String, meta: &ObjectMeta, store: &impl Store
     // The content is not final: no validator a cache could keep, and no caching, unless the request was
     // held for it (a preload-hinted part: Appendix B lets a CDN keep it six target durations).
     let cache_control =
-        held_cache_control(req, meta, store).unwrap_or_else(|| cache_control::NO_STORE.into());
+        held_cache_control(req, meta, naming).unwrap_or_else(|| cache_control::NO_STORE.into());
     let mut headers = serve_headers(meta, cache_control, Vec::new());
     headers.retain(|(name, _)| name != "etag" && name != "accept-ranges");
     Outcome::Serve(ServePlan {

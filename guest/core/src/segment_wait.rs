@@ -24,10 +24,10 @@ pub const HELD_SUCCESS_TARGET_DURATIONS: u64 = 6;
 /// come (Appendix B).
 pub const HELD_FAILURE_TARGET_DURATIONS: u64 = 1;
 
-/// Cache-Control of the answer to a request held for `key`: `max-age` of `target_durations` target
-/// durations of the playlist naming it; `None` when no playlist names it or gives a target duration.
-pub fn held_cache_control(key: &str, store: &impl Store, target_durations: u64) -> Option<String> {
-    let seconds = naming_playlist::find(key, store).and_then(|text| target_duration_s(&text))?;
+/// Cache-Control of the answer to a request held for a segment or part: `max-age` of `target_durations`
+/// target durations of `naming`, the playlist naming it; `None` when it gives no target duration.
+pub fn held_cache_control(naming: &str, target_durations: u64) -> Option<String> {
+    let seconds = target_duration_s(naming)?;
     Some(format!(
         "max-age={}",
         seconds.saturating_mul(target_durations)

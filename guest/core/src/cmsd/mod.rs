@@ -7,8 +7,6 @@ pub mod load;
 pub mod object_facts;
 
 use crate::media_type::{ObjectClass, class_of, extension, file_name};
-use crate::naming_playlist;
-use crate::store::Store;
 use crate::types::{Headers, Request};
 use object_facts::ObjectFacts;
 
@@ -40,15 +38,14 @@ pub fn for_playlist(facts: PlaylistFacts) -> String {
 }
 
 /// The CMSD fields of a response serving object `key` of `size` bytes (not a playlist): `CMSD-Static`, with
-/// `d` and `br` when the playlist naming a segment gives them, and `CMSD-Dynamic` `mb` when `req` reports
+/// `d` and `br` when `naming`, the playlist naming a segment ([`crate::naming_playlist::find`]), gives them, and `CMSD-Dynamic` `mb` when `req` reports
 /// load at or above the threshold and `br` is known.
-pub fn for_object_response(req: &Request, key: &str, size: u64, store: &impl Store) -> Headers {
-    let facts = if class_of(key) == ObjectClass::Segment {
-        naming_playlist::find(key, store)
-            .map(|text| object_facts::of(&text, file_name(key), size))
-            .unwrap_or_default()
-    } else {
-        ObjectFacts::default()
+pub fn for_object_response(req: &Request, key: &str, size: u64, naming: Option<&str>) -> Headers {
+    let facts = match naming {
+        Some(text) if class_of(key) == ObjectClass::Segment => {
+            object_facts::of(text, file_name(key), size)
+        }
+        _ => ObjectFacts::default(),
     };
     let mut headers = vec![(STATIC_HEADER.to_string(), for_segment(key, facts))];
     if let Some(mb) = facts
@@ -102,7 +99,13 @@ pub fn dynamic(max_bitrate_kbps: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::naming_playlist;
+    use crate::store::Store;
     use crate::test_support::{MemStore, header, request};
+
+    fn naming(key: &str, store: &impl Store) -> Option<String> {
+        naming_playlist::find(key, store)
+    }
 
     #[test]
     fn playlists() {
@@ -156,7 +159,12 @@ mod tests {
         let store = MemStore::default()
             .with("v/index.m3u8", b"#EXTM3U\n#EXTINF:4,\nseg1.ts\n")
             .with("v/seg1.ts", &[0; 500_000]);
-        let h = for_object_response(&loaded(0), "v/seg1.ts", 500_000, &store);
+        let h = for_object_response(
+            &loaded(0),
+            "v/seg1.ts",
+            500_000,
+            naming("v/seg1.ts", &store).as_deref(),
+        );
         assert_eq!(
             h,
             vec![(
@@ -168,7 +176,12 @@ mod tests {
         let mpd = r#"<MPD><Period><AdaptationSet><SegmentTemplate timescale="90000" duration="180000"
             media="v-$Number$.m4s"/><Representation id="1" bandwidth="2000000"/></AdaptationSet></Period></MPD>"#;
         let store = store.with("d/manifest.mpd", mpd.as_bytes());
-        let h = for_object_response(&loaded(0), "d/v-3.m4s", 1, &store);
+        let h = for_object_response(
+            &loaded(0),
+            "d/v-3.m4s",
+            1,
+            naming("d/v-3.m4s", &store).as_deref(),
+        );
         assert_eq!(
             header(&h, STATIC_HEADER),
             Some("ot=av,sf=d,d=2000,br=2000,n=\"strata\"")
@@ -178,12 +191,22 @@ mod tests {
     #[test]
     fn without_a_naming_playlist_d_br_and_mb_are_left_out() {
         let store = MemStore::default().with("v/seg1.ts", b"x");
-        let h = for_object_response(&loaded(1000), "v/seg1.ts", 1, &store);
+        let h = for_object_response(
+            &loaded(1000),
+            "v/seg1.ts",
+            1,
+            naming("v/seg1.ts", &store).as_deref(),
+        );
         assert_eq!(header(&h, STATIC_HEADER), Some("ot=av,sf=h,n=\"strata\""));
         assert_eq!(header(&h, DYNAMIC_HEADER), None);
         // Not a segment: no lookup, no facts.
         let store = store.with("v/index.m3u8", b"#EXTM3U\n#EXTINF:4,\nnotes.txt\n");
-        let h = for_object_response(&loaded(1000), "v/notes.txt", 1, &store);
+        let h = for_object_response(
+            &loaded(1000),
+            "v/notes.txt",
+            1,
+            naming("v/notes.txt", &store).as_deref(),
+        );
         assert_eq!(header(&h, STATIC_HEADER), Some("ot=o,n=\"strata\""));
     }
 
@@ -195,7 +218,12 @@ mod tests {
         );
         let mb = |load| {
             header(
-                &for_object_response(&loaded(load), "v/seg1.ts", 1, &store),
+                &for_object_response(
+                    &loaded(load),
+                    "v/seg1.ts",
+                    1,
+                    naming("v/seg1.ts", &store).as_deref(),
+                ),
                 DYNAMIC_HEADER,
             )
             .map(str::to_string)
