@@ -1,7 +1,8 @@
 //! Guest platform benchmark: per-request guest overhead (instantiate + decide) against the same decision
 //! made natively, request latency while the handler is hot-swapped, swap latency, and time to first
 //! request with ten deployed guests from a cold and a warm artifact cache, and what CMSD `d`/`br` (the
-//! lookup of the playlist naming a segment) adds to a segment GET. Prints tables; run with
+//! lookup of the playlist naming a segment) adds to a segment GET, and what an anonymous GET of a missing
+//! segment costs in a folder of a hundred 1 MiB playlists (the bounded lookup). Prints tables; run with
 //! `cargo bench -p strata --bench guests` (`-- --quick` for short settings).
 
 use std::sync::Arc;
@@ -14,12 +15,14 @@ use strata::tiers::{NewObject, TierSettings, Tiers};
 const LIMITS: GuestLimits = GuestLimits {
     memory_bytes: 64 << 20,
     deadline: Duration::from_millis(500),
+    wall_deadline: Duration::from_secs(1),
     max_read_bytes: 4 << 20,
     max_instances: 128,
 };
 const FILTER_LIMITS: FilterLimits = FilterLimits {
     memory_bytes: 16 << 20,
     deadline: Duration::from_millis(50),
+    wall_deadline: Duration::from_millis(200),
 };
 
 fn main() -> anyhow::Result<()> {
@@ -55,7 +58,7 @@ fn main() -> anyhow::Result<()> {
         for _ in 0..runs {
             let mut samples = Vec::with_capacity(requests);
             for _ in 0..requests {
-                let deployment = guests.handler_for(&request.path).expect("origin");
+                let deployment = guests.handler_for(request.path.trim_start_matches('/')).expect("origin");
                 let started = Instant::now();
                 runtime.decide(&deployment, &request).await?;
                 samples.push(started.elapsed());
@@ -70,6 +73,7 @@ fn main() -> anyhow::Result<()> {
 
         // Before the hot swaps, which leave a test guest deployed as the handler.
         cmsd_lookup(&tiers, &guests, &runtime, &request, requests, runs).await?;
+        missing_segment_lookup(&tiers, &guests, &runtime, &request, requests / 10, runs).await?;
 
         println!("\n## Request latency during hot swaps (4 concurrent decision loops)");
         let versions = [
@@ -86,7 +90,7 @@ fn main() -> anyhow::Result<()> {
                     tokio::spawn(async move {
                         let mut samples = Vec::new();
                         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                            let deployment = guests.handler_for(&request.path).expect("origin");
+                            let deployment = guests.handler_for(request.path.trim_start_matches('/')).expect("origin");
                             let started = Instant::now();
                             runtime.decide(&deployment, &request).await.expect("decide");
                             samples.push(started.elapsed());
@@ -149,7 +153,7 @@ fn main() -> anyhow::Result<()> {
                 let started = Instant::now();
                 let runtime = Arc::new(Runtime::new(Arc::clone(&tiers), LIMITS, 16 << 20, &ten.path().join("cache"))?);
                 let guests = Guests::open(Arc::clone(&runtime), &ten.path().join("guests"), DEFAULT_HANDLER, FILTER_LIMITS)?;
-                let deployment = guests.handler_for("/x").expect("origin");
+                let deployment = guests.handler_for("x").expect("origin");
                 runtime.decide(&deployment, &request).await?;
                 times.push(started.elapsed());
                 compiled = runtime.compiles();
@@ -219,7 +223,9 @@ async fn cmsd_lookup(
                     path: path.into(),
                     ..request.clone()
                 };
-                let deployment = guests.handler_for(path).expect("origin");
+                let deployment = guests
+                    .handler_for(path.trim_start_matches('/'))
+                    .expect("origin");
                 let mut samples = Vec::with_capacity(requests);
                 for _ in 0..requests {
                     let started = Instant::now();
@@ -239,6 +245,69 @@ async fn cmsd_lookup(
         }
         let (a, b) = (median(&mut medians[0]), median(&mut medians[1]));
         println!("| {label} | {a:.1} | {b:.1} | {:.2}x |", b / a);
+    }
+    Ok(())
+}
+
+/// The decision for a GET of a segment that does not exist in a folder holding 100 playlists of 1 MiB (none
+/// naming it: every one is a candidate for the naming-playlist lookup), against a plain GET of a small
+/// segment beside them. The lookup's budget (`guest/core/src/lookup_budget.rs`) bounds the first.
+async fn missing_segment_lookup(
+    tiers: &Arc<Tiers>,
+    guests: &Guests,
+    runtime: &Runtime,
+    request: &abi::Request,
+    requests: usize,
+    runs: usize,
+) -> anyhow::Result<()> {
+    for i in 0..100 {
+        let mut playlist = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:4\n");
+        while playlist.len() < 1 << 20 {
+            playlist.push_str(&format!("#EXTINF:4.000,\nother{i}-{}.ts\n", playlist.len()));
+        }
+        let mut writer = tiers
+            .writer(&format!("amp/p{i:03}.m3u8"), NewObject::default(), 1 << 24)
+            .await?;
+        writer.write(Bytes::from(playlist)).await?;
+        writer.commit().await?;
+    }
+    let mut writer = tiers
+        .writer("amp/present.ts", NewObject::default(), 1 << 24)
+        .await?;
+    writer.write(Bytes::from(vec![0x47; 4096])).await?;
+    writer.commit().await?;
+    println!(
+        "\n## Anonymous GET of a missing segment in a folder of 100 x 1 MiB playlists, {requests} requests x {runs} runs"
+    );
+    println!(
+        "| GET | median (µs) | p99 (µs) | ratio to the plain GET |\n| --- | --- | --- | --- |"
+    );
+    let mut results = Vec::new();
+    for path in ["/amp/present.ts", "/amp/missing.ts"] {
+        let request = abi::Request {
+            path: path.into(),
+            ..request.clone()
+        };
+        let deployment = guests
+            .handler_for(path.trim_start_matches('/'))
+            .expect("origin");
+        let (mut medians, mut p99s) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let mut samples = Vec::with_capacity(requests);
+            for _ in 0..requests {
+                let started = Instant::now();
+                runtime.decide(&deployment, &request).await?;
+                samples.push(started.elapsed());
+            }
+            let (m, p) = stats(&mut samples);
+            medians.push(m);
+            p99s.push(p);
+        }
+        results.push((path, median(&mut medians), median(&mut p99s)));
+    }
+    let plain = results[0].1;
+    for (path, m, p) in results {
+        println!("| {path} | {m:.1} | {p:.1} | {:.2}x |", m / plain);
     }
     Ok(())
 }

@@ -31,20 +31,24 @@ impl IngestAuth {
         IngestAuth { rules }
     }
 
-    /// Whether `method` on `path` may proceed with these `headers`.
+    /// Whether `method` on `rooted`, `/` and the request's decoded key (`http::Target::rooted`), may
+    /// proceed with these `headers`. Only writes (PUT, POST, DELETE) and, under `protect_reads`, reads (GET,
+    /// HEAD) need credentials; a CORS preflight never carries any and reveals nothing.
     ///
     /// # Errors
-    /// [`Denied`] when credentials are required and missing, wrong, or impossible for the path.
-    pub fn check(&self, method: &Method, path: &str, headers: &HeaderMap) -> Result<(), Denied> {
+    /// [`Denied`] when credentials are required and missing, wrong, or impossible for the key.
+    pub fn check(&self, method: &Method, rooted: &str, headers: &HeaderMap) -> Result<(), Denied> {
         if self.rules.is_empty() {
             return Ok(());
         }
         let writes = matches!(*method, Method::PUT | Method::POST | Method::DELETE);
-        let rule = self.rules.iter().find(|r| path.starts_with(&r.prefix));
+        let reads = matches!(*method, Method::GET | Method::HEAD);
+        let rule = self.rules.iter().find(|r| rooted.starts_with(&r.prefix));
         match rule {
-            None if writes => Err(Denied::Uncovered(path.to_owned())),
+            None if writes => Err(Denied::Uncovered(rooted.to_owned())),
             None => Ok(()),
-            Some(rule) if !writes && !rule.protect_reads => Ok(()),
+            Some(_) if !writes && !reads => Ok(()),
+            Some(rule) if reads && !rule.protect_reads => Ok(()),
             Some(rule) => match authorization(headers) {
                 None => Err(Denied::Unauthorized(
                     "credentials required (Bearer token or Basic)",
@@ -163,6 +167,15 @@ mod tests {
         assert!(auth.check(&Method::GET, "/private/x", &none).is_err());
         assert!(
             auth.check(&Method::GET, "/private/x", &with("Bearer p"))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_preflight_passes_a_protected_prefix() {
+        assert!(
+            rules()
+                .check(&Method::OPTIONS, "/private/x", &HeaderMap::new())
                 .is_ok()
         );
     }

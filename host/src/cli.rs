@@ -12,9 +12,22 @@ use crate::config::{Config, ConfigError};
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about)]
 pub struct Cli {
+    /// How log lines on stderr are written: `text` (colours only on a terminal) or `json` (one object a
+    /// line, for log collectors).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "STRATA_LOG_FORMAT")]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The shapes of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines; ANSI colours only when stderr is a terminal.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 /// The subcommands.

@@ -19,6 +19,11 @@ pub struct Config {
     pub memory_bytes: ByteSize,
     /// Largest object a PUT or POST may store.
     pub max_object_bytes: ByteSize,
+    /// Bytes uploads in progress may hold in memory (their hot copies and the chunks kept for readers
+    /// following them); past it, a new upload answers 503 with `Retry-After`.
+    pub upload_memory_bytes: ByteSize,
+    /// Deadlines and caps on what clients can hold open (`[http]`).
+    pub http: HttpConfig,
     /// The handler guest and its limits.
     pub guest: GuestConfig,
     /// The admin API under `/_strata/`.
@@ -43,6 +48,77 @@ pub struct TlsConfig {
     pub cert: PathBuf,
     /// PEM file of the leaf's private key (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
+}
+
+/// Deadlines and caps on connections, so no client (silent, slow or stalled) holds the origin's resources
+/// for long.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Time a client has to send a request's head, from the connection's start or the end of the previous
+    /// response (for HTTP/1.1 this is also how long a kept-alive connection may sit idle), in milliseconds.
+    pub header_timeout_ms: u64,
+    /// A connection with no request in flight and no bytes moving for this long is closed, in milliseconds.
+    pub idle_timeout_ms: u64,
+    /// Most client connections open at once; more wait in the listen backlog.
+    pub max_connections: u32,
+    /// An upload whose body sends no byte for this long is aborted and stores nothing, in milliseconds.
+    pub body_idle_timeout_ms: u64,
+    /// On SIGTERM or SIGINT, how long open requests may take to finish before the process exits, in
+    /// milliseconds; parked requests are answered 503 with `Retry-After` at once.
+    pub shutdown_grace_ms: u64,
+}
+
+impl HttpConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let at_least = |key: &str, value: u64, min: u64, unit: &str| {
+            if value < min {
+                Err(ConfigError::Invalid {
+                    key: format!("http.{key}"),
+                    reason: format!("must be at least {min} {unit}"),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        at_least("header_timeout_ms", self.header_timeout_ms, 100, "ms")?;
+        at_least("idle_timeout_ms", self.idle_timeout_ms, 100, "ms")?;
+        at_least("body_idle_timeout_ms", self.body_idle_timeout_ms, 100, "ms")?;
+        at_least("max_connections", u64::from(self.max_connections), 1, "")?;
+        Ok(())
+    }
+
+    /// [`HttpConfig::header_timeout_ms`] as a duration.
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_timeout_ms)
+    }
+
+    /// [`HttpConfig::idle_timeout_ms`] as a duration.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+
+    /// [`HttpConfig::body_idle_timeout_ms`] as a duration.
+    pub fn body_idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_idle_timeout_ms)
+    }
+
+    /// [`HttpConfig::shutdown_grace_ms`] as a duration.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            header_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 10_000,
+            body_idle_timeout_ms: 30_000,
+            shutdown_grace_ms: 10_000,
+        }
+    }
 }
 
 /// Who may use the admin API.
@@ -107,6 +183,8 @@ pub struct PluginConfig {
     pub memory_bytes: ByteSize,
     /// CPU deadline of one rewrite, in milliseconds.
     pub deadline_ms: u64,
+    /// Wall-clock deadline of one rewrite (CPU, waits and all), in milliseconds.
+    pub wall_deadline_ms: u64,
 }
 
 impl Default for PluginConfig {
@@ -114,6 +192,7 @@ impl Default for PluginConfig {
         PluginConfig {
             memory_bytes: ByteSize::mib(16),
             deadline_ms: 50,
+            wall_deadline_ms: 200,
         }
     }
 }
@@ -128,6 +207,9 @@ pub struct GuestConfig {
     pub memory_bytes: ByteSize,
     /// CPU deadline per decision, in milliseconds.
     pub deadline_ms: u64,
+    /// Wall-clock deadline per decision (CPU, host calls and any sleep through WASI clocks), in
+    /// milliseconds; past it the decision is dropped, its instance slot freed, and the request answers 503.
+    pub wall_deadline_ms: u64,
     /// Largest object a guest may read whole (playlists, manifests).
     pub max_read_bytes: ByteSize,
     /// Most guest instances alive at once (the pooling allocator's size); more requests wait.
@@ -145,6 +227,8 @@ impl Default for Config {
             data_dir: PathBuf::from("./strata-data"),
             memory_bytes: ByteSize::mib(512),
             max_object_bytes: ByteSize::mib(64),
+            upload_memory_bytes: ByteSize::mib(512),
+            http: HttpConfig::default(),
             guest: GuestConfig::default(),
             admin: AdminConfig::default(),
             auth: AuthConfig::default(),
@@ -162,6 +246,7 @@ impl Default for GuestConfig {
             handler: None,
             memory_bytes: ByteSize::mib(64),
             deadline_ms: 500,
+            wall_deadline_ms: 1_000,
             max_read_bytes: ByteSize::mib(4),
             max_instances: 128,
             guests_dir: None,
@@ -193,7 +278,7 @@ pub enum ConfigError {
     #[error("invalid setting {key}: {reason}")]
     Invalid {
         /// The key, as written in the file.
-        key: &'static str,
+        key: String,
         /// What is wrong with it.
         reason: String,
     },
@@ -217,16 +302,19 @@ impl Config {
         toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))
     }
 
-    /// Checks values that parse but cannot work.
+    /// Checks values that parse but cannot work, naming the key at fault.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, reason: &str| {
+        let invalid = |key: &str, reason: &str| {
             Err(ConfigError::Invalid {
-                key,
+                key: key.to_owned(),
                 reason: reason.to_owned(),
             })
         };
         if self.max_object_bytes.as_u64() == 0 {
             return invalid("max_object_bytes", "must be above 0");
+        }
+        if self.upload_memory_bytes.as_u64() == 0 {
+            return invalid("upload_memory_bytes", "must be above 0");
         }
         if self.guest.memory_bytes.as_u64() < ByteSize::mib(1).as_u64() {
             return invalid("guest.memory_bytes", "must be at least 1 MiB");
@@ -234,12 +322,20 @@ impl Config {
         if self.guest.deadline_ms < 10 {
             return invalid("guest.deadline_ms", "must be at least 10 ms");
         }
+        if self.guest.wall_deadline_ms < self.guest.deadline_ms {
+            return invalid(
+                "guest.wall_deadline_ms",
+                "must be at least guest.deadline_ms (the CPU deadline)",
+            );
+        }
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must name a folder");
         }
         if self.guest.max_instances == 0 {
             return invalid("guest.max_instances", "must be at least 1");
         }
+        self.http.validate()?;
+        self.validate_secrets()?;
         for rule in &self.auth.ingest {
             if !rule.prefix.starts_with('/') {
                 return invalid("auth.ingest.prefix", "must start with '/'");
@@ -250,19 +346,16 @@ impl Config {
                     "each rule needs at least one bearer token or basic user",
                 );
             }
-            if rule.basic.iter().any(|b| !b.contains(':')) {
-                return invalid("auth.ingest.basic", "each entry must be user:password");
-            }
         }
         if !self.listen.ip().is_loopback() && self.auth.ingest.is_empty() {
-            return Err(ConfigError::Invalid {
-                key: "auth.ingest",
-                reason: format!(
+            return invalid(
+                "auth.ingest",
+                &format!(
                     "listening on {}, which is not a loopback address, needs ingest credentials: add an \
                      [[auth.ingest]] rule (prefix = \"/\", bearer = [\"...\"]) to the config",
                     self.listen
                 ),
-            });
+            );
         }
         for chain in &self.filters {
             if chain.plugins.is_empty() {
@@ -270,17 +363,61 @@ impl Config {
             }
         }
         for (name, plugin) in &self.plugins {
-            if plugin.deadline_ms < 1 || plugin.memory_bytes.as_u64() < ByteSize::mib(1).as_u64() {
-                return Err(ConfigError::Invalid {
-                    key: "plugins",
-                    reason: format!(
-                        "plugin {name:?} needs deadline_ms >= 1 and memory_bytes >= 1 MiB"
-                    ),
-                });
+            if plugin.deadline_ms < 1
+                || plugin.memory_bytes.as_u64() < ByteSize::mib(1).as_u64()
+                || plugin.wall_deadline_ms < plugin.deadline_ms
+            {
+                return invalid(
+                    &format!("plugins.{name}"),
+                    "needs deadline_ms >= 1, wall_deadline_ms >= deadline_ms and memory_bytes >= 1 MiB",
+                );
             }
         }
         if let Err(e) = crate::tiers::Rules::compile(&self.storage) {
             return invalid("storage.rules", &e.to_string());
+        }
+        Ok(())
+    }
+
+    /// Refuses secrets that are empty (and so match a request that sends an empty one, or nothing).
+    fn validate_secrets(&self) -> Result<(), ConfigError> {
+        let empty = |key: String, what: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: format!("{what} is empty; give a secret or remove the key"),
+            })
+        };
+        if self
+            .admin
+            .token
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            return empty("admin.token".into(), "the admin token");
+        }
+        for rule in &self.auth.ingest {
+            if rule.bearer.iter().any(|t| t.trim().is_empty()) {
+                return empty(
+                    format!("auth.ingest.bearer (prefix {:?})", rule.prefix),
+                    "a bearer token",
+                );
+            }
+            for basic in &rule.basic {
+                match basic.split_once(':') {
+                    Some((user, password)) if !user.is_empty() && !password.is_empty() => {}
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            key: format!("auth.ingest.basic (prefix {:?})", rule.prefix),
+                            reason: "each entry must be user:password, neither empty".into(),
+                        });
+                    }
+                }
+            }
+        }
+        for (name, value) in &self.guest.settings {
+            if name.starts_with("sign:") && value.trim().is_empty() {
+                return empty(format!("guest.settings.\"{name}\""), "the signing key");
+            }
         }
         Ok(())
     }
@@ -292,6 +429,7 @@ impl Config {
     pub fn tier_settings(&self) -> Result<crate::tiers::TierSettings, crate::tiers::RuleError> {
         Ok(crate::tiers::TierSettings {
             memory_bytes: self.memory_bytes.as_u64(),
+            upload_memory_bytes: self.upload_memory_bytes.as_u64(),
             disk_bytes: self.storage.disk_bytes.map(|b| b.as_u64()),
             rules: crate::tiers::Rules::compile(&self.storage)?,
             memory_policy: self.storage.memory_policy,
@@ -301,6 +439,11 @@ impl Config {
     /// The CPU deadline per guest decision.
     pub fn guest_deadline(&self) -> Duration {
         Duration::from_millis(self.guest.deadline_ms)
+    }
+
+    /// The wall-clock deadline per guest decision.
+    pub fn guest_wall_deadline(&self) -> Duration {
+        Duration::from_millis(self.guest.wall_deadline_ms)
     }
 }
 
@@ -370,15 +513,38 @@ mod tests {
     }
 
     #[test]
+    fn empty_secrets_are_refused_naming_the_key() {
+        for (text, key) in [
+            ("[admin]\ntoken = \"\"", "admin.token"),
+            (
+                "[[auth.ingest]]\nprefix = \"/live/\"\nbearer = [\"\"]",
+                "auth.ingest.bearer",
+            ),
+            (
+                "[[auth.ingest]]\nprefix = \"/live/\"\nbasic = [\"enc:\"]",
+                "auth.ingest.basic",
+            ),
+            (
+                "[guest.settings]\n\"sign:premium/\" = \"\"",
+                "guest.settings.\"sign:premium/\"",
+            ),
+        ] {
+            let error = Config::from_toml(text)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
+    }
+
+    #[test]
     fn impossible_values_are_refused() {
         let mut config = Config::default();
         config.guest.deadline_ms = 1;
         assert!(matches!(
             config.validate(),
-            Err(ConfigError::Invalid {
-                key: "guest.deadline_ms",
-                ..
-            })
+            Err(ConfigError::Invalid { key, .. }) if key == "guest.deadline_ms"
         ));
     }
 }

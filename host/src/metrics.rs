@@ -40,6 +40,7 @@ pub fn record_request(method: &Method, status: StatusCode, elapsed: Duration) {
 pub fn record_guest_failure(error: &GuestError) {
     let kind = match error {
         GuestError::Timeout(_) => "timeout",
+        GuestError::WallClock(_) => "wall_clock",
         GuestError::Trap(_) => "trap",
         GuestError::Invalid(_) => "invalid",
         GuestError::OutOfMemory(_) => "memory",
@@ -75,6 +76,12 @@ fn publish_tiers(stats: &crate::tiers::TierStats) {
         ("strata_tier_objects", "disk", stats.disk_objects as u64),
         ("strata_tier_bytes", "memory", stats.memory_bytes),
         ("strata_tier_bytes", "disk", stats.disk_bytes),
+        ("strata_tier_bytes", "uploads", stats.upload_memory_bytes),
+        (
+            "strata_tier_budget_bytes",
+            "uploads",
+            stats.upload_memory_budget_bytes,
+        ),
     ];
     for (name, tier, value) in gauges {
         metrics::gauge!(name, "tier" => tier).set(value as f64);
@@ -95,6 +102,11 @@ fn publish_tiers(stats: &crate::tiers::TierStats) {
         ("strata_tier_demotions_total", "memory", stats.demotions),
         ("strata_tier_dropped_total", "memory", stats.dropped),
         ("strata_tier_expirations_total", "all", stats.expirations),
+        (
+            "strata_uploads_refused_total",
+            "uploads",
+            stats.uploads_refused,
+        ),
     ];
     for (name, tier, value) in counters {
         metrics::counter!(name, "tier" => tier).absolute(value);

@@ -40,6 +40,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let limits = GuestLimits {
         memory_bytes: config.guest.memory_bytes.as_u64(),
         deadline: config.guest_deadline(),
+        wall_deadline: config.guest_wall_deadline(),
         max_read_bytes: config.guest.max_read_bytes.as_u64(),
         max_instances: config.guest.max_instances,
     };
@@ -93,7 +94,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         metrics,
         herds: Herds::default(),
         load,
+        drain: crate::http::Drain::default(),
     });
+    warn_about_open_access(&state.config);
     // Scripts and tests read this line to learn the port when listening on port 0.
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("strata listening on {scheme}://{address}");
@@ -101,6 +104,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::http::run(listener, tls, state, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Says at start what any local process (or a proxy on this machine) may do without credentials.
+fn warn_about_open_access(config: &Config) {
+    if config.admin.token.is_none() {
+        tracing::warn!(
+            "the admin API has no token: any client on this machine may deploy guests (proxied requests are \
+             refused); set [admin] token or --admin-token"
+        );
+    }
+    if config.auth.ingest.is_empty() {
+        tracing::warn!(
+            listen = %config.listen,
+            "ingest has no credentials: any client that reaches the listener may PUT and DELETE objects; \
+             add an [[auth.ingest]] rule"
+        );
+    }
 }
 
 /// Reads the certificate and key again on each SIGHUP, as operators signal a renewal; a failed reload is

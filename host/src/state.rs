@@ -6,7 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::IngestAuth;
 use crate::config::Config;
-use crate::http::Herds;
+use crate::http::{Drain, Herds};
 use crate::runtime::{Guests, Runtime};
 use crate::tiers::Tiers;
 
@@ -28,4 +28,6 @@ pub struct AppState {
     pub herds: Herds,
     /// Data-plane requests in flight, reported to guests as load.
     pub load: crate::http::Load,
+    /// Whether the process is shutting down.
+    pub drain: Drain,
 }

@@ -43,12 +43,44 @@ pub fn client() -> reqwest::blocking::Client {
         .expect("build the HTTP client")
 }
 
+/// One client per protocol a player may speak to the plain listener: HTTP/1.1, and HTTP/2 with prior
+/// knowledge (h2c), each named for assertion messages.
+pub fn clients() -> [(&'static str, reqwest::blocking::Client); 2] {
+    let builder = || {
+        reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(REQUEST_TIMEOUT)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+    };
+    [
+        (
+            "HTTP/1.1",
+            builder()
+                .http1_only()
+                .build()
+                .expect("build the HTTP/1.1 client"),
+        ),
+        (
+            "HTTP/2",
+            builder()
+                .http2_prior_knowledge()
+                .build()
+                .expect("build the HTTP/2 client"),
+        ),
+    ]
+}
+
 /// A running `strata serve` on `127.0.0.1:0` with its own temporary data directory.
 ///
 /// Dropping it kills the process; if the test is panicking, the server's stderr is printed.
 pub struct Strata {
     data: tempfile::TempDir,
     logs: tempfile::TempDir,
+    /// A command the binary runs under (e.g. `prlimit --nofile=64`), empty for none.
+    wrapper: Vec<String>,
+    /// The folder of the config file written by [`Strata::with_config`], kept while the server lives.
+    config: Option<tempfile::TempDir>,
     args: Vec<String>,
     child: Option<Child>,
     base_url: String,
@@ -60,6 +92,28 @@ impl Strata {
     /// Starts `strata serve --listen 127.0.0.1:0 --data <tempdir>` followed by `args`, and waits
     /// (at most [`STARTUP_TIMEOUT`]) for its listening line. Panics, showing stderr, if it fails.
     pub fn start(args: &[&str]) -> Strata {
+        Strata::start_under(&[], args)
+    }
+
+    /// As [`Strata::start`], with `config` (TOML) written to a file of its own and passed with `--config`.
+    pub fn with_config(config: &str, args: &[&str]) -> Strata {
+        let dir = tempfile::Builder::new()
+            .prefix("strata-config-")
+            .tempdir()
+            .expect("create config dir");
+        let path = dir.path().join("strata.toml");
+        std::fs::write(&path, config).expect("write config");
+        let path = path.to_str().expect("utf-8 temp path").to_owned();
+        let mut all = vec!["--config", path.as_str()];
+        all.extend_from_slice(args);
+        let mut strata = Strata::start(&all);
+        strata.config = Some(dir);
+        strata
+    }
+
+    /// As [`Strata::start`], with the binary run by `wrapper` (a command and its arguments, such as
+    /// `["prlimit", "--nofile=64"]`), which must exec it with the arguments that follow.
+    pub fn start_under(wrapper: &[&str], args: &[&str]) -> Strata {
         let data = tempfile::Builder::new()
             .prefix("strata-data-")
             .tempdir()
@@ -71,6 +125,8 @@ impl Strata {
         let mut strata = Strata {
             data,
             logs,
+            wrapper: wrapper.iter().map(|a| a.to_string()).collect(),
+            config: None,
             args: args.iter().map(|a| a.to_string()).collect(),
             child: None,
             base_url: String::new(),
@@ -224,7 +280,15 @@ impl Strata {
             .to_str()
             .expect("utf-8 temp path")
             .to_owned();
-        let mut child = Command::new(strata_bin())
+        let mut command = match self.wrapper.split_first() {
+            Some((program, wrapper_args)) => {
+                let mut command = Command::new(program);
+                command.args(wrapper_args).arg(strata_bin());
+                command
+            }
+            None => Command::new(strata_bin()),
+        };
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data", &data])
             .args(&self.args)
             .env("RUST_BACKTRACE", "1")
@@ -480,6 +544,23 @@ pub fn raw_http(addr: &str, request: &[u8]) -> RawResponse {
             String::from_utf8_lossy(&buf[..buf.len().min(512)])
         )
     })
+}
+
+/// Writes `request` to `addr`, shuts down the sending side (a half-close, as TCP proxies and some clients
+/// do after a request) and reads the answer until the server closes (10 s read timeout). `None` when the
+/// server closed without answering.
+pub fn raw_half_closed(addr: &str, request: &[u8]) -> Option<RawResponse> {
+    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set read timeout");
+    stream.write_all(request).expect("write request");
+    stream
+        .shutdown(std::net::Shutdown::Write)
+        .expect("shut down the write side");
+    let mut buf = Vec::new();
+    let _ = stream.read_to_end(&mut buf);
+    parse_raw_response(&buf)
 }
 
 /// Writes `request` to `addr` and closes the connection without reading any answer, as ffmpeg

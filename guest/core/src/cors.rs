@@ -6,8 +6,9 @@ use crate::types::{Headers, Request, Response};
 /// The methods the data plane answers, for preflights and `Allow`.
 pub const ALLOW_METHODS: &str = "GET, HEAD, PUT, POST, DELETE, OPTIONS";
 
-/// Response headers a browser script may read.
-pub const EXPOSE_HEADERS: &str = "ETag, Content-Length, Content-Range, Accept-Ranges, Last-Modified, CMSD-Static, CMSD-Dynamic, Age";
+/// Response headers a browser script may read. `Date` is among them because dash.js syncs its clock to the
+/// MPD response's `Date` when the MPD names no `UTCTiming` source; without it live DASH stops playing.
+pub const EXPOSE_HEADERS: &str = "Date, ETag, Content-Length, Content-Range, Accept-Ranges, Last-Modified, CMSD-Static, CMSD-Dynamic, Age";
 
 /// Request headers allowed when the preflight did not name any: those players and encoders send
 /// (CMCD headers trigger preflights).

@@ -81,9 +81,8 @@ fn put(req: &Request, key: String, store: &impl Store) -> Outcome {
         Ok(ttl) => ttl,
         Err(reason) => return Outcome::Respond(response::error(400, &reason)),
     };
-    let content_type = non_empty_header(req, "content-type")
-        .unwrap_or_else(|| media_type::content_type_for(&key))
-        .to_string();
+    let content_type =
+        media_type::recorded_content_type(&key, non_empty_header(req, "content-type")).to_string();
     let cache_control = non_empty_header(req, "cache-control").map(str::to_string);
     let metadata = req
         .headers

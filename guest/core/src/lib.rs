@@ -18,6 +18,7 @@
 //! - [`response`]: the shapes of small responses (errors, 204, 304).
 //! - [`segment_wait`]: park a request for a segment a stored playlist names but whose upload has not begun.
 //! - [`naming_playlist`]: the playlist in a segment's folder that names it (waits, CMSD `d`/`br`).
+//! - [`lookup_budget`]: the bound on what one request may read of other playlists.
 //! - [`ttl`]: the per-object lifetime an upload asks for.
 //! - [`hls`], [`dash`]: playlist and MPD parsing and writing that keep what they do not understand.
 //! - [`manifest`]: GET of a playlist or MPD: rewrites, Cache-Control by content, CMSD-Static.
@@ -30,6 +31,7 @@
 //! - [`query`]: query-string parameters.
 //! - [`iso8601`]: date-times and durations as playlists and query parameters write them.
 //! - [`llhls`]: LL-HLS blocking playlist reload, delta updates, rendition reports and their caching.
+//! - [`utc_timing`]: the clock source live MPDs name for players.
 
 pub mod abr;
 pub mod cache_control;
@@ -44,6 +46,7 @@ pub mod hls;
 pub mod http_date;
 pub mod iso8601;
 pub mod llhls;
+pub mod lookup_budget;
 pub mod manifest;
 pub mod media_type;
 pub mod naming_playlist;
@@ -58,6 +61,7 @@ pub mod store;
 pub mod time_shift;
 pub mod ttl;
 pub mod types;
+pub mod utc_timing;
 
 #[cfg(test)]
 mod test_support;

@@ -12,12 +12,15 @@ use crate::dash::Mpd;
 use crate::filter::{self, Filter};
 use crate::hls::{Kind, Playlist};
 use crate::media_type::extension;
-use crate::naming_playlist::MAX_PLAYLIST_BYTES;
 use crate::response;
 use crate::signing::{SignedPrefix, Token, rewrite};
 use crate::store::Store;
 use crate::time_shift::{TimeShift, TimeShiftError};
 use crate::types::{Headers, ObjectMeta, Outcome, Request, Response};
+use crate::utc_timing;
+
+/// Largest playlist or MPD read whole to answer a GET of it; a larger one is served as stored.
+pub const MAX_PLAYLIST_BYTES: u64 = 1 << 20;
 
 /// What the request asks to be done to the manifest.
 struct Rewrites<'a> {
@@ -27,6 +30,8 @@ struct Rewrites<'a> {
     signed: Option<&'a (SignedPrefix, Token)>,
     /// The player's bitrate budget in kbps, on routes with CMCD-driven variant choice ([`abr`]).
     abr: Option<f64>,
+    /// The clock source to name in a live MPD that names none ([`utc_timing`]).
+    utc_timing: Option<String>,
 }
 
 /// The outcome of a GET or HEAD of the existing playlist `meta` (not answered 304 by its stored validators);
@@ -49,6 +54,8 @@ pub fn get(
         .as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty());
+    // Whether a rewrite the request asked for needs the text (a clock source for a live MPD is not asked
+    // for: it is added when the text can be read).
     let rewriting = rewrites.filter.is_some()
         || rewrites.shift.is_some()
         || signed.is_some()
@@ -76,6 +83,10 @@ pub fn get(
     if dash || !text.contains("#EXT-X-STREAM-INF") {
         // Only HLS multivariant playlists have variants to choose; others stay shared-cacheable.
         rewrites.abr = None;
+    }
+    if dash && text.contains("dynamic") && !text.contains("UTCTiming") {
+        // A live MPD without a clock source (checked exactly once parsed).
+        rewrites.utc_timing = utc_timing::source_for(req);
     }
     let rewritten = match rewrite(&text, &meta.key, dash, &rewrites) {
         Ok(r) => r,
@@ -111,6 +122,7 @@ fn parse_rewrites<'a>(
         shift,
         signed,
         abr: None,
+        utc_timing: None,
     })
 }
 
@@ -121,7 +133,12 @@ fn rewrite(
     dash: bool,
     r: &Rewrites<'_>,
 ) -> Result<Option<String>, Response> {
-    if r.filter.is_none() && r.shift.is_none() && r.signed.is_none() && r.abr.is_none() {
+    if r.filter.is_none()
+        && r.shift.is_none()
+        && r.signed.is_none()
+        && r.abr.is_none()
+        && r.utc_timing.is_none()
+    {
         return Ok(None);
     }
     let bad = |status: u16, reason: String| response::error(status, &reason);
@@ -129,13 +146,24 @@ fn rewrite(
         if r.shift.is_some() {
             return Err(bad(400, TimeShiftError::NotAMediaPlaylist.to_string()));
         }
-        let mut mpd =
-            Mpd::parse(text).map_err(|e| bad(500, format!("stored MPD is malformed: {e}")))?;
+        let only_clock = r.filter.is_none() && r.signed.is_none();
+        let mut mpd = match Mpd::parse(text) {
+            Ok(mpd) => mpd,
+            // Nothing was asked of a malformed MPD: it is served as stored.
+            Err(_) if only_clock => return Ok(None),
+            Err(e) => return Err(bad(500, format!("stored MPD is malformed: {e}"))),
+        };
         if let Some(f) = &r.filter {
             mpd = filter::dash::apply(f, &mpd).map_err(|e| bad(400, e.to_string()))?;
         }
         if let Some((signed, token)) = r.signed {
             mpd = rewrite::dash(&mpd, key, &signed.prefix, token);
+        }
+        if let Some(source) = &r.utc_timing
+            && mpd.is_dynamic()
+            && !mpd.has_utc_timing()
+        {
+            mpd.add_utc_timing(utc_timing::HTTP_ISO_SCHEME, source);
         }
         return Ok(Some(mpd.write()));
     }
@@ -265,6 +293,34 @@ mod tests {
 
     fn body(r: &Response) -> &str {
         std::str::from_utf8(&r.body).unwrap()
+    }
+
+    #[test]
+    fn a_live_mpd_without_a_clock_source_gets_the_origins() {
+        let live =
+            "<MPD type=\"dynamic\" availabilityStartTime=\"2024-05-01T12:00:00Z\"><Period/></MPD>";
+        let store = MemStore::default()
+            .with("live/manifest.mpd", live.as_bytes())
+            .with("live/timed.mpd", b"<MPD type=\"dynamic\"><UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:direct:2014\" value=\"x\"/></MPD>")
+            .with("vod/manifest.mpd", b"<MPD type=\"static\"><Period/></MPD>");
+        let req = request("GET", "/live/manifest.mpd", &[("host", "o.example")]);
+        let r = responded(decide(&req, &store));
+        assert!(
+            body(&r).contains("<UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:http-iso:2014\" value=\"/_strata/time\"/>"),
+            "{}",
+            body(&r)
+        );
+        for path in ["/live/timed.mpd", "/vod/manifest.mpd"] {
+            served(decide(
+                &request("GET", path, &[("host", "o.example")]),
+                &store,
+            ));
+        }
+        let off = Request {
+            settings: vec![("utc_timing".into(), "off".into())],
+            ..req
+        };
+        served(decide(&off, &store));
     }
 
     #[test]

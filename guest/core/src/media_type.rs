@@ -78,6 +78,30 @@ pub fn content_type_for(key: &str) -> &'static str {
     lookup(key).map_or(DEFAULT_CONTENT_TYPE, |m| m.content_type)
 }
 
+/// Content-Types that HTTP clients send when their user named none: `curl --data-binary` sends a form type,
+/// and many upload tools `application/octet-stream`. Neither describes a segment or a playlist.
+const CLIENT_DEFAULTS: &[&str] = &[
+    "application/x-www-form-urlencoded",
+    "application/octet-stream",
+];
+
+/// The Content-Type to record for an upload of `key` that sent `given`: what the uploader said, unless it is
+/// a client's default and the extension names a media type, which is then recorded instead.
+pub fn recorded_content_type<'a>(key: &str, given: Option<&'a str>) -> &'a str {
+    let essence = |t: &str| t.split(';').next().unwrap_or_default().trim().to_owned();
+    match (given, lookup(key)) {
+        (Some(given), Some(known))
+            if CLIENT_DEFAULTS
+                .iter()
+                .any(|d| essence(given).eq_ignore_ascii_case(d)) =>
+        {
+            known.content_type
+        }
+        (Some(given), _) => given,
+        (None, _) => content_type_for(key),
+    }
+}
+
 /// The class of `key` by its extension.
 pub fn class_of(key: &str) -> ObjectClass {
     lookup(key).map_or(ObjectClass::Other, |m| m.class)
@@ -86,6 +110,30 @@ pub fn class_of(key: &str) -> ObjectClass {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_default_types_give_way_to_the_extension() {
+        assert_eq!(
+            recorded_content_type("live/s.ts", Some("application/x-www-form-urlencoded")),
+            "video/mp2t"
+        );
+        assert_eq!(
+            recorded_content_type("live/i.m3u8", Some("Application/Octet-Stream; x=1")),
+            "application/vnd.apple.mpegurl"
+        );
+        assert_eq!(
+            recorded_content_type("blob.bin", Some("application/octet-stream")),
+            "application/octet-stream"
+        );
+        assert_eq!(
+            recorded_content_type("live/s.ts", Some("video/MP2T")),
+            "video/MP2T"
+        );
+        assert_eq!(
+            recorded_content_type("live/s.m4s", None),
+            "video/iso.segment"
+        );
+    }
 
     #[test]
     fn known_extensions() {

@@ -2,9 +2,11 @@
 //! whose URIs or `SegmentTemplate` patterns produce its file name.
 //!
 //! Waiting for an announced segment ([`crate::segment_wait`]) and describing a served one in CMSD
-//! ([`crate::cmsd`]) both need it; the lookup is bounded (one listing of at most [`LIST_LIMIT`] playlists, reads
-//! of at most [`MAX_PLAYLIST_BYTES`]) so its cost per request stays small.
+//! ([`crate::cmsd`]) both need it; the lookup is bounded (one listing of at most [`LIST_LIMIT`] playlists,
+//! then reads within a [`LookupBudget`], the likeliest playlist first) so its cost per request stays small
+//! whatever the folder holds.
 
+use crate::lookup_budget::LookupBudget;
 use crate::media_type::{ObjectClass, class_of, file_name};
 use crate::store::Store;
 
@@ -14,21 +16,29 @@ pub const LIST_LIMIT: u32 = 100;
 /// The endings of playlist keys: HLS playlists and DASH MPDs.
 pub const PLAYLIST_SUFFIXES: &[&str] = &[".m3u8", ".mpd"];
 
-/// Largest playlist read, in bytes; larger ones are skipped.
-pub const MAX_PLAYLIST_BYTES: u64 = 1 << 20;
-
-/// The text of the first playlist directly in `key`'s folder that names `key`'s file; playlists that cannot
-/// be read are skipped.
+/// The text of the first playlist directly in `key`'s folder that names `key`'s file, trying first the
+/// playlists whose names share the longest start with the segment's (`stream_2.m3u8` for
+/// `stream_2_15.ts`); playlists that cannot be read, or do not fit the budget, are skipped.
 pub fn find(key: &str, store: &impl Store) -> Option<String> {
     let name = file_name(key);
     let dir = &key[..key.len() - name.len()];
-    store
+    let mut candidates: Vec<String> = store
         .list_ending(dir, PLAYLIST_SUFFIXES, LIST_LIMIT)
-        .iter()
+        .into_iter()
         .filter(|k| is_playlist_in(k, dir))
-        .filter_map(|k| store.read(k, MAX_PLAYLIST_BYTES).ok())
+        .collect();
+    candidates.sort_by_key(|k| std::cmp::Reverse(shared_start(file_name(k), name)));
+    let mut budget = LookupBudget::default();
+    candidates
+        .iter()
+        .filter_map(|k| budget.read(store, k))
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .find(|text| names(text, name))
+}
+
+/// How many leading bytes `a` and `b` share.
+fn shared_start(a: &str, b: &str) -> usize {
+    a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count()
 }
 
 /// Whether `candidate` is an HLS or DASH playlist directly in folder `dir` (which ends in `/` or is empty).
@@ -155,6 +165,21 @@ mod tests {
             .with("live/sub/c.m3u8", b"#EXTM3U\n#EXTINF:4,\nseg2.ts\n");
         assert_eq!(find("live/seg1.ts", &store).as_deref(), Some(text));
         assert_eq!(find("live/seg2.ts", &store), None);
+    }
+
+    #[test]
+    fn the_likeliest_playlists_are_read_first_within_the_budget() {
+        let mut store = MemStore::default();
+        // Many other playlists come first in key order; the rendition's own comes last.
+        for i in 0..30 {
+            store = store.with(
+                &format!("live/a{i:02}.m3u8"),
+                b"#EXTM3U\n#EXTINF:4,\nx.ts\n",
+            );
+        }
+        let own = "#EXTM3U\n#EXTINF:4,\nstream_2_15.ts\n";
+        store = store.with("live/stream_2.m3u8", own.as_bytes());
+        assert_eq!(find("live/stream_2_15.ts", &store).as_deref(), Some(own));
     }
 
     #[test]

@@ -1,9 +1,14 @@
 //! Request path → object key, enforcing the path rules so no key can escape its folder or confuse a
 //! file-backed tier: hostile paths fail here with 400 and a reason.
+//!
+//! The host decodes every data-plane path with [`key_from_path`] once, decides access, routing and plugin
+//! chains on that key, and hands guests [`path_from_key`] of it: a canonical path that decodes back to the
+//! same key, so no encoding (`%70rivate`, `index%2Em3u8`, `a%2Fb`) can mean one key to a check and another to
+//! the guest (`docs/decisions/0046-one-key-decided-once.md`).
 
 use std::fmt;
 
-use percent_encoding::percent_decode_str;
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
 /// Longest key accepted, in bytes after percent-decoding.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -45,6 +50,31 @@ impl fmt::Display for PathError {
 }
 
 impl std::error::Error for PathError {}
+
+/// What [`path_from_key`] percent-encodes besides non-ASCII: what cannot stand in a path (RFC 3986), and `%`
+/// so a literal `%` in a key survives decoding.
+const PATH_ESCAPES: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// The canonical request path of `key`: `/` and the key with only what must be escaped escaped. For every
+/// valid key, `key_from_path(&path_from_key(key))` is `key` again.
+pub fn path_from_key(key: &str) -> String {
+    format!("/{}", utf8_percent_encode(key, PATH_ESCAPES))
+}
 
 /// The key a request path names: the path without its leading `/`, percent-decoded and checked.
 ///
@@ -154,6 +184,26 @@ mod tests {
         // 1024 encoded triples decode to 1024 bytes: accepted.
         let encoded = format!("/{}", "%61".repeat(MAX_KEY_BYTES));
         assert!(key_from_path(&encoded).is_ok());
+    }
+
+    #[test]
+    fn the_canonical_path_decodes_to_the_same_key() {
+        for key in [
+            "live/index.m3u8",
+            "my file.ts",
+            "café/s.ts",
+            "100%/a?b#c.ts",
+            "a%2Fb",
+            "[x]{y}|^`\\\"<>.ts",
+        ] {
+            let path = path_from_key(key);
+            assert_eq!(key_from_path(&path).as_deref(), Ok(key), "{path}");
+        }
+        assert_eq!(path_from_key("live/index.m3u8"), "/live/index.m3u8");
+        assert_eq!(path_from_key("a b%"), "/a%20b%25");
+        // Encodings of characters that need none are gone: one key, one path.
+        let key = key_from_path("/%70rivate/index%2Em3u8").unwrap();
+        assert_eq!(path_from_key(&key), "/private/index.m3u8");
     }
 
     #[test]

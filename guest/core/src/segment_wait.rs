@@ -68,7 +68,7 @@ fn timeout_ms(text: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::naming_playlist::MAX_PLAYLIST_BYTES;
+    use crate::lookup_budget::MAX_PLAYLIST_BYTES;
     use crate::test_support::MemStore;
 
     const HLS: &str = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:10\n\

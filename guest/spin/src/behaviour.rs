@@ -218,6 +218,20 @@ fn bad_paths_and_methods_are_refused_with_a_reason() {
 }
 
 #[test]
+fn the_clock_is_answered_and_other_reserved_keys_refused() {
+    let kv = kv();
+    let clock = get(&kv, "/_strata/time", &[]);
+    assert_eq!(clock.status, 200);
+    assert_eq!(clock.body, b"2024-05-01T12:00:00.000Z");
+    assert_eq!(clock.header("cache-control"), Some("no-store"));
+    assert_eq!(clock.header("access-control-allow-origin"), Some("*"));
+    for path in ["/_strata/x.ts", "/%5Fstrata/time"] {
+        assert_eq!(send(&kv, "PUT", path, &[], b"x").status, 400, "{path}");
+    }
+    assert!(kv.map.borrow().is_empty(), "nothing stored");
+}
+
+#[test]
 fn an_upload_over_the_limit_is_refused_and_stores_nothing() {
     let kv = kv();
     let mut req = request("PUT", "/huge.ts", &[]);

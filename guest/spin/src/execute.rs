@@ -40,6 +40,9 @@ impl HttpResponse {
 /// Decides `req` (whose body is `body`) with guest/core over the objects in `kv` at wall-clock `now_ms`,
 /// and carries the outcome out.
 pub fn handle<K: Kv>(kv: &K, req: Request, body: &[u8]) -> HttpResponse {
+    if let Some(answer) = operator_route(&req) {
+        return answer;
+    }
     let objects = KvObjects::new(kv, req.now_ms / 1000);
     let is_head = req.method == "HEAD";
     for _ in 0..MAX_DECISIONS {
@@ -120,6 +123,31 @@ pub fn handle<K: Kv>(kv: &K, req: Request, body: &[u8]) -> HttpResponse {
         }
     }
     error(503, "the object kept changing while it was read; retry")
+}
+
+/// The answer to a path under `_strata/`, which the Strata host keeps for its operator routes: the clock
+/// live MPDs point players to (`guest_core::utc_timing`) is answered here; every other key there is refused,
+/// as on the host, so an object stored on Spin can also be stored on Strata.
+fn operator_route(req: &Request) -> Option<HttpResponse> {
+    let key = guest_core::path::key_from_path(&req.path).ok()?;
+    if key.split('/').next() != Some("_strata") {
+        return None;
+    }
+    let clock = format!("/{key}") == guest_core::utc_timing::CLOCK_PATH;
+    if clock && (req.method == "GET" || req.method == "HEAD") {
+        let now = i64::try_from(req.now_ms).unwrap_or(i64::MAX);
+        let mut headers = vec![
+            ("content-type".into(), "text/plain; charset=utf-8".into()),
+            ("cache-control".into(), "no-store".into()),
+        ];
+        guest_core::cors::add_headers(&mut headers);
+        let body = guest_core::iso8601::format_date_time_ms(now).into_bytes();
+        return Some(whole(200, headers, body, req.method == "HEAD"));
+    }
+    Some(error(
+        400,
+        "bad path: keys under _strata/ are reserved for the operator API",
+    ))
 }
 
 /// A response with its body, or without it for HEAD. Content-Length is left to Spin, which knows what it

@@ -13,6 +13,8 @@ const TARGET: &str = "wasm32-wasip2";
 /// (constant name, package) of each guest a test may name.
 const GUESTS: &[(&str, &str)] = &[
     ("LOOPING", "strata-test-guest-looping"),
+    ("SLEEPING", "strata-test-guest-sleeping"),
+    ("SLEEPING_FILTER", "strata-test-guest-sleeping-filter"),
     ("TRAPPING", "strata-test-guest-trapping"),
     ("MEMORY_HOG", "strata-test-guest-memory-hog"),
     ("SNOOPER", "strata-test-guest-snooper"),

@@ -1,5 +1,9 @@
 //! Who may use the admin API: the bearer of the admin token, or, when no token is configured, any
 //! loopback client (so a fresh `strata serve` is manageable from its own machine and nowhere else).
+//!
+//! A reverse proxy on the same machine connects from loopback on behalf of anyone, so without a token a
+//! request that carries a proxy's forwarding header (`Forwarded`, `X-Forwarded-For`, `X-Real-IP`) is
+//! refused: loopback-only access must mean a client on this machine, not one behind its proxy.
 
 use std::net::SocketAddr;
 
@@ -16,6 +20,10 @@ pub fn refusal(
     peer: SocketAddr,
 ) -> Option<Response<ResponseBody>> {
     match &state.config.admin.token {
+        None if forwarded(headers) => Some(error_response(
+            StatusCode::FORBIDDEN,
+            "the admin API refuses proxied requests until an admin token is configured",
+        )),
         None if peer.ip().is_loopback() => None,
         None => Some(error_response(
             StatusCode::FORBIDDEN,
@@ -36,4 +44,14 @@ pub fn refusal(
             }
         },
     }
+}
+
+/// Headers a proxy adds to say whom it forwards for.
+const FORWARDING_HEADERS: [&str; 3] = ["forwarded", "x-forwarded-for", "x-real-ip"];
+
+/// Whether the request came through a proxy that said so.
+fn forwarded(headers: &HeaderMap) -> bool {
+    FORWARDING_HEADERS
+        .iter()
+        .any(|name| headers.contains_key(*name))
 }

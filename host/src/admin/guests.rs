@@ -34,11 +34,12 @@ pub async fn deploy(
     name: &str,
     request: Request<Incoming>,
 ) -> Response<ResponseBody> {
-    let namespace = request.uri().query().and_then(|q| {
-        q.split('&')
-            .find_map(|pair| pair.strip_prefix("namespace="))
-            .map(str::to_owned)
-    });
+    let namespace = match namespace_of(request.uri().query().unwrap_or_default()) {
+        Ok(namespace) => namespace,
+        Err(reason) => {
+            return error_response(StatusCode::BAD_REQUEST, reason);
+        }
+    };
     let wasm = match Limited::new(request.into_body(), MAX_COMPONENT_BYTES)
         .collect()
         .await
@@ -58,6 +59,31 @@ pub async fn deploy(
         );
     }
     activated(name, state.guests.deploy(name, wasm, namespace).await)
+}
+
+/// The `namespace` query parameter, percent-decoded and checked: a key prefix of whole folders
+/// (`tenant/`, `tenant/live/`) under which every key is valid, outside `_strata/`.
+fn namespace_of(query: &str) -> Result<Option<String>, String> {
+    let Some(raw) = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("namespace="))
+    else {
+        return Ok(None);
+    };
+    let refuse = |why: &str| Err(format!("invalid namespace {raw:?}: {why}"));
+    let Ok(namespace) = percent_encoding::percent_decode_str(raw).decode_utf8() else {
+        return refuse("not UTF-8 after percent-decoding");
+    };
+    let Some(folder) = namespace.strip_suffix('/') else {
+        return refuse("a namespace is a folder and ends with '/', e.g. tenant/");
+    };
+    if let Err(e) = strata_guest_core::path::key_from_path(&format!("/{folder}")) {
+        return refuse(&e.to_string());
+    }
+    if folder.split('/').next() == Some("_strata") {
+        return refuse("keys under _strata/ are reserved for the operator API");
+    }
+    Ok(Some(namespace.into_owned()))
 }
 
 /// `POST /_strata/guests/{name}/rollback`.
@@ -86,7 +112,7 @@ fn activated(name: &str, result: Result<VersionInfo, DeployError>) -> Response<R
             };
             metrics::counter!("strata_guest_deploys_refused_total").increment(1);
             tracing::warn!(guest = name, error = %e, "guest version refused");
-            error_response(status, one_line(&e.to_string()))
+            error_response(status, one_line(&e.client_reason()))
         }
     }
 }
@@ -106,4 +132,32 @@ fn json(status: StatusCode, value: &impl Serialize) -> Response<ResponseBody> {
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::namespace_of;
+
+    #[test]
+    fn namespaces_are_decoded_folders() {
+        assert_eq!(namespace_of(""), Ok(None));
+        assert_eq!(
+            namespace_of("namespace=tenant/"),
+            Ok(Some("tenant/".into()))
+        );
+        assert_eq!(
+            namespace_of("x=1&namespace=tenant%2Flive%2F"),
+            Ok(Some("tenant/live/".into()))
+        );
+        for bad in [
+            "namespace=",
+            "namespace=tenant",
+            "namespace=/tenant/",
+            "namespace=a/../b/",
+            "namespace=_strata/",
+            "namespace=%FF/",
+        ] {
+            assert!(namespace_of(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -1,10 +1,11 @@
 //! Operator routes under `/_strata/`, answered by the host itself on the data-plane listener: health,
 //! metrics, and the guests API (list, deploy, rollback).
 //!
-//! Every route but `health` needs the admin token when one is configured, and comes from a loopback client
-//! when none is.
+//! Every route but `health` and `time` (the clock players sync to) needs the admin token when one is
+//! configured, and comes from a loopback client when none is.
 
 mod access;
+mod clock;
 mod guests;
 
 use std::net::SocketAddr;
@@ -36,6 +37,9 @@ pub async fn handle(
     if route == "health" && reads {
         return text("ok\n".to_owned(), "text/plain; charset=utf-8");
     }
+    if route == "time" && reads {
+        return clock::now();
+    }
     if let Some(refusal) = access::refusal(state, request.headers(), peer) {
         return refusal;
     }
@@ -47,12 +51,13 @@ pub async fn handle(
         (_, ["guests"]) if reads => guests::list(state),
         (&Method::PUT, ["guests", name]) => guests::deploy(state, name, request).await,
         (&Method::POST, ["guests", name, "rollback"]) => guests::rollback(state, name).await,
-        (_, ["health" | "metrics" | "guests"] | ["guests", _] | ["guests", _, "rollback"]) => {
-            error_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{method} is not allowed on /_strata/{route}"),
-            )
-        }
+        (
+            _,
+            ["health" | "time" | "metrics" | "guests"] | ["guests", _] | ["guests", _, "rollback"],
+        ) => error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{method} is not allowed on /_strata/{route}"),
+        ),
         _ => error_response(StatusCode::NOT_FOUND, format!("no admin route {route:?}")),
     }
 }

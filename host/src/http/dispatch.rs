@@ -16,9 +16,10 @@ use super::collapse::HerdKey;
 use super::filters;
 use super::linger;
 use super::outcome::{self, Served};
+use super::target::Target;
 use crate::admin;
 use crate::auth::Denied;
-use crate::runtime::{Deployment, GuestError, abi, within};
+use crate::runtime::{Deployment, GuestError, abi, settings_for, within};
 use crate::state::AppState;
 
 /// Most times one request may go back to the guest after stale serves before giving up.
@@ -75,14 +76,22 @@ async fn answer(
     let method = request.method().clone();
     let response = if admin::owns(request.uri().path()) {
         Box::pin(admin::handle(&state, request, peer)).await
-    } else if let Err(denied) =
-        state
-            .ingest_auth
-            .check(request.method(), request.uri().path(), request.headers())
-    {
-        refuse(denied, request).await
     } else {
-        decide_and_execute(&state, request).await
+        match Target::of(request.method(), request.uri().path()) {
+            Err(reason) => {
+                linger::discard(request.into_body()).await;
+                body::error(StatusCode::BAD_REQUEST, reason)
+            }
+            Ok(target) => {
+                match state
+                    .ingest_auth
+                    .check(request.method(), target.rooted(), request.headers())
+                {
+                    Err(denied) => refuse(denied, request).await,
+                    Ok(()) => decide_and_execute(&state, request, &target).await,
+                }
+            }
+        }
     };
     crate::metrics::record_request(&method, response.status(), started.elapsed());
     response
@@ -107,28 +116,47 @@ async fn refuse(denied: Denied, request: Request<Incoming>) -> Response<Response
 async fn decide_and_execute(
     state: &Arc<AppState>,
     request: Request<Incoming>,
+    target: &Target,
 ) -> Response<ResponseBody> {
     let _in_flight = state.load.enter();
     let (parts, request_body) = request.into_parts();
     let mut request_body = Some(request_body);
-    let Some(deployment) = state.guests.handler_for(parts.uri.path()) else {
+    let Some(deployment) = state.guests.handler_for(target.key()) else {
         return body::error(
             StatusCode::SERVICE_UNAVAILABLE,
             "no handler guest is deployed",
         );
     };
-    let response = run_decisions(state, &deployment, &parts, &mut request_body).await;
+    let chain = filters::chain_for(&state.config, &parts.method, target);
+    let mut guest_request = guest_request(state, &deployment, &parts, target);
+    if chain.is_some() {
+        // The chain rewrites whole playlists: the guest must not answer a range of the stored bytes.
+        guest_request
+            .headers
+            .retain(|(name, _)| name != "range" && name != "if-range");
+    }
+    let response =
+        run_decisions(state, &deployment, &parts, guest_request, &mut request_body).await;
     if let Some(unread) = request_body {
         linger::discard(unread).await;
     }
-    Box::pin(filters::apply(state, &parts, response)).await
+    match chain {
+        Some(chain) => Box::pin(filters::apply(state, &parts, target, chain, response)).await,
+        None => response,
+    }
 }
 
-/// The request head as the guest sees it.
-fn guest_request(state: &AppState, parts: &Parts) -> abi::Request {
+/// The request head as `deployment` sees it: the canonical path of the target, and only the settings the
+/// guest owns.
+fn guest_request(
+    state: &AppState,
+    deployment: &Deployment,
+    parts: &Parts,
+    target: &Target,
+) -> abi::Request {
     abi::Request {
         method: parts.method.as_str().to_owned(),
-        path: parts.uri.path().to_owned(),
+        path: target.path().to_owned(),
         query: parts.uri.query().unwrap_or_default().to_owned(),
         headers: parts
             .headers
@@ -144,13 +172,10 @@ fn guest_request(state: &AppState, parts: &Parts) -> abi::Request {
         limits: abi::Limits {
             max_object_bytes: state.config.max_object_bytes.as_u64(),
         },
-        settings: state
-            .config
-            .guest
-            .settings
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        settings: settings_for(
+            &state.config.guest.settings,
+            deployment.namespace.as_deref(),
+        ),
         now_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
@@ -164,10 +189,10 @@ async fn run_decisions(
     state: &Arc<AppState>,
     deployment: &Deployment,
     parts: &Parts,
+    mut guest_request: abi::Request,
     request_body: &mut Option<Incoming>,
 ) -> Response<ResponseBody> {
     let is_head = parts.method == Method::HEAD;
-    let mut guest_request = guest_request(state, parts);
     let mut parked = Duration::ZERO;
     let mut decisions = 0;
     // The key whose change woke this request, right after a wait.
@@ -222,8 +247,11 @@ async fn run_decisions(
                         "guest asked to store a request body twice",
                     );
                 };
-                let max = state.config.max_object_bytes.as_u64();
-                return Box::pin(outcome::store(&state.tiers, plan, upload, max)).await;
+                let limits = outcome::UploadLimits {
+                    max_bytes: state.config.max_object_bytes.as_u64(),
+                    idle: state.config.http.body_idle_timeout(),
+                };
+                return Box::pin(outcome::store(&state.tiers, plan, upload, limits)).await;
             }
             abi::Outcome::Delete(plan) => {
                 return Box::pin(outcome::delete(&state.tiers, plan)).await;
@@ -242,10 +270,12 @@ async fn run_decisions(
                 }
                 let timeout = Duration::from_millis(plan.timeout_ms.into()).min(budget);
                 let parked_now = (crate::metrics::Parked::enter(), state.load.park());
-                let waited = state
-                    .tiers
-                    .wait_for_change(&plan.key, plan.unless_etag.as_deref(), timeout)
-                    .await;
+                let waited = tokio::select! {
+                    waited = state
+                        .tiers
+                        .wait_for_change(&plan.key, plan.unless_etag.as_deref(), timeout) => waited,
+                    () = state.drain.begun() => return draining(&guest_request.path),
+                };
                 drop(parked_now);
                 // At least 1 ms per wait, so a guest that keeps asking for empty waits still runs out.
                 parked += waited.max(Duration::from_millis(1));
@@ -264,6 +294,20 @@ async fn run_decisions(
     )
 }
 
+/// The answer to a request parked when the process began to drain: another origin (or this one after its
+/// restart) can answer it, so the client is told to retry, and no cache keeps the refusal.
+fn draining(path: &str) -> Response<ResponseBody> {
+    let mut response = body::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("{path}: the origin is shutting down; retry"),
+    );
+    response.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("1"),
+    );
+    response
+}
+
 /// The object key an outcome acts on, if any.
 fn outcome_key(outcome: &abi::Outcome) -> Option<&str> {
     match outcome {
@@ -280,7 +324,9 @@ fn guest_failure(path: &str, error: GuestError) -> Response<ResponseBody> {
     crate::metrics::record_guest_failure(&error);
     tracing::warn!(%path, %error, "guest failed");
     let status = match error {
-        GuestError::Timeout(_) | GuestError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+        GuestError::Timeout(_) | GuestError::WallClock(_) | GuestError::Busy(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     body::error(status, error)

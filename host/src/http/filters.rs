@@ -7,6 +7,7 @@ use http::{HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 
 use super::body::{self, ResponseBody};
+use super::target::Target;
 use crate::config::{Config, FilterChain, OnError};
 use crate::runtime::{FilterContext, FilterLimits};
 use crate::state::AppState;
@@ -25,21 +26,36 @@ pub fn plugin_limits(config: &Config, name: &str) -> FilterLimits {
     FilterLimits {
         memory_bytes: plugin.memory_bytes.as_u64(),
         deadline: std::time::Duration::from_millis(plugin.deadline_ms),
+        wall_deadline: std::time::Duration::from_millis(plugin.wall_deadline_ms),
     }
 }
 
-/// `response` rewritten by the chain configured for the request's path, when it is a whole 200 playlist.
+/// The chain configured for a GET of `target`, if any: the first whose pattern matches its decoded key.
+pub fn chain_for<'c>(
+    config: &'c Config,
+    method: &Method,
+    target: &Target,
+) -> Option<&'c FilterChain> {
+    if method != Method::GET {
+        return None;
+    }
+    config
+        .filters
+        .iter()
+        .find(|c| glob(&c.pattern, target.rooted()))
+}
+
+/// `response` rewritten by `chain`, when it is a whole 200 playlist. Range headers were kept from the guest
+/// (`dispatch`), so a playlist is never answered with a range of its unfiltered bytes.
 pub async fn apply(
     state: &AppState,
     parts: &Parts,
+    target: &Target,
+    chain: &FilterChain,
     response: Response<ResponseBody>,
 ) -> Response<ResponseBody> {
-    let path = parts.uri.path();
-    let Some(chain) = state.config.filters.iter().find(|c| glob(&c.pattern, path)) else {
-        return response;
-    };
-    if parts.method != Method::GET || response.status() != StatusCode::OK || !is_playlist(&response)
-    {
+    let path = target.path();
+    if response.status() != StatusCode::OK || !is_playlist(&response) {
         return response;
     }
     let (mut head, content) = response.into_parts();

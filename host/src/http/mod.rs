@@ -1,17 +1,22 @@
 //! The HTTP front: the listener, each request's dispatch to the guest, and the execution of outcomes.
 
+mod accept;
 mod body;
 mod collapse;
+mod connection;
 mod dispatch;
+mod drain;
 mod filters;
 mod linger;
 mod load;
 mod outcome;
 mod server;
+mod target;
 mod tls;
 
 pub use body::ResponseBody;
 pub use collapse::Herds;
+pub use drain::Drain;
 pub use filters::plugin_limits;
 pub use load::{InFlight, Load};
 pub use server::run;

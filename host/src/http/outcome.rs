@@ -2,6 +2,7 @@
 
 use std::io::SeekFrom;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
@@ -68,7 +69,10 @@ pub async fn serve(tiers: &Tiers, plan: abi::ServePlan, is_head: bool) -> Served
         Ok(_) => return Served::Stale,
         Err(e) => {
             tracing::error!(key = %plan.key, error = %e, "cannot open object");
-            return Served::Response(body::error(StatusCode::INTERNAL_SERVER_ERROR, e));
+            return Served::Response(body::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                e.client_reason(),
+            ));
         }
     };
     let opened = match opened.body {
@@ -159,12 +163,22 @@ fn serve_growing(upload: &Upload, plan: abi::ServePlan, is_head: bool) -> Respon
     response
 }
 
-/// Streams the request body into the tiers; answers once it is durable.
+/// What bounds one upload.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimits {
+    /// Largest object, in bytes (413 past it).
+    pub max_bytes: u64,
+    /// Longest the body may send nothing before the upload is aborted.
+    pub idle: Duration,
+}
+
+/// Streams the request body into the tiers; answers once it is durable. A body that stalls for
+/// `limits.idle` aborts the upload: nothing is stored and readers following it see a failed transfer.
 pub async fn store(
     tiers: &Arc<Tiers>,
     plan: abi::StorePlan,
     mut request_body: Incoming,
-    max_object_bytes: u64,
+    limits: UploadLimits,
 ) -> Response<ResponseBody> {
     let spec = NewObject {
         content_type: plan.content_type,
@@ -172,11 +186,27 @@ pub async fn store(
         metadata: plan.metadata,
         ttl_seconds: plan.ttl_seconds,
     };
-    let mut writer = match tiers.writer(&plan.key, spec, max_object_bytes).await {
+    let mut writer = match tiers.writer(&plan.key, spec, limits.max_bytes).await {
         Ok(writer) => writer,
-        Err(e) => return tier_failure(&plan.key, e),
+        Err(e) => {
+            linger::discard(request_body).await;
+            return tier_failure(&plan.key, e);
+        }
     };
-    while let Some(frame) = request_body.frame().await {
+    loop {
+        let Ok(frame) = tokio::time::timeout(limits.idle, request_body.frame()).await else {
+            drop(writer);
+            metrics::counter!("strata_uploads_stalled_total").increment(1);
+            return body::error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "upload of {} stalled: no byte for {} ms; nothing was stored",
+                    plan.key,
+                    limits.idle.as_millis()
+                ),
+            );
+        };
+        let Some(frame) = frame else { break };
         let frame = match frame {
             Ok(frame) => frame,
             Err(e) => {
@@ -230,10 +260,19 @@ fn tier_failure(key: &str, error: TierError) -> Response<ResponseBody> {
         TierError::DiskFull { .. } | TierError::DiskBudget { .. } | TierError::MemoryFull => {
             StatusCode::INSUFFICIENT_STORAGE
         }
+        TierError::UploadMemoryFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
         TierError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     };
+    if matches!(error, TierError::UploadMemoryFull { .. }) {
+        tracing::warn!(%key, %error, "upload refused");
+        let mut response = body::error(status, format!("{key}: {}", error.client_reason()));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    }
     if status.is_server_error() {
         tracing::error!(%key, %error, "storage failed");
     }
-    body::error(status, format!("{key}: {error}"))
+    body::error(status, format!("{key}: {}", error.client_reason()))
 }

@@ -1,5 +1,12 @@
-//! The listener: HTTP/1.1 and HTTP/2 on one socket, with graceful shutdown. In plain TCP, HTTP/2 is h2c
-//! with prior knowledge; with TLS, ALPN negotiates `h2` or `http/1.1` and the same builder serves either.
+//! The listener: HTTP/1.1 and HTTP/2 on one socket, with deadlines on everything a client can hold and a
+//! bounded graceful shutdown. In plain TCP, HTTP/2 is h2c with prior knowledge; with TLS, ALPN negotiates
+//! `h2` or `http/1.1` and the same builder serves either.
+//!
+//! What a client can hold, and what bounds it: a connection slot (`http.max_connections`; past it new
+//! connections wait in the kernel's backlog), a TLS handshake ([`HANDSHAKE_TIMEOUT`]), a request head
+//! (`http.header_timeout_ms`, which for HTTP/1.1 also bounds a kept-alive connection between requests), an
+//! idle or stalled connection (`http.idle_timeout_ms`, see `connection.rs`) and, at shutdown, the drain
+//! (`http.shutdown_grace_ms`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,13 +14,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
+use super::accept::Backoff;
+use super::connection::{Activity, IdleLimits, Watched};
 use super::dispatch;
 use crate::state::AppState;
 
@@ -21,64 +30,134 @@ use crate::state::AppState;
 /// stalled handshakes do not hold sockets.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves connections from `listener` (through `tls` when set) until `shutdown` resolves, then lets open
-/// requests finish.
+/// Serves connections from `listener` (through `tls` when set) until `shutdown` resolves, then drains:
+/// connections close once their open requests finish, parked requests answer 503, and after
+/// `http.shutdown_grace_ms` whatever is still open is dropped (an upload still arriving stores nothing).
 pub async fn run(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let graceful = GracefulShutdown::new();
+    let builder = builder(&state);
+    let max_connections = state.config.http.max_connections;
+    let slots = Arc::new(Semaphore::new(max_connections as usize));
+    let mut backoff = Backoff::default();
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let state = Arc::clone(&state);
-                let builder = builder.clone();
-                let watcher = graceful.watcher();
-                let Some(tls) = tls.clone() else {
-                    tokio::spawn(async move { serve(&builder, watcher, stream, state, peer).await });
-                    continue;
-                };
-                // Each handshake runs in its connection's task: a slow or failing client delays no other.
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
-                        Ok(Ok(stream)) => serve(&builder, watcher, stream, state, peer).await,
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                });
-            }
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
             () = &mut shutdown => break,
-        }
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    backoff.failed(&e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        backoff.succeeded();
+        let _ = stream.set_nodelay(true);
+        let state = Arc::clone(&state);
+        let builder = builder.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let Some(tls) = tls else {
+                return serve(&builder, stream, state, peer, slot).await;
+            };
+            // Each handshake runs in its connection's task: a slow or failing client delays no other.
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                Ok(Ok(stream)) => serve(&builder, stream, state, peer, slot).await,
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        });
     }
     drop(listener);
-    graceful.shutdown().await;
+    state.drain.begin();
+    let grace = state.config.http.shutdown_grace();
+    tracing::info!(grace_ms = grace.as_millis() as u64, "draining");
+    let drained = tokio::time::timeout(grace, slots.acquire_many(max_connections)).await;
+    if drained.is_err() {
+        let open = max_connections as usize - slots.available_permits();
+        tracing::warn!(
+            open,
+            "connections still open at the end of the shutdown grace; their unfinished uploads are discarded"
+        );
+    }
 }
 
-/// Serves HTTP/1.1 or HTTP/2 (told apart by the client's first bytes) on one connection until it ends.
+/// The connection builder: HTTP/1.1 with head deadlines and half-closed clients answered, HTTP/2 with the
+/// same timer.
+fn builder(state: &AppState) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.config.http.header_timeout())
+        // A client (or TCP proxy) that shuts down its sending side after the request still gets its answer.
+        .half_close(true);
+    builder.http2().timer(TokioTimer::new());
+    builder
+}
+
+/// Serves HTTP/1.1 or HTTP/2 (told apart by the client's first bytes) on one connection until it ends, it
+/// goes idle, or the drain closes it; `slot` is its place under `http.max_connections`.
 async fn serve<I>(
     builder: &auto::Builder<TokioExecutor>,
-    watcher: Watcher,
     io: I,
     state: Arc<AppState>,
     peer: SocketAddr,
+    slot: OwnedSemaphorePermit,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |request| dispatch::handle(Arc::clone(&state), peer, request));
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-    if let Err(e) = watcher.watch(connection.into_owned()).await {
+    let activity = Activity::new(IdleLimits {
+        header: state.config.http.header_timeout(),
+        idle: state.config.http.idle_timeout(),
+    });
+    let service = {
+        let state = Arc::clone(&state);
+        let activity = Arc::clone(&activity);
+        service_fn(move |request| {
+            let in_flight = activity.request();
+            let answer = dispatch::handle(Arc::clone(&state), peer, request);
+            async move {
+                let response = answer.await;
+                drop(in_flight);
+                response
+            }
+        })
+    };
+    let io = TokioIo::new(Watched::new(io, Arc::clone(&activity)));
+    let connection = builder.serve_connection_with_upgrades(io, service);
+    tokio::pin!(connection);
+    let finished = tokio::select! {
+        ended = connection.as_mut() => Some(ended),
+        () = state.drain.begun() => None,
+        () = activity.until_idle() => None,
+    };
+    let ended = match finished {
+        Some(ended) => ended,
+        None => {
+            // HTTP/1.1 closes after the response in progress, HTTP/2 sends GOAWAY and lets its streams
+            // finish; a connection that then stalls is dropped (a draining process exits at its deadline).
+            connection.as_mut().graceful_shutdown();
+            let closing = activity.now();
+            tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = activity.until_stalled(closing) => Ok(()),
+            }
+        }
+    };
+    if let Err(e) = ended {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
+    drop(slot);
 }

@@ -16,6 +16,8 @@ pub struct FilterLimits {
     pub memory_bytes: u64,
     /// CPU deadline of one rewrite.
     pub deadline: Duration,
+    /// Wall-clock deadline of one rewrite.
+    pub wall_deadline: Duration,
 }
 
 impl Runtime {
@@ -40,14 +42,17 @@ impl Runtime {
         let mut store = self
             .store(None::<Arc<str>>, limits.memory_bytes, limits.deadline)
             .await?;
-        let result = async {
+        let result = tokio::time::timeout(limits.wall_deadline, async {
             let instance = filter.instantiate_async(&mut store).await?;
             instance
                 .strata_origin_filter()
                 .call_rewrite(&mut store, context, playlist)
                 .await
-        }
+        })
         .await;
-        result.map_err(|error| failure(&store, error, limits.deadline))
+        match result {
+            Ok(result) => result.map_err(|error| failure(&store, error, limits.deadline)),
+            Err(_) => Err(GuestError::WallClock(limits.wall_deadline.as_millis())),
+        }
     }
 }

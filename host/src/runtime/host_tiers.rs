@@ -31,7 +31,7 @@ impl Host for GuestState {
             Ok(bytes) => Ok(bytes.to_vec()),
             Err(tiers::ReadError::NotFound) => Err(ReadError::NotFound),
             Err(tiers::ReadError::TooLarge(size)) => Err(ReadError::TooLarge(size)),
-            Err(tiers::ReadError::Tier(e)) => Err(ReadError::Io(e.to_string())),
+            Err(tiers::ReadError::Tier(e)) => Err(ReadError::Io(e.client_reason())),
         }
     }
 

@@ -12,6 +12,7 @@ mod filter;
 mod host_tiers;
 mod limits;
 mod registry;
+mod settings;
 mod watch;
 
 use std::path::Path;
@@ -34,6 +35,7 @@ pub use deployment::{Deployment, GuestKind, Linked, VersionInfo};
 pub use filter::{FilterContext, FilterLimits};
 pub use host_tiers::within;
 pub use registry::{DeployError, GuestSummary, Guests, HANDLER};
+pub use settings::settings_for;
 pub use watch::watch;
 
 /// The data types of the guest ABI as the rest of the host uses them.
@@ -54,6 +56,8 @@ pub struct GuestLimits {
     pub memory_bytes: u64,
     /// CPU deadline per decision.
     pub deadline: Duration,
+    /// Wall-clock deadline per decision: CPU, host calls and any sleep through WASI clocks.
+    pub wall_deadline: Duration,
     /// Largest object a guest may read whole through `tiers.read`.
     pub max_read_bytes: u64,
     /// Most guest instances (handlers and filters) alive at once; more requests wait for a slot.
@@ -72,6 +76,9 @@ pub enum GuestError {
     /// The guest ran past its CPU deadline.
     #[error("guest exceeded its {0} ms deadline")]
     Timeout(u128),
+    /// The decision took longer than its wall-clock deadline (sleeping, or waiting on host calls).
+    #[error("guest exceeded its {0} ms wall-clock deadline")]
+    WallClock(u128),
     /// The guest asked for more linear memory than its cap.
     #[error("guest exceeded its memory cap of {0} bytes")]
     OutOfMemory(u64),
@@ -198,15 +205,21 @@ impl Runtime {
                 self.limits.deadline,
             )
             .await?;
-        let outcome = async {
+        let wall = self.limits.wall_deadline;
+        let outcome = tokio::time::timeout(wall, async {
             let instance = handler.instantiate_async(&mut store).await?;
             instance
                 .strata_origin_handler()
                 .call_handle(&mut store, request)
                 .await
-        }
+        })
         .await;
-        outcome.map_err(|error| failure(&store, error, self.limits.deadline))
+        // Past the wall deadline the call's future is dropped, which cancels the guest; dropping the store
+        // then frees its instance slot.
+        match outcome {
+            Ok(outcome) => outcome.map_err(|error| failure(&store, error, self.limits.deadline)),
+            Err(_) => Err(GuestError::WallClock(wall.as_millis())),
+        }
     }
 
     /// A fresh store in its own instance slot, with WASI granting nothing, `memory_bytes` of memory and a

@@ -59,6 +59,16 @@ pub enum DeployError {
     },
 }
 
+impl DeployError {
+    /// The reason an admin client reads: the `Display` without the data folder's paths (logged instead).
+    pub fn client_reason(&self) -> String {
+        match self {
+            DeployError::Io { source, .. } => format!("cannot store the guest version: {source}"),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// What the admin API reports about one guest.
 #[derive(Debug, Clone, Serialize)]
 pub struct GuestSummary {
@@ -191,11 +201,10 @@ impl Guests {
         })
     }
 
-    /// The handler that decides a request for `path`: the namespaced guest with the longest matching prefix,
-    /// else `origin`.
-    pub fn handler_for(&self, path: &str) -> Option<Arc<Deployment>> {
+    /// The handler that decides a request for the decoded `key`: the namespaced guest with the longest
+    /// matching prefix, else `origin`.
+    pub fn handler_for(&self, key: &str) -> Option<Arc<Deployment>> {
         let live = self.live.load();
-        let key = path.strip_prefix('/').unwrap_or(path);
         live.namespaced
             .iter()
             .find(|d| d.namespace.as_deref().is_some_and(|ns| key.starts_with(ns)))
@@ -269,6 +278,12 @@ impl Guests {
         .map_err(|e| DeployError::Canary(format!("compile task failed: {e}")))?;
         let linked = linked.map_err(DeployError::Invalid)?;
         let kind = linked.kind();
+        if kind == GuestKind::Handler && name != HANDLER && namespace.is_none() {
+            return Err(DeployError::Misplaced(format!(
+                "handler {name:?} has no namespace, so no request would ever reach it: deploy it as \
+                 {HANDLER:?}, or give it a key prefix with ?namespace=<prefix>/"
+            )));
+        }
         if kind == GuestKind::Filter && namespace.is_some() {
             return Err(DeployError::Misplaced(
                 "a manifest filter sees only the playlist it is given; it cannot have a namespace"

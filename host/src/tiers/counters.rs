@@ -32,6 +32,12 @@ pub struct TierStats {
     pub disk_objects: usize,
     /// Body bytes on disk, uploads in progress included.
     pub disk_bytes: u64,
+    /// Bytes uploads in progress hold in memory (hot copies and chunks kept for readers).
+    pub upload_memory_bytes: u64,
+    /// The budget of `upload_memory_bytes`.
+    pub upload_memory_budget_bytes: u64,
+    /// Uploads refused because uploads in progress held the whole budget.
+    pub uploads_refused: u64,
     /// Reads served from memory.
     pub memory_hits: u64,
     /// Reads memory could not serve.

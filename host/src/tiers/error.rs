@@ -28,6 +28,12 @@ pub enum TierError {
         /// The budget in bytes.
         limit: u64,
     },
+    /// Uploads in progress already hold the memory they may use; a new one must wait.
+    #[error("uploads in progress hold the whole {limit}-byte upload memory budget; retry shortly")]
+    UploadMemoryFull {
+        /// The budget in bytes.
+        limit: u64,
+    },
     /// A memory-only object does not fit in the memory tier.
     #[error("memory-only object does not fit in the memory tier")]
     MemoryFull,
@@ -40,6 +46,18 @@ pub enum TierError {
 }
 
 impl TierError {
+    /// The one-line reason a client may read: the `Display` without file paths, which tell an outsider how
+    /// the host is laid out (the log keeps the full error).
+    pub fn client_reason(&self) -> String {
+        match self {
+            TierError::Io { action, source, .. } => {
+                format!("storage failed to {action} the object: {}", source.kind())
+            }
+            TierError::DiskFull { .. } => "the disk is full".into(),
+            other => other.to_string(),
+        }
+    }
+
     /// Wraps an I/O error with what was being done and to which file; a full disk gets its own kind.
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         let path = path.into();
@@ -51,6 +69,28 @@ impl TierError {
                 path,
                 source,
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_reasons_name_no_file() {
+        let path = "/var/lib/strata/objects/ab/cd.obj";
+        for error in [
+            TierError::io(
+                "open",
+                path,
+                io::Error::from(io::ErrorKind::PermissionDenied),
+            ),
+            TierError::io("write", path, io::Error::from(io::ErrorKind::StorageFull)),
+        ] {
+            assert!(error.to_string().contains(path));
+            let reason = error.client_reason();
+            assert!(!reason.contains('/'), "{reason}");
         }
     }
 }

@@ -16,6 +16,7 @@ mod meta;
 mod placement;
 mod signals;
 mod upload;
+mod upload_memory;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -38,6 +39,7 @@ use counters::Counters;
 use disk::{DiskTier, DiskWrite};
 use memory::{Evicted, HotObject, MemoryTier};
 use signals::Signals;
+use upload_memory::{Held, UploadMemory};
 
 /// Map from key to the metadata of its current version; ordered for prefix listing.
 type Index = BTreeMap<String, Arc<ObjectMeta>>;
@@ -62,16 +64,30 @@ fn now_secs() -> u64 {
 }
 
 /// How the tiers are sized and which rules place objects.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TierSettings {
     /// Byte budget of the memory tier.
     pub memory_bytes: u64,
+    /// Bytes uploads in progress may hold in memory (`upload_memory.rs`).
+    pub upload_memory_bytes: u64,
     /// Byte budget of the disk tier; the filesystem's free space if `None`.
     pub disk_bytes: Option<u64>,
     /// Placement and lifetime rules.
     pub rules: Rules,
     /// Which objects the memory tier keeps when full.
     pub memory_policy: MemoryPolicy,
+}
+
+impl Default for TierSettings {
+    fn default() -> Self {
+        TierSettings {
+            memory_bytes: 0,
+            upload_memory_bytes: 512 << 20,
+            disk_bytes: None,
+            rules: Rules::default(),
+            memory_policy: MemoryPolicy::default(),
+        }
+    }
 }
 
 /// The memory and disk tiers behind one interface.
@@ -88,6 +104,7 @@ pub struct Tiers {
     counters: Counters,
     last_seq: AtomicU64,
     signals: Signals,
+    upload_memory: Arc<UploadMemory>,
 }
 
 /// The bytes of an opened object version.
@@ -160,6 +177,7 @@ impl Tiers {
             counters,
             last_seq: AtomicU64::new(last_seq),
             signals: Signals::default(),
+            upload_memory: UploadMemory::new(settings.upload_memory_bytes),
         })
     }
 
@@ -236,6 +254,9 @@ impl Tiers {
             memory_bytes: self.memory.bytes(),
             disk_objects,
             disk_bytes: self.disk_used.load(Ordering::Relaxed),
+            upload_memory_bytes: self.upload_memory.used(),
+            upload_memory_budget_bytes: self.upload_memory.budget(),
+            uploads_refused: self.upload_memory.refused(),
             ..TierStats::default()
         };
         self.counters.fill(&mut stats);
@@ -459,7 +480,14 @@ impl Tiers {
     }
 
     /// The whole body of `key` if it is complete and at most `max_bytes` long: for guests reading playlists.
+    /// A larger object is refused from its metadata, before any of it is read.
     pub async fn read_small(&self, key: &str, max_bytes: u64) -> Result<Bytes, ReadError> {
+        if let Some(meta) = self.head(key)
+            && meta.complete
+            && meta.size > max_bytes
+        {
+            return Err(ReadError::TooLarge(meta.size));
+        }
         let opened = self.open_object(key).await?.ok_or(ReadError::NotFound)?;
         if opened.meta.size > max_bytes {
             return Err(ReadError::TooLarge(opened.meta.size));
@@ -488,6 +516,7 @@ impl Tiers {
         spec: NewObject,
         max_bytes: u64,
     ) -> Result<ObjectWriter, TierError> {
+        self.upload_memory.admit()?;
         let policy = self.rules.policy(key);
         let seq = self.next_seq();
         let disk = match policy.placement.on_disk() {
@@ -501,19 +530,22 @@ impl Tiers {
         };
         let ttl_seconds = spec.ttl_seconds.or(policy.ttl_seconds);
         let upload = policy.streaming_reads.then(|| {
-            let upload = Upload::new(ObjectMeta {
-                key: key.to_owned(),
-                size: 0,
-                content_type: spec.content_type.clone(),
-                etag: format!("\"upload-{seq:016x}\""),
-                last_modified: now_secs(),
-                cache_control: spec.cache_control.clone(),
-                metadata: spec.metadata.clone(),
-                seq,
-                placement: policy.placement,
-                expires_at: None,
-                complete: false,
-            });
+            let upload = Upload::new(
+                ObjectMeta {
+                    key: key.to_owned(),
+                    size: 0,
+                    content_type: spec.content_type.clone(),
+                    etag: format!("\"upload-{seq:016x}\""),
+                    last_modified: now_secs(),
+                    cache_control: spec.cache_control.clone(),
+                    metadata: spec.metadata.clone(),
+                    seq,
+                    placement: policy.placement,
+                    expires_at: None,
+                    complete: false,
+                },
+                self.upload_memory.hold(),
+            );
             self.uploads().insert(key.to_owned(), Arc::clone(&upload));
             self.announce_change(key);
             upload
@@ -530,6 +562,7 @@ impl Tiers {
             reserved: 0,
             hasher: blake3::Hasher::new(),
             hot,
+            hot_held: self.upload_memory.hold(),
             disk,
             upload,
             committed: false,
@@ -672,6 +705,8 @@ pub struct ObjectWriter {
     reserved: u64,
     hasher: blake3::Hasher,
     hot: Option<BytesMut>,
+    /// The hot copy's bytes on the upload memory account, until commit hands them to the memory tier.
+    hot_held: Held,
     disk: Option<DiskWrite>,
     upload: Option<Arc<Upload>>,
     committed: bool,
@@ -693,12 +728,18 @@ impl ObjectWriter {
         }
         self.hasher.update(&chunk);
         if let Some(hot) = &mut self.hot {
-            if self.tiers.memory.admits(self.size) {
+            // A memory-only object's hot copy is its only copy, so it counts but is kept past the upload
+            // budget; a durable one is only a head start for the memory tier, and is given up instead.
+            let keep =
+                self.placement == Placement::Memory || self.tiers.upload_memory.has_room(len);
+            if self.tiers.memory.admits(self.size) && keep {
                 hot.extend_from_slice(&chunk);
+                self.hot_held.add(len);
             } else if self.placement == Placement::Memory {
                 return Err(TierError::MemoryFull);
             } else {
                 self.hot = None;
+                self.hot_held.release();
             }
         }
         if let Some(disk) = &mut self.disk {
@@ -732,6 +773,7 @@ impl ObjectWriter {
         });
         let tiers = Arc::clone(&self.tiers);
         let hot = self.hot.take().map(BytesMut::freeze);
+        self.hot_held.release();
         let mut evicted = Vec::new();
         if self.placement == Placement::Memory {
             let body = hot.clone().ok_or(TierError::MemoryFull)?;
@@ -962,6 +1004,7 @@ mod tests {
             disk_bytes: config.disk_bytes.map(|b| b.as_u64()),
             rules: Rules::compile(&config).unwrap(),
             memory_policy: config.memory_policy,
+            ..TierSettings::default()
         }
     }
 

@@ -3,8 +3,8 @@
 //! body with an error, so HTTP clients see a failed transfer, never a short success.
 //!
 //! Chunks are kept in memory (as the `Bytes` hyper handed over, no copy) for the upload's lifetime and freed
-//! when the last reader finishes: uploads are bounded by the object size limit, and live objects, the ones
-//! read while written, are small.
+//! when the last reader finishes; they count against the upload memory budget (`upload_memory.rs`) until
+//! then.
 
 use std::io;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use futures_util::Stream;
 use tokio::sync::watch;
 
 use super::meta::ObjectMeta;
+use super::upload_memory::Held;
 
 /// How an upload ended, if it has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,8 @@ struct Progress {
     chunks: Vec<Bytes>,
     len: u64,
     end: End,
+    /// The chunks' bytes on the upload memory account.
+    held: Held,
 }
 
 /// An upload in progress, shared by its writer and its readers.
@@ -39,12 +42,13 @@ pub struct Upload {
 }
 
 impl Upload {
-    /// A new, empty upload described by `meta`.
-    pub fn new(meta: ObjectMeta) -> Arc<Self> {
+    /// A new, empty upload described by `meta`, whose chunks count on `held`.
+    pub fn new(meta: ObjectMeta, held: Held) -> Arc<Self> {
         let (progress, _) = watch::channel(Progress {
             chunks: Vec::new(),
             len: 0,
             end: End::Open,
+            held,
         });
         Arc::new(Upload { meta, progress })
     }
@@ -65,6 +69,7 @@ impl Upload {
     pub fn push(&self, chunk: Bytes) {
         self.progress.send_modify(|p| {
             p.len += chunk.len() as u64;
+            p.held.add(chunk.len() as u64);
             p.chunks.push(chunk);
         });
     }
@@ -186,21 +191,42 @@ mod tests {
 
     use super::*;
     use crate::tiers::placement::Placement;
+    use crate::tiers::upload_memory::UploadMemory;
 
     fn upload() -> Arc<Upload> {
-        Upload::new(ObjectMeta {
-            key: "live/part1.m4s".into(),
-            size: 0,
-            content_type: "video/iso.segment".into(),
-            etag: "\"upload-1\"".into(),
-            last_modified: 0,
-            cache_control: None,
-            metadata: vec![],
-            seq: 1,
-            placement: Placement::Memory,
-            expires_at: None,
-            complete: false,
-        })
+        upload_on(&UploadMemory::new(1 << 20))
+    }
+
+    fn upload_on(memory: &Arc<UploadMemory>) -> Arc<Upload> {
+        Upload::new(
+            ObjectMeta {
+                key: "live/part1.m4s".into(),
+                size: 0,
+                content_type: "video/iso.segment".into(),
+                etag: "\"upload-1\"".into(),
+                last_modified: 0,
+                cache_control: None,
+                metadata: vec![],
+                seq: 1,
+                placement: Placement::Memory,
+                expires_at: None,
+                complete: false,
+            },
+            memory.hold(),
+        )
+    }
+
+    #[tokio::test]
+    async fn chunks_count_on_the_upload_memory_until_the_last_reader_leaves() {
+        let memory = UploadMemory::new(1 << 20);
+        let up = upload_on(&memory);
+        up.push(Bytes::from_static(b"0123"));
+        let reader = up.reader(0, None);
+        up.complete();
+        drop(up);
+        assert_eq!(memory.used(), 4);
+        assert_eq!(collect(reader).await.unwrap(), b"0123");
+        assert_eq!(memory.used(), 0);
     }
 
     async fn collect(stream: impl Stream<Item = io::Result<Bytes>>) -> io::Result<Vec<u8>> {

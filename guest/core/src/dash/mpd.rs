@@ -1,7 +1,7 @@
 //! The MPD views the origin needs: static or dynamic, update period, and each Representation's effective
 //! properties (its own attributes over its AdaptationSet's).
 
-use super::xml::{Document, Element, XmlError, local};
+use super::xml::{Document, Element, Node, XmlError, local};
 use crate::iso8601;
 
 /// A parsed MPD.
@@ -45,6 +45,36 @@ impl Mpd {
             .root
             .attr("type")
             .is_some_and(|t| t.trim() == "dynamic")
+    }
+
+    /// Whether the MPD names a clock source (`UTCTiming`).
+    pub fn has_utc_timing(&self) -> bool {
+        self.doc.root.child("UTCTiming").is_some()
+    }
+
+    /// Appends `<UTCTiming schemeIdUri=scheme value=value/>` as the MPD's last child (where ISO/IEC 23009-1
+    /// places it), indented like the MPD's other children and in the root's namespace prefix.
+    pub fn add_utc_timing(&mut self, scheme: &str, value: &str) {
+        let root = &mut self.doc.root;
+        let prefix = root.name.rsplit_once(':').map(|(p, _)| format!("{p}:"));
+        let mut timing = Element {
+            name: format!("{}UTCTiming", prefix.unwrap_or_default()),
+            ..Element::default()
+        };
+        timing.set_attr("schemeIdUri", scheme);
+        timing.set_attr("value", value);
+        let indent = match root.children.first() {
+            Some(Node::Text(t)) if t.trim().is_empty() => Some(t.clone()),
+            _ => None,
+        };
+        let at = match root.children.last() {
+            Some(Node::Text(t)) if t.trim().is_empty() => root.children.len() - 1,
+            _ => root.children.len(),
+        };
+        root.children.insert(at, Node::Element(timing));
+        if let Some(indent) = indent {
+            root.children.insert(at, Node::Text(indent));
+        }
     }
 
     /// `MPD@minimumUpdatePeriod`, in seconds.
@@ -98,6 +128,31 @@ mod tests {
         let m = Mpd::parse("<MPD/>").unwrap();
         assert!(!m.is_dynamic());
         assert!(Mpd::parse("<html/>").is_err());
+    }
+
+    #[test]
+    fn a_clock_source_is_appended_in_the_mpds_style() {
+        let mut m =
+            Mpd::parse("<?xml version=\"1.0\"?>\n<MPD type=\"dynamic\">\n  <Period/>\n</MPD>\n")
+                .unwrap();
+        assert!(!m.has_utc_timing());
+        m.add_utc_timing(
+            "urn:mpeg:dash:utc:http-iso:2014",
+            "//o.example/_strata/time",
+        );
+        assert!(m.has_utc_timing());
+        assert_eq!(
+            m.write(),
+            "<?xml version=\"1.0\"?>\n<MPD type=\"dynamic\">\n  <Period/>\n  <UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:http-iso:2014\" value=\"//o.example/_strata/time\"/>\n</MPD>\n"
+        );
+        let mut prefixed =
+            Mpd::parse("<m:MPD xmlns:m=\"urn:mpeg:dash:schema:mpd:2011\"/>").unwrap();
+        prefixed.add_utc_timing("s", "v");
+        assert!(
+            prefixed
+                .write()
+                .contains("<m:UTCTiming schemeIdUri=\"s\" value=\"v\"/>")
+        );
     }
 
     #[test]

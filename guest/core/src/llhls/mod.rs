@@ -58,7 +58,7 @@ pub fn decide(
     if !key.to_ascii_lowercase().ends_with(".m3u8") || !meta.complete {
         return None;
     }
-    let bytes = store.read(key, reports::MAX_PLAYLIST_BYTES).ok()?;
+    let bytes = store.read(key, crate::manifest::MAX_PLAYLIST_BYTES).ok()?;
     let playlist = Playlist::parse_bytes(&bytes).ok()?;
     if playlist.kind() != Kind::Media || playlist.is_final() {
         return None;

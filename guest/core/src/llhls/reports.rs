@@ -8,15 +8,13 @@
 use super::progress::Progress;
 use crate::hls::attributes::Attributes;
 use crate::hls::{Kind, Line, Playlist, Tag};
+use crate::lookup_budget::LookupBudget;
 use crate::media_type::file_name;
 use crate::store::Store;
 
 /// How many HLS playlists of a folder (and the folders below it) are listed when looking for the
 /// multivariant playlist.
 pub const LIST_LIMIT: u32 = 100;
-
-/// Largest playlist read, in bytes; larger ones are skipped.
-pub const MAX_PLAYLIST_BYTES: u64 = 1 << 20;
 
 /// The tag name.
 const TAG: &str = "EXT-X-RENDITION-REPORT";
@@ -54,13 +52,15 @@ pub fn siblings(key: &str, playlist: &Playlist, store: &impl Store) -> Vec<Strin
     out
 }
 
-/// The media playlists listed by the first multivariant playlist directly in `dir` that lists `key`.
+/// The media playlists listed by the first multivariant playlist directly in `dir` that lists `key`, among
+/// the playlists a [`LookupBudget`] lets it read.
 fn multivariant_listing(dir: &str, key: &str, store: &impl Store) -> Option<Vec<String>> {
+    let mut budget = LookupBudget::default();
     store
         .list_ending(dir, &[".m3u8"], LIST_LIMIT)
         .iter()
         .filter(|k| k.strip_prefix(dir).is_some_and(|rest| !rest.contains('/')) && *k != key)
-        .filter_map(|k| store.read(k, MAX_PLAYLIST_BYTES).ok())
+        .filter_map(|k| budget.read(store, k))
         .filter_map(|bytes| Playlist::parse_bytes(&bytes).ok())
         .filter(|p| p.kind() == Kind::Multivariant)
         .map(|p| media_playlists(&p, dir))
@@ -99,10 +99,10 @@ fn media_playlists(p: &Playlist, dir: &str) -> Vec<String> {
 pub fn refresh(p: &mut Playlist, key: &str, siblings: &[String], store: &impl Store) {
     p.lines.retain(|l| l.tag(TAG).is_none());
     let dir = folder(key);
+    let mut budget = LookupBudget::default();
     for sibling in siblings {
-        let Some(last) = store
-            .read(sibling, MAX_PLAYLIST_BYTES)
-            .ok()
+        let Some(last) = budget
+            .read(store, sibling)
             .and_then(|bytes| Playlist::parse_bytes(&bytes).ok())
             .and_then(|s| Progress::of(&s).last())
         else {

@@ -1,5 +1,6 @@
-//! A handler that tries to read whatever key the query names (`?key=...`) and reports what the host let
-//! it see: the namespace test deploys it for one prefix and aims it at another.
+//! A handler that reports what the host let it see: `?key=...` tries to read that key (the namespace test
+//! deploys it for one prefix and aims it at another), `?settings` lists the settings it was given (the
+//! secrets test checks a tenant gets only its own), and every answer names the path it was handed.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "origin-handler" });
 
@@ -11,6 +12,22 @@ struct Snooper;
 
 impl Guest for Snooper {
     fn handle(req: Request) -> Outcome {
+        let headers = vec![
+            ("content-type".into(), "text/plain".into()),
+            ("x-snooper-path".into(), req.path.clone()),
+        ];
+        if req.query == "settings" {
+            let listed: Vec<String> = req
+                .settings
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            return Outcome::Respond(Response {
+                status: 200,
+                headers,
+                body: listed.join("\n").into_bytes(),
+            });
+        }
         let key = req.query.strip_prefix("key=").unwrap_or_default();
         let (status, body) = match tiers::read(key, 1 << 20) {
             Ok(bytes) => (200, bytes),
@@ -21,7 +38,7 @@ impl Guest for Snooper {
         };
         Outcome::Respond(Response {
             status,
-            headers: vec![("content-type".into(), "text/plain".into())],
+            headers,
             body,
         })
     }

@@ -1,0 +1,123 @@
+//! Memory held by uploads in progress, under its own budget: each upload's hot copy (kept so the object is
+//! in the memory tier the moment it commits) and the chunks kept for readers following it. Neither belongs
+//! to the memory tier until commit, so without this budget slow or stalled uploads could grow the process
+//! outside every limit. Past the budget a new upload is refused (503 with `Retry-After`), and a durable
+//! upload stops keeping a hot copy (its bytes are on disk anyway).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::TierError;
+
+/// Bytes held by uploads against the budget.
+#[derive(Debug)]
+pub struct UploadMemory {
+    used: AtomicU64,
+    budget: u64,
+    refused: AtomicU64,
+}
+
+impl UploadMemory {
+    /// An empty account with `budget` bytes.
+    pub fn new(budget: u64) -> Arc<Self> {
+        Arc::new(UploadMemory {
+            used: AtomicU64::new(0),
+            budget,
+            refused: AtomicU64::new(0),
+        })
+    }
+
+    /// Whether a new upload may start.
+    ///
+    /// # Errors
+    /// `UploadMemoryFull` when uploads already hold the whole budget.
+    pub fn admit(&self) -> Result<(), TierError> {
+        if self.used() >= self.budget {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(TierError::UploadMemoryFull { limit: self.budget });
+        }
+        Ok(())
+    }
+
+    /// Whether holding `more` bytes stays within the budget.
+    pub fn has_room(&self, more: u64) -> bool {
+        self.used().saturating_add(more) <= self.budget
+    }
+
+    /// Bytes held now.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// The budget, in bytes.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    /// Uploads refused for want of room since start.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// A new, empty holding on this account.
+    pub fn hold(self: &Arc<Self>) -> Held {
+        Held {
+            memory: Arc::clone(self),
+            bytes: 0,
+        }
+    }
+}
+
+/// Bytes one holder (an upload's hot copy, or its readers' chunks) has taken; given back on drop.
+#[derive(Debug)]
+pub struct Held {
+    memory: Arc<UploadMemory>,
+    bytes: u64,
+}
+
+impl Held {
+    /// Takes `bytes` more.
+    pub fn add(&mut self, bytes: u64) {
+        self.bytes += bytes;
+        self.memory.used.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Gives everything back now (the bytes left this holder's keeping).
+    pub fn release(&mut self) {
+        self.memory.used.fetch_sub(self.bytes, Ordering::Relaxed);
+        self.bytes = 0;
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holdings_count_until_released_and_full_refuses_new_uploads() {
+        let memory = UploadMemory::new(100);
+        let mut a = memory.hold();
+        a.add(60);
+        assert!(memory.admit().is_ok());
+        let mut b = memory.hold();
+        b.add(40);
+        assert_eq!(memory.used(), 100);
+        assert!(!memory.has_room(1));
+        assert!(matches!(
+            memory.admit(),
+            Err(TierError::UploadMemoryFull { limit: 100 })
+        ));
+        assert_eq!(memory.refused(), 1);
+        a.release();
+        assert_eq!(memory.used(), 40);
+        drop(b);
+        assert_eq!(memory.used(), 0);
+        assert!(memory.admit().is_ok());
+    }
+}
