@@ -90,6 +90,48 @@ fn encodings_of_a_protected_prefix_need_its_credentials() {
 }
 
 #[test]
+fn under_a_rule_every_method_but_reads_and_preflights_needs_credentials() {
+    let (s, _dir) = start();
+    assert_eq!(put(&s, "/private/s.ts", "private-token", "secret"), 201);
+    for (protocol, client) in clients() {
+        for method in ["OPTIONS", "PATCH", "PROPFIND", "get", "XGET"] {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+            let resp = client
+                .request(method.clone(), s.url("/private/s.ts"))
+                .send()
+                .expect("request");
+            assert_eq!(
+                resp.status().as_u16(),
+                401,
+                "{protocol} {method} on a protected prefix"
+            );
+            let elsewhere = client
+                .request(method.clone(), s.url("/premium/s.ts"))
+                .send()
+                .expect("request");
+            let expected = if method == reqwest::Method::OPTIONS {
+                204
+            } else {
+                401
+            };
+            assert_eq!(
+                elsewhere.status().as_u16(),
+                expected,
+                "{protocol} {method} on a write prefix"
+            );
+        }
+        let preflight = client
+            .request(reqwest::Method::OPTIONS, s.url("/private/s.ts"))
+            .header("origin", "https://player.example")
+            .header("access-control-request-method", "GET")
+            .send()
+            .expect("preflight");
+        assert_eq!(preflight.status().as_u16(), 204, "{protocol} preflight");
+        assert!(preflight.text().expect("body").is_empty());
+    }
+}
+
+#[test]
 fn writes_under_a_prefix_need_that_prefixs_token_whatever_the_encoding() {
     let (s, _dir) = start();
     assert_eq!(put(&s, "/premium/x.ts", "premium-token", "original"), 201);
@@ -145,7 +187,7 @@ fn a_tenants_requests_reach_its_handler_whatever_the_encoding() {
 }
 
 #[test]
-fn a_tenant_gets_only_the_settings_of_its_namespace() {
+fn a_tenant_gets_only_the_settings_of_what_it_serves() {
     let (s, _dir) = start();
     let (status, body) = deploy(
         &s,
@@ -154,12 +196,31 @@ fn a_tenant_gets_only_the_settings_of_its_namespace() {
         strata_test_guests::SNOOPER,
     );
     assert_eq!(status, 200, "{body}");
-    let resp = s
-        .http()
-        .get(s.url("/tenant/x.ts?settings"))
-        .send()
-        .expect("GET");
-    assert_eq!(resp.text().expect("body"), "sign:tenant/vip/=tenant-key");
+    let settings = |path: &str| {
+        s.http()
+            .get(s.url(path))
+            .send()
+            .expect("GET")
+            .text()
+            .expect("body")
+    };
+    assert_eq!(
+        settings("/tenant/x.ts?settings"),
+        "sign:tenant/vip/=tenant-key"
+    );
+    // Once another guest serves tenant/vip/, its key is that guest's alone.
+    let (status, body) = deploy(
+        &s,
+        "vip",
+        "?namespace=tenant/vip/",
+        strata_test_guests::SNOOPER,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(settings("/tenant/x.ts?settings"), "");
+    assert_eq!(
+        settings("/tenant/vip/x.ts?settings"),
+        "sign:tenant/vip/=tenant-key"
+    );
 }
 
 #[test]
@@ -203,6 +264,39 @@ fn the_plugin_chain_applies_to_every_encoding_and_to_ranges() {
             !text.contains("high.m3u8"),
             "{protocol}: unfiltered bytes served"
         );
+        let head = client
+            .head(s.url("/live/index.m3u8?max_bandwidth=1000000"))
+            .send()
+            .expect("HEAD");
+        assert_eq!(
+            head.headers()["content-length"],
+            filtered.len().to_string().as_str(),
+            "{protocol}: HEAD describes the rewritten playlist"
+        );
+        assert!(head.headers().get("etag").is_none(), "{protocol}");
+    }
+    // The chain follows the key, whatever Content-Type the uploader gave the playlist.
+    for content_type in ["audio/x-mpegurl", "text/plain"] {
+        let resp = s
+            .http()
+            .put(s.url("/live/typed.m3u8"))
+            .bearer_auth("other-token")
+            .header("content-type", content_type)
+            .body(MASTER)
+            .send()
+            .expect("PUT");
+        assert!(resp.status().is_success());
+        let got = s
+            .http()
+            .get(s.url("/live/typed.m3u8?max_bandwidth=1000000"))
+            .header("range", "bytes=0-400")
+            .send()
+            .expect("GET");
+        assert_eq!(
+            got.text().expect("body"),
+            filtered,
+            "stored as {content_type}"
+        );
     }
 }
 
@@ -235,6 +329,8 @@ fn without_a_token_the_admin_api_refuses_proxied_requests() {
         ("x-forwarded-for", "203.0.113.7"),
         ("forwarded", "for=203.0.113.7"),
         ("x-real-ip", "203.0.113.7"),
+        ("via", "1.1 proxy"),
+        ("x-forwarded-proto", "https"),
     ] {
         let proxied = s
             .http()

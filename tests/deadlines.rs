@@ -120,7 +120,7 @@ fn silent_and_idle_http1_connections_are_closed_at_the_header_timeout() {
 }
 
 #[test]
-fn an_idle_http2_connection_is_closed_at_the_idle_timeout() {
+fn an_idle_http2_connection_is_closed_even_if_it_keeps_pinging() {
     let s = Strata::with_config("[http]\nidle_timeout_ms = 500\n", &[]);
     let mut h2 = connect(&s);
     h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
@@ -128,6 +128,14 @@ fn an_idle_http2_connection_is_closed_at_the_idle_timeout() {
     // An empty SETTINGS frame: length 0, type 4, no flags, stream 0.
     h2.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0])
         .expect("write SETTINGS");
+    // A client that pings every 100 ms and never acknowledges the server's PING after its GOAWAY.
+    let mut pinger = h2.try_clone().expect("clone the stream");
+    thread::spawn(move || {
+        let ping = [0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+        while pinger.write_all(&ping).is_ok() {
+            thread::sleep(Duration::from_millis(100));
+        }
+    });
     let received = read_until_closed(&mut h2, "an idle HTTP/2 connection");
     // The server said goodbye with a GOAWAY frame (type 7) before closing.
     let mut at = 0;
@@ -139,6 +147,35 @@ fn an_idle_http2_connection_is_closed_at_the_idle_timeout() {
         at += 9 + length;
     }
     assert!(goaway, "no GOAWAY in {received:?}");
+}
+
+#[test]
+fn a_client_that_stops_reading_its_answer_is_dropped() {
+    let s = Strata::with_config("[http]\nidle_timeout_ms = 500\n", &[]);
+    // Far more than loopback socket buffers hold; served from disk in chunks (larger than memory / 8).
+    let size = 48 << 20;
+    let put = s
+        .http()
+        .put(s.url("/vod/big.mp4"))
+        .body(vec![7u8; size])
+        .send()
+        .expect("PUT");
+    assert!(put.status().is_success());
+    let mut reader = connect(&s);
+    reader
+        .write_all(b"GET /vod/big.mp4 HTTP/1.1\r\nHost: a\r\n\r\n")
+        .expect("write the request");
+    // The client reads nothing until long after the idle timeout, then finds the answer cut short.
+    poll_until(BOUND, "the server gives up on the reader", || {
+        s.metric("strata_requests_total{method=\"GET\"}") >= 1.0
+    });
+    thread::sleep(Duration::from_secs(3));
+    let received = read_until_closed(&mut reader, "a reader that stopped reading");
+    assert!(
+        received.len() < size,
+        "the whole {size}-byte answer waited for a client that did not read ({} bytes)",
+        received.len()
+    );
 }
 
 #[test]

@@ -28,7 +28,10 @@ fn stalled_upload(s: &Strata, key: &str, bytes: usize) -> TcpStream {
 #[test]
 fn uploads_past_the_memory_budget_are_refused_until_memory_comes_back() {
     let s = Strata::with_config(
-        &format!("upload_memory_bytes = {BUDGET}\n\n[http]\nbody_idle_timeout_ms = 60000\n"),
+        &format!(
+            "upload_memory_bytes = {BUDGET}\nmax_object_bytes = {}\n\n[http]\nbody_idle_timeout_ms = 60000\n",
+            BUDGET / 2
+        ),
         &[],
     );
     let uploads_bytes = || s.metric("strata_tier_bytes{tier=\"uploads\"}");
@@ -76,4 +79,68 @@ fn uploads_past_the_memory_budget_are_refused_until_memory_comes_back() {
         .send()
         .expect("PUT");
     assert_eq!(resp.status().as_u16(), 201);
+}
+
+#[test]
+fn an_upload_that_outgrows_the_budget_fails_instead_of_holding_more() {
+    let s = Strata::with_config(
+        &format!(
+            "upload_memory_bytes = {BUDGET}\nmax_object_bytes = {}\n\n[http]\nbody_idle_timeout_ms = 60000\n",
+            BUDGET / 2
+        ),
+        &[],
+    );
+    let uploads_bytes = || s.metric("strata_tier_bytes{tier=\"uploads\"}");
+    // 1.5 MiB held twice (hot copy and readers' chunks): 3 of the 4 MiB.
+    let first = stalled_upload(&s, "live/first.ts", 3 << 19);
+    poll_until(BOUND, "the first upload is held", || {
+        uploads_bytes() >= (3 << 20) as f64
+    });
+    // The second is admitted, gives up its hot copy, then cannot keep its chunks: it fails.
+    let mut second = b"PUT /live/second.ts HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    second.extend_from_slice(&common::chunked(&vec![0x47; 3 << 19], 64 * 1024));
+    let answer = common::raw_http(s.addr(), &second);
+    assert_eq!(
+        answer.status,
+        503,
+        "{:?}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert!(uploads_bytes() <= BUDGET as f64);
+    let missing = s.http().get(s.url("/live/second.ts")).send().expect("GET");
+    assert_eq!(missing.status().as_u16(), 404);
+    drop(first);
+}
+
+#[test]
+fn a_reader_that_does_not_read_cannot_hold_the_budget_after_the_upload_ends() {
+    let s = Strata::with_config(
+        &format!(
+            "upload_memory_bytes = {BUDGET}\nmax_object_bytes = {}\n\n[http]\nbody_idle_timeout_ms = 60000\nidle_timeout_ms = 60000\n",
+            BUDGET / 2
+        ),
+        &[],
+    );
+    let uploads_bytes = || s.metric("strata_tier_bytes{tier=\"uploads\"}");
+    let mut upload = stalled_upload(&s, "live/pinned.ts", 1 << 20);
+    poll_until(BOUND, "the upload is held", || {
+        uploads_bytes() >= (1 << 20) as f64
+    });
+    // A reader follows the upload and never reads a byte.
+    let mut reader = TcpStream::connect(s.addr()).expect("connect");
+    reader
+        .write_all(b"GET /live/pinned.ts HTTP/1.1\r\nHost: a\r\n\r\n")
+        .expect("write the request");
+    upload.write_all(b"0\r\n\r\n").expect("end the upload");
+    poll_until(BOUND, "the completed upload leaves the account", || {
+        uploads_bytes() == 0.0
+    });
+    let resp = s
+        .http()
+        .put(s.url("/live/next.ts"))
+        .body(vec![0x47; 1000])
+        .send()
+        .expect("PUT");
+    assert_eq!(resp.status().as_u16(), 201);
+    drop(reader);
 }

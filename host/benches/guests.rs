@@ -39,7 +39,7 @@ fn main() -> anyhow::Result<()> {
         };
         let tiers = Arc::new(Tiers::open(data.path(), settings)?);
         let runtime = Arc::new(Runtime::new(Arc::clone(&tiers), LIMITS, 16 << 20, &data.path().join("cache"))?);
-        let guests = Arc::new(Guests::open(Arc::clone(&runtime), &data.path().join("guests"), DEFAULT_HANDLER, FILTER_LIMITS)?);
+        let guests = Arc::new(Guests::open(Arc::clone(&runtime), &data.path().join("guests"), DEFAULT_HANDLER, FILTER_LIMITS, Default::default())?);
         let request = abi::Request {
             method: "GET".into(),
             path: "/live/missing.m3u8".into(),
@@ -58,7 +58,7 @@ fn main() -> anyhow::Result<()> {
         for _ in 0..runs {
             let mut samples = Vec::with_capacity(requests);
             for _ in 0..requests {
-                let deployment = guests.handler_for(request.path.trim_start_matches('/')).expect("origin");
+                let deployment = guests.handler_for(request.path.trim_start_matches('/')).expect("origin").deployment;
                 let started = Instant::now();
                 runtime.decide(&deployment, &request).await?;
                 samples.push(started.elapsed());
@@ -90,7 +90,7 @@ fn main() -> anyhow::Result<()> {
                     tokio::spawn(async move {
                         let mut samples = Vec::new();
                         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                            let deployment = guests.handler_for(request.path.trim_start_matches('/')).expect("origin");
+                            let deployment = guests.handler_for(request.path.trim_start_matches('/')).expect("origin").deployment;
                             let started = Instant::now();
                             runtime.decide(&deployment, &request).await.expect("decide");
                             samples.push(started.elapsed());
@@ -127,7 +127,7 @@ fn main() -> anyhow::Result<()> {
         let ten = tempfile::tempdir()?;
         {
             let runtime = Arc::new(Runtime::new(Arc::clone(&tiers), LIMITS, 16 << 20, &ten.path().join("cache"))?);
-            let guests = Guests::open(Arc::clone(&runtime), &ten.path().join("guests"), DEFAULT_HANDLER, FILTER_LIMITS)?;
+            let guests = Guests::open(Arc::clone(&runtime), &ten.path().join("guests"), DEFAULT_HANDLER, FILTER_LIMITS, Default::default())?;
             let handlers = [
                 strata_test_guests::LOOPING,
                 strata_test_guests::MEMORY_HOG,
@@ -152,8 +152,8 @@ fn main() -> anyhow::Result<()> {
                 }
                 let started = Instant::now();
                 let runtime = Arc::new(Runtime::new(Arc::clone(&tiers), LIMITS, 16 << 20, &ten.path().join("cache"))?);
-                let guests = Guests::open(Arc::clone(&runtime), &ten.path().join("guests"), DEFAULT_HANDLER, FILTER_LIMITS)?;
-                let deployment = guests.handler_for("x").expect("origin");
+                let guests = Guests::open(Arc::clone(&runtime), &ten.path().join("guests"), DEFAULT_HANDLER, FILTER_LIMITS, Default::default())?;
+                let deployment = guests.handler_for("x").expect("origin").deployment;
                 runtime.decide(&deployment, &request).await?;
                 times.push(started.elapsed());
                 compiled = runtime.compiles();
@@ -225,7 +225,8 @@ async fn cmsd_lookup(
                 };
                 let deployment = guests
                     .handler_for(path.trim_start_matches('/'))
-                    .expect("origin");
+                    .expect("origin")
+                    .deployment;
                 let mut samples = Vec::with_capacity(requests);
                 for _ in 0..requests {
                     let started = Instant::now();
@@ -290,7 +291,8 @@ async fn missing_segment_lookup(
         };
         let deployment = guests
             .handler_for(path.trim_start_matches('/'))
-            .expect("origin");
+            .expect("origin")
+            .deployment;
         let (mut medians, mut p99s) = (Vec::new(), Vec::new());
         for _ in 0..runs {
             let mut samples = Vec::with_capacity(requests);

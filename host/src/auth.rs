@@ -32,8 +32,10 @@ impl IngestAuth {
     }
 
     /// Whether `method` on `rooted`, `/` and the request's decoded key (`http::Target::rooted`), may
-    /// proceed with these `headers`. Only writes (PUT, POST, DELETE) and, under `protect_reads`, reads (GET,
-    /// HEAD) need credentials; a CORS preflight never carries any and reveals nothing.
+    /// proceed with these `headers`. Deny by default: under a rule, every method needs its credentials but
+    /// GET and HEAD (only under `protect_reads`) and a CORS preflight (`OPTIONS` with
+    /// `Access-Control-Request-Method`, which never carries credentials and is answered without content);
+    /// outside every rule, only those may proceed.
     ///
     /// # Errors
     /// [`Denied`] when credentials are required and missing, wrong, or impossible for the key.
@@ -41,30 +43,58 @@ impl IngestAuth {
         if self.rules.is_empty() {
             return Ok(());
         }
-        let writes = matches!(*method, Method::PUT | Method::POST | Method::DELETE);
-        let reads = matches!(*method, Method::GET | Method::HEAD);
+        let access = Access::of(method, headers);
         let rule = self.rules.iter().find(|r| rooted.starts_with(&r.prefix));
-        match rule {
-            None if writes => Err(Denied::Uncovered(rooted.to_owned())),
-            None => Ok(()),
-            Some(_) if !writes && !reads => Ok(()),
-            Some(rule) if reads && !rule.protect_reads => Ok(()),
-            Some(rule) => match authorization(headers) {
-                None => Err(Denied::Unauthorized(
-                    "credentials required (Bearer token or Basic)",
-                )),
-                Some(Credential::Bearer(token))
-                    if rule.bearer.iter().any(|t| secret_eq(t, token)) =>
-                {
-                    Ok(())
-                }
-                Some(Credential::Basic(pair)) if rule.basic.iter().any(|b| secret_eq(b, &pair)) => {
-                    Ok(())
-                }
-                Some(_) => Err(Denied::Unauthorized(
-                    "credentials not accepted for this path",
-                )),
-            },
+        match (rule, access) {
+            (_, Access::Preflight) => Ok(()),
+            (None, Access::Read) => Ok(()),
+            (None, Access::Write) => Err(Denied::Uncovered(rooted.to_owned())),
+            (Some(rule), Access::Read) if !rule.protect_reads => Ok(()),
+            (Some(rule), _) => rule.admits(headers),
+        }
+    }
+}
+
+/// What a request does, as far as credentials go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// GET, HEAD, or an OPTIONS that is not a preflight.
+    Read,
+    /// A CORS preflight.
+    Preflight,
+    /// Everything else: PUT, POST, DELETE, and methods no rule foresaw (methods are case-sensitive).
+    Write,
+}
+
+impl Access {
+    fn of(method: &Method, headers: &HeaderMap) -> Self {
+        match *method {
+            Method::GET | Method::HEAD => Access::Read,
+            Method::OPTIONS if headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) => {
+                Access::Preflight
+            }
+            Method::OPTIONS => Access::Read,
+            _ => Access::Write,
+        }
+    }
+}
+
+impl IngestRule {
+    /// Whether the request's credential is one this rule accepts.
+    fn admits(&self, headers: &HeaderMap) -> Result<(), Denied> {
+        match authorization(headers) {
+            None => Err(Denied::Unauthorized(
+                "credentials required (Bearer token or Basic)",
+            )),
+            Some(Credential::Bearer(token)) if self.bearer.iter().any(|t| secret_eq(t, token)) => {
+                Ok(())
+            }
+            Some(Credential::Basic(pair)) if self.basic.iter().any(|b| secret_eq(b, &pair)) => {
+                Ok(())
+            }
+            Some(_) => Err(Denied::Unauthorized(
+                "credentials not accepted for this path",
+            )),
         }
     }
 }
@@ -172,12 +202,31 @@ mod tests {
     }
 
     #[test]
-    fn a_preflight_passes_a_protected_prefix() {
+    fn only_a_preflight_passes_a_protected_prefix_without_credentials() {
+        let auth = rules();
+        let mut preflight = HeaderMap::new();
+        preflight.insert(
+            header::ACCESS_CONTROL_REQUEST_METHOD,
+            HeaderValue::from_static("GET"),
+        );
         assert!(
-            rules()
-                .check(&Method::OPTIONS, "/private/x", &HeaderMap::new())
+            auth.check(&Method::OPTIONS, "/private/x", &preflight)
                 .is_ok()
         );
+        let none = HeaderMap::new();
+        assert!(auth.check(&Method::OPTIONS, "/private/x", &none).is_err());
+        assert!(auth.check(&Method::OPTIONS, "/live/x", &none).is_ok());
+        for odd in ["PATCH", "PROPFIND", "get", "XGET"] {
+            let method = Method::from_bytes(odd.as_bytes()).unwrap();
+            assert!(auth.check(&method, "/live/x", &none).is_err(), "{odd}");
+            assert!(
+                matches!(
+                    auth.check(&method, "/uncovered", &none),
+                    Err(Denied::Uncovered(_))
+                ),
+                "{odd}"
+            );
+        }
     }
 
     #[test]

@@ -313,8 +313,12 @@ impl Config {
         if self.max_object_bytes.as_u64() == 0 {
             return invalid("max_object_bytes", "must be above 0");
         }
-        if self.upload_memory_bytes.as_u64() == 0 {
-            return invalid("upload_memory_bytes", "must be above 0");
+        if self.upload_memory_bytes.as_u64() < self.max_object_bytes.as_u64().saturating_mul(2) {
+            return invalid(
+                "upload_memory_bytes",
+                "must be at least twice max_object_bytes, so one upload alone always fits (its hot \
+                 copy and the chunks kept for its readers)",
+            );
         }
         if self.guest.memory_bytes.as_u64() < ByteSize::mib(1).as_u64() {
             return invalid("guest.memory_bytes", "must be at least 1 MiB");
@@ -404,7 +408,8 @@ impl Config {
             }
             for basic in &rule.basic {
                 match basic.split_once(':') {
-                    Some((user, password)) if !user.is_empty() && !password.is_empty() => {}
+                    Some((user, password))
+                        if !user.trim().is_empty() && !password.trim().is_empty() => {}
                     _ => {
                         return Err(ConfigError::Invalid {
                             key: format!("auth.ingest.basic (prefix {:?})", rule.prefix),

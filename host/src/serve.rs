@@ -65,6 +65,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         &config.data_dir.join("guests"),
         &wasm,
         crate::http::plugin_limits(&config, ""),
+        config.guest.settings.clone(),
     )
     .context("cannot load the deployed guests")?;
     tracing::info!(

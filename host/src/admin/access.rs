@@ -2,8 +2,8 @@
 //! loopback client (so a fresh `strata serve` is manageable from its own machine and nowhere else).
 //!
 //! A reverse proxy on the same machine connects from loopback on behalf of anyone, so without a token a
-//! request that carries a proxy's forwarding header (`Forwarded`, `X-Forwarded-For`, `X-Real-IP`) is
-//! refused: loopback-only access must mean a client on this machine, not one behind its proxy.
+//! request that carries a proxy's forwarding header (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`, `Via`, ...)
+//! is refused: loopback-only access must mean a client on this machine, not one behind its proxy.
 
 use std::net::SocketAddr;
 
@@ -46,8 +46,20 @@ pub fn refusal(
     }
 }
 
-/// Headers a proxy adds to say whom it forwards for.
-const FORWARDING_HEADERS: [&str; 3] = ["forwarded", "x-forwarded-for", "x-real-ip"];
+/// Headers proxies and CDNs add to say whom or what they forward for. A proxy that adds none cannot be
+/// told from a local client: behind one, an admin token is the only safe setting (README).
+const FORWARDING_HEADERS: [&str; 10] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "x-cluster-client-ip",
+    "via",
+];
 
 /// Whether the request came through a proxy that said so.
 fn forwarded(headers: &HeaderMap) -> bool {

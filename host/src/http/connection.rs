@@ -1,12 +1,15 @@
 //! What one client connection is doing, so a connection that holds a slot without using it is closed:
-//! bytes moved (read or written, through [`Watched`]) and requests in flight ([`Activity::request`]).
+//! requests in flight ([`Activity::request`]) and response bodies still being sent ([`TrackedBody`]), and
+//! when either last made progress. Bytes the client sends do not count: an HTTP/2 client that only pings,
+//! or a client that never reads its answer, makes no progress.
 //!
 //! While no request is in flight (a request in flight is bounded by its own deadlines: the guest's wall
 //! clock, the longest park, the upload body's idle timeout), a connection is closed gracefully when it
 //! started no request within the header timeout of opening (a silent client, or one that sent only the
-//! HTTP/2 preface), or started or finished none for the idle timeout (an idle keep-alive, an HTTP/2 client
-//! that only pings). Once closing, what it had open may finish, but a connection that then moves no byte
-//! for the idle timeout (a client that stopped reading its answer) is dropped ([`Activity::until_stalled`]).
+//! HTTP/2 preface), or made no progress for the idle timeout (an idle keep-alive, a pinging HTTP/2 client,
+//! a reader that stopped reading). Once closing, what it had open may finish while it makes progress; a
+//! closing connection that makes none for the idle timeout is dropped ([`Activity::until_stalled`]), so
+//! neither an HTTP/2 client that never acknowledges the GOAWAY nor a stalled reader keeps it.
 
 use std::io;
 use std::pin::Pin;
@@ -15,29 +18,32 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
 use tokio::time::Instant;
+
+use super::body::ResponseBody;
 
 /// The time limits a connection is held to.
 #[derive(Debug, Clone, Copy)]
 pub struct IdleLimits {
     /// Time from opening to the first request.
     pub header: Duration,
-    /// Time without requests (and, once closing, without bytes).
+    /// Time without progress.
     pub idle: Duration,
 }
 
-/// The connection's last activity, shared by its IO wrapper, its requests and its watchdog.
+/// The connection's progress, shared by its requests, its response bodies and its watchdog.
 #[derive(Debug)]
 pub struct Activity {
     started: Instant,
     limits: IdleLimits,
-    /// Milliseconds after `started` of the last byte read or written.
-    last_io_ms: AtomicU64,
-    /// Milliseconds after `started` of the last request started or finished.
-    last_request_ms: AtomicU64,
+    /// Milliseconds after `started` of the last progress: a request started or finished, a body frame
+    /// sent, a body finished.
+    last_progress_ms: AtomicU64,
     /// Requests started so far.
     requests: AtomicU64,
+    /// Requests being decided or parked.
     in_flight: AtomicU32,
 }
 
@@ -47,8 +53,7 @@ impl Activity {
         Arc::new(Activity {
             started: Instant::now(),
             limits,
-            last_io_ms: AtomicU64::new(0),
-            last_request_ms: AtomicU64::new(0),
+            last_progress_ms: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
         })
@@ -58,32 +63,44 @@ impl Activity {
         millis(self.started.elapsed())
     }
 
-    fn touch_io(&self) {
-        self.last_io_ms.store(self.now_ms(), Ordering::Relaxed);
+    fn progress(&self) {
+        self.last_progress_ms
+            .store(self.now_ms(), Ordering::Relaxed);
     }
 
     /// Counts a request in flight until the guard drops.
     pub fn request(self: &Arc<Self>) -> InFlight {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        self.last_request_ms.store(self.now_ms(), Ordering::Relaxed);
+        self.progress();
         InFlight(Arc::clone(self))
     }
 
-    /// Resolves when the connection should be closed gracefully.
+    /// Time since the connection opened.
+    pub fn now(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Resolves when the connection should be closed gracefully. The rules are checked again at least every
+    /// eighth of the shorter limit, so a request that starts during a wait is seen soon after.
     pub async fn until_idle(&self) {
-        while !self.is_idle() {
-            tokio::time::sleep(self.recheck()).await;
+        let beat = millis(self.limits.idle.min(self.limits.header)) / 8;
+        loop {
+            let wait = self.idle_in();
+            if wait.is_zero() {
+                return;
+            }
+            tokio::time::sleep(wait.min(Duration::from_millis(beat.max(1)))).await;
         }
     }
 
     /// Resolves when a connection that began closing at `since` (a time from [`Activity::now`]) has had
-    /// no request in flight and moved no byte for the idle timeout, counted from `since` at the earliest.
+    /// no request in flight and made no progress for the idle timeout, counted from `since` at the earliest.
     pub async fn until_stalled(&self, since: Duration) {
         let since = millis(since);
         let idle = millis(self.limits.idle);
         loop {
-            let last = self.last_io_ms.load(Ordering::Relaxed).max(since);
+            let last = self.last_progress_ms.load(Ordering::Relaxed).max(since);
             let due = last.saturating_add(idle);
             let now = self.now_ms();
             if self.in_flight.load(Ordering::Relaxed) == 0 && now >= due {
@@ -94,36 +111,20 @@ impl Activity {
         }
     }
 
-    /// Time since the connection opened.
-    pub fn now(&self) -> Duration {
-        self.started.elapsed()
-    }
-
-    /// Whether, with no request in flight, the connection broke the header or the idle rule.
-    fn is_idle(&self) -> bool {
+    /// How long until the connection breaks the header or the idle rule if nothing happens (zero: it has).
+    fn idle_in(&self) -> Duration {
+        let idle = millis(self.limits.idle);
         if self.in_flight.load(Ordering::Relaxed) > 0 {
-            return false;
+            return Duration::from_millis(idle.max(1));
         }
-        let now = self.now_ms();
-        if self.requests.load(Ordering::Relaxed) == 0 {
-            return now >= millis(self.limits.header);
-        }
-        now.saturating_sub(self.last_request_ms.load(Ordering::Relaxed)) >= millis(self.limits.idle)
-    }
-
-    /// How long until the rules may next be broken; requests in flight are checked on an eighth of the
-    /// idle timeout.
-    fn recheck(&self) -> Duration {
-        let now = self.now_ms();
         let due = if self.requests.load(Ordering::Relaxed) == 0 {
             millis(self.limits.header)
         } else {
-            self.last_request_ms
+            self.last_progress_ms
                 .load(Ordering::Relaxed)
-                .saturating_add(millis(self.limits.idle))
+                .saturating_add(idle)
         };
-        let floor = millis(self.limits.idle.min(self.limits.header)) / 8;
-        Duration::from_millis(due.saturating_sub(now).max(floor).max(1))
+        Duration::from_millis(due.saturating_sub(self.now_ms()))
     }
 }
 
@@ -138,76 +139,51 @@ pub struct InFlight(Arc<Activity>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
-        self.0
-            .last_request_ms
-            .store(self.0.now_ms(), Ordering::Relaxed);
+        self.0.progress();
     }
 }
 
-/// A connection's IO that records when bytes last moved.
-#[derive(Debug)]
-pub struct Watched<I> {
-    io: I,
+/// A response body that reports each frame it yields (the client is reading) and its end to its
+/// connection's [`Activity`].
+pub struct TrackedBody {
+    inner: ResponseBody,
     activity: Arc<Activity>,
 }
 
-impl<I> Watched<I> {
-    /// Wraps `io`, reporting to `activity`.
-    pub fn new(io: I, activity: Arc<Activity>) -> Self {
-        Watched { io, activity }
+impl TrackedBody {
+    /// Wraps `inner`, reporting to `activity`.
+    pub fn new(inner: ResponseBody, activity: Arc<Activity>) -> Self {
+        TrackedBody { inner, activity }
     }
 }
 
-impl<I: AsyncRead + Unpin> AsyncRead for Watched<I> {
-    fn poll_read(
+impl Body for TrackedBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.touch_io();
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(Some(Ok(_)))) {
+            self.activity.progress();
         }
         polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 
-impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch_io();
-        }
-        polled
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch_io();
-        }
-        polled
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
+impl Drop for TrackedBody {
+    fn drop(&mut self) {
+        self.activity.progress();
     }
 }
 
@@ -223,29 +199,40 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_connection_without_a_first_request_closes_at_the_header_timeout() {
         let activity = Activity::new(LIMITS);
-        activity.touch_io();
         let started = Instant::now();
         activity.until_idle().await;
         assert_eq!(started.elapsed(), LIMITS.header);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_connection_that_only_pings_goes_idle() {
+    async fn a_request_soon_after_opening_is_seen_before_the_header_timeout() {
         let activity = Activity::new(LIMITS);
+        let idle = activity.until_idle();
+        tokio::pin!(idle);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), idle.as_mut())
+                .await
+                .is_err()
+        );
         drop(activity.request());
-        let pinger = async {
-            loop {
-                tokio::time::sleep(Duration::from_secs(10)).await;
-                activity.touch_io();
-            }
-        };
         let started = Instant::now();
-        tokio::select! { () = activity.until_idle() => {}, () = pinger => unreachable!() }
+        idle.await;
+        // Idle a minute after that request, not at the header timeout counted from opening.
         assert!(started.elapsed() >= LIMITS.idle);
+        assert!(started.elapsed() <= LIMITS.idle + LIMITS.header / 8);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_request_in_flight_holds_it_open_then_silence_drops_it() {
+    async fn a_connection_without_progress_goes_idle_after_its_last_request() {
+        let activity = Activity::new(LIMITS);
+        drop(activity.request());
+        let started = Instant::now();
+        activity.until_idle().await;
+        assert_eq!(started.elapsed(), LIMITS.idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_in_flight_holds_it_open_then_a_closing_connection_without_progress_drops() {
         let activity = Activity::new(LIMITS);
         let request = activity.request();
         let parked = tokio::time::timeout(Duration::from_secs(600), activity.until_idle());
@@ -260,6 +247,24 @@ mod tests {
         drop(request);
         let started = Instant::now();
         activity.until_stalled(activity.now()).await;
+        assert_eq!(started.elapsed(), LIMITS.idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_is_read_keeps_a_closing_connection_alive() {
+        let activity = Activity::new(LIMITS);
+        drop(activity.request());
+        let mut body = TrackedBody::new(
+            super::super::body::full(Bytes::from_static(b"x")),
+            Arc::clone(&activity),
+        );
+        tokio::time::sleep(Duration::from_secs(50)).await;
+        let closing = activity.now();
+        // The client reads at 50 s: progress, so the stall is counted from there.
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+        assert!(frame.is_some());
+        let started = Instant::now();
+        activity.until_stalled(closing).await;
         assert_eq!(started.elapsed(), LIMITS.idle);
     }
 }

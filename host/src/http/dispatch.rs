@@ -19,7 +19,7 @@ use super::outcome::{self, Served};
 use super::target::Target;
 use crate::admin;
 use crate::auth::Denied;
-use crate::runtime::{Deployment, GuestError, abi, settings_for, within};
+use crate::runtime::{Deployment, GuestError, Handler, abi, within};
 use crate::state::AppState;
 
 /// Most times one request may go back to the guest after stale serves before giving up.
@@ -121,36 +121,45 @@ async fn decide_and_execute(
     let _in_flight = state.load.enter();
     let (parts, request_body) = request.into_parts();
     let mut request_body = Some(request_body);
-    let Some(deployment) = state.guests.handler_for(target.key()) else {
+    let Some(handler) = state.guests.handler_for(target.key()) else {
         return body::error(
             StatusCode::SERVICE_UNAVAILABLE,
             "no handler guest is deployed",
         );
     };
     let chain = filters::chain_for(&state.config, &parts.method, target);
-    let mut guest_request = guest_request(state, &deployment, &parts, target);
+    let mut guest_request = guest_request(state, &handler, &parts, target);
     if chain.is_some() {
-        // The chain rewrites whole playlists: the guest must not answer a range of the stored bytes.
-        guest_request
-            .headers
-            .retain(|(name, _)| name != "range" && name != "if-range");
+        filters::prepare(&mut guest_request);
     }
-    let response =
-        run_decisions(state, &deployment, &parts, guest_request, &mut request_body).await;
+    let is_head = guest_request.method == Method::HEAD.as_str();
+    let response = run_decisions(
+        state,
+        &handler.deployment,
+        is_head,
+        guest_request,
+        &mut request_body,
+    )
+    .await;
     if let Some(unread) = request_body {
         linger::discard(unread).await;
     }
-    match chain {
-        Some(chain) => Box::pin(filters::apply(state, &parts, target, chain, response)).await,
-        None => response,
+    let Some(chain) = chain else {
+        return response;
+    };
+    let response = Box::pin(filters::apply(state, &parts, target, chain, response)).await;
+    if parts.method == Method::HEAD {
+        // Asked as a GET (`filters::prepare`) so its headers describe the rewritten playlist.
+        return response.map(|_| body::empty());
     }
+    response
 }
 
-/// The request head as `deployment` sees it: the canonical path of the target, and only the settings the
+/// The request head as `handler` sees it: the canonical path of the target, and only the settings the
 /// guest owns.
 fn guest_request(
     state: &AppState,
-    deployment: &Deployment,
+    handler: &Handler,
     parts: &Parts,
     target: &Target,
 ) -> abi::Request {
@@ -172,10 +181,7 @@ fn guest_request(
         limits: abi::Limits {
             max_object_bytes: state.config.max_object_bytes.as_u64(),
         },
-        settings: settings_for(
-            &state.config.guest.settings,
-            deployment.namespace.as_deref(),
-        ),
+        settings: handler.settings.to_vec(),
         now_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
@@ -188,11 +194,10 @@ fn guest_request(
 async fn run_decisions(
     state: &Arc<AppState>,
     deployment: &Deployment,
-    parts: &Parts,
+    is_head: bool,
     mut guest_request: abi::Request,
     request_body: &mut Option<Incoming>,
 ) -> Response<ResponseBody> {
-    let is_head = parts.method == Method::HEAD;
     let mut parked = Duration::ZERO;
     let mut decisions = 0;
     // The key whose change woke this request, right after a wait.

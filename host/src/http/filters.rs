@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Limited};
 use super::body::{self, ResponseBody};
 use super::target::Target;
 use crate::config::{Config, FilterChain, OnError};
-use crate::runtime::{FilterContext, FilterLimits};
+use crate::runtime::{FilterContext, FilterLimits, abi};
 use crate::state::AppState;
 
 /// Media types of the playlists plugins rewrite (HLS and DASH).
@@ -36,7 +36,7 @@ pub fn chain_for<'c>(
     method: &Method,
     target: &Target,
 ) -> Option<&'c FilterChain> {
-    if method != Method::GET {
+    if method != Method::GET && method != Method::HEAD {
         return None;
     }
     config
@@ -45,8 +45,22 @@ pub fn chain_for<'c>(
         .find(|c| glob(&c.pattern, target.rooted()))
 }
 
-/// `response` rewritten by `chain`, when it is a whole 200 playlist. Range headers were kept from the guest
-/// (`dispatch`), so a playlist is never answered with a range of its unfiltered bytes.
+/// Readies the guest's request for a chain: the chain rewrites whole playlists, so the guest is asked for
+/// the whole stored one (no `Range`, `If-Range`, or `If-None-Match` on the stored entity tag, which the
+/// rewritten playlist does not have), and a HEAD is asked as a GET so its headers describe the rewritten
+/// playlist.
+pub fn prepare(request: &mut abi::Request) {
+    request
+        .headers
+        .retain(|(name, _)| !matches!(name.as_str(), "range" | "if-range" | "if-none-match"));
+    if request.method == Method::HEAD.as_str() {
+        request.method = Method::GET.as_str().to_owned();
+    }
+}
+
+/// `response` rewritten by `chain`, when it is a whole 200 playlist (by its Content-Type, or by its key's
+/// extension whatever the uploader said it was): the client never gets the unfiltered bytes, nor a range of
+/// them (`prepare`).
 pub async fn apply(
     state: &AppState,
     parts: &Parts,
@@ -55,7 +69,14 @@ pub async fn apply(
     response: Response<ResponseBody>,
 ) -> Response<ResponseBody> {
     let path = target.path();
-    if response.status() != StatusCode::OK || !is_playlist(&response) {
+    if response.status() == StatusCode::NOT_MODIFIED {
+        let mut response = response;
+        response.headers_mut().remove(header::ETAG);
+        return response;
+    }
+    if response.status() != StatusCode::OK
+        || !(is_playlist(&response) || names_a_playlist(target.key()))
+    {
         return response;
     }
     let (mut head, content) = response.into_parts();
@@ -140,6 +161,12 @@ async fn run(
             Err(e.to_string())
         }
     }
+}
+
+/// Whether `key`'s extension names an HLS playlist or a DASH MPD.
+fn names_a_playlist(key: &str) -> bool {
+    strata_guest_core::media_type::class_of(key)
+        == strata_guest_core::media_type::ObjectClass::Playlist
 }
 
 fn is_playlist(response: &Response<ResponseBody>) -> bool {

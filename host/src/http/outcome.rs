@@ -220,7 +220,10 @@ pub async fn store(
             && let Err(e) = writer.write(chunk).await
         {
             drop(writer);
-            if matches!(e, TierError::TooLarge { .. }) {
+            if matches!(
+                e,
+                TierError::TooLarge { .. } | TierError::UploadMemoryFull { .. }
+            ) {
                 linger::discard(request_body).await;
             }
             return tier_failure(&plan.key, e);

@@ -5,7 +5,8 @@
 //! What a client can hold, and what bounds it: a connection slot (`http.max_connections`; past it new
 //! connections wait in the kernel's backlog), a TLS handshake ([`HANDSHAKE_TIMEOUT`]), a request head
 //! (`http.header_timeout_ms`, which for HTTP/1.1 also bounds a kept-alive connection between requests), an
-//! idle or stalled connection (`http.idle_timeout_ms`, see `connection.rs`) and, at shutdown, the drain
+//! idle or stalled connection, a reader that stopped reading (`http.idle_timeout_ms`, see `connection.rs`)
+//! and, at shutdown, the drain
 //! (`http.shutdown_grace_ms`).
 
 use std::future::Future;
@@ -13,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::BodyExt;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -22,7 +24,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use super::accept::Backoff;
-use super::connection::{Activity, IdleLimits, Watched};
+use super::connection::{Activity, IdleLimits, TrackedBody};
 use super::dispatch;
 use crate::state::AppState;
 
@@ -128,14 +130,17 @@ async fn serve<I>(
         service_fn(move |request| {
             let in_flight = activity.request();
             let answer = dispatch::handle(Arc::clone(&state), peer, request);
+            let activity = Arc::clone(&activity);
             async move {
                 let response = answer.await;
                 drop(in_flight);
-                response
+                response.map(|response| {
+                    response.map(|body| BodyExt::boxed(TrackedBody::new(body, activity)))
+                })
             }
         })
     };
-    let io = TokioIo::new(Watched::new(io, Arc::clone(&activity)));
+    let io = TokioIo::new(io);
     let connection = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(connection);
     let finished = tokio::select! {
@@ -147,12 +152,17 @@ async fn serve<I>(
         Some(ended) => ended,
         None => {
             // HTTP/1.1 closes after the response in progress, HTTP/2 sends GOAWAY and lets its streams
-            // finish; a connection that then stalls is dropped (a draining process exits at its deadline).
+            // finish; a connection that then makes no progress is dropped (a draining process exits at its
+            // own deadline).
+            tracing::debug!(%peer, "closing the connection gracefully");
             connection.as_mut().graceful_shutdown();
             let closing = activity.now();
             tokio::select! {
                 ended = connection.as_mut() => ended,
-                () = activity.until_stalled(closing) => Ok(()),
+                () = activity.until_stalled(closing) => {
+                    tracing::debug!(%peer, "dropping a closing connection that made no progress");
+                    Ok(())
+                }
             }
         }
     };

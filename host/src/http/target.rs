@@ -34,7 +34,7 @@ impl Target {
             Err(_) if method == Method::OPTIONS => {
                 return Ok(Target {
                     rooted: "/".into(),
-                    path: raw.to_owned(),
+                    path: "/".into(),
                 });
             }
             Err(e) => return Err(e.to_string()),

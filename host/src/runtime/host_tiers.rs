@@ -9,8 +9,9 @@ use crate::tiers;
 /// Most keys one `list` call returns, whatever the guest asks.
 const LIST_LIMIT: u32 = 1000;
 
-/// Most keys a filtered listing looks at under its prefix, whatever it finds.
-const SCAN_LIMIT: usize = 100_000;
+/// Most keys a filtered listing looks at under its prefix, whatever it finds (listings of playlists look
+/// only at playlists: `tiers/index.rs`).
+const SCAN_LIMIT: usize = 10_000;
 
 impl TypesHost for GuestState {}
 

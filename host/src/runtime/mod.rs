@@ -34,8 +34,8 @@ pub use artifact_cache::write_atomically;
 pub use deployment::{Deployment, GuestKind, Linked, VersionInfo};
 pub use filter::{FilterContext, FilterLimits};
 pub use host_tiers::within;
-pub use registry::{DeployError, GuestSummary, Guests, HANDLER};
-pub use settings::settings_for;
+pub use registry::{DeployError, GuestSummary, Guests, HANDLER, Handler};
+use settings::settings_for;
 pub use watch::watch;
 
 /// The data types of the guest ABI as the rest of the host uses them.

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     Deployment, FilterContext, FilterLimits, GuestError, GuestKind, Runtime, VersionInfo, abi,
-    write_atomically,
+    settings_for, write_atomically,
 };
 
 /// The name of the guest that decides every request outside a namespace.
@@ -99,23 +99,53 @@ struct Slot {
     live: Arc<Deployment>,
 }
 
+/// A handler ready to decide a request: its deployment and the settings it owns (`settings.rs`).
+#[derive(Clone)]
+pub struct Handler {
+    /// The live version.
+    pub deployment: Arc<Deployment>,
+    /// The operator's settings this guest owns.
+    pub settings: Arc<[(String, String)]>,
+}
+
 /// The live set; never mutated, replaced whole.
-#[derive(Default)]
 struct Snapshot {
     slots: BTreeMap<String, Arc<Slot>>,
     /// Namespaced handlers, longest prefix first.
-    namespaced: Vec<Arc<Deployment>>,
+    namespaced: Vec<Handler>,
+    /// `origin`, if deployed.
+    origin: Option<Handler>,
 }
 
 impl Snapshot {
-    fn new(slots: BTreeMap<String, Arc<Slot>>) -> Self {
-        let mut namespaced: Vec<Arc<Deployment>> = slots
+    fn new(slots: BTreeMap<String, Arc<Slot>>, settings: &BTreeMap<String, String>) -> Self {
+        let handlers: Vec<&Arc<Deployment>> = slots
             .values()
-            .filter(|slot| slot.record.kind == GuestKind::Handler && slot.live.namespace.is_some())
-            .map(|slot| Arc::clone(&slot.live))
+            .filter(|slot| slot.record.kind == GuestKind::Handler)
+            .map(|slot| &slot.live)
             .collect();
-        namespaced.sort_by_key(|d| std::cmp::Reverse(d.namespace.as_deref().map_or(0, str::len)));
-        Snapshot { slots, namespaced }
+        let namespaces: Vec<&str> = handlers
+            .iter()
+            .filter_map(|d| d.namespace.as_deref())
+            .collect();
+        let handler = |deployment: &Arc<Deployment>| Handler {
+            deployment: Arc::clone(deployment),
+            settings: settings_for(settings, deployment.namespace.as_deref(), &namespaces).into(),
+        };
+        let mut namespaced: Vec<Handler> = handlers
+            .iter()
+            .filter(|d| d.namespace.is_some())
+            .map(|d| handler(d))
+            .collect();
+        namespaced.sort_by_key(|h| {
+            std::cmp::Reverse(h.deployment.namespace.as_deref().map_or(0, str::len))
+        });
+        let origin = slots.get(HANDLER).map(|slot| handler(&slot.live));
+        Snapshot {
+            slots,
+            namespaced,
+            origin,
+        }
     }
 }
 
@@ -126,10 +156,12 @@ pub struct Guests {
     live: ArcSwap<Snapshot>,
     writer: tokio::sync::Mutex<()>,
     canary_filter_limits: FilterLimits,
+    settings: BTreeMap<String, String>,
 }
 
 impl Guests {
     /// Loads every guest recorded under `dir`; `origin` falls back to `initial_handler` when none was pushed.
+    /// `settings` are the operator's, handed to each handler as far as it owns them.
     ///
     /// # Errors
     /// When the folder cannot be read or a recorded version no longer links.
@@ -138,6 +170,7 @@ impl Guests {
         dir: &Path,
         initial_handler: &[u8],
         canary_filter_limits: FilterLimits,
+        settings: BTreeMap<String, String>,
     ) -> Result<Self, DeployError> {
         let io = |path: &Path| {
             let path = path.to_owned();
@@ -195,20 +228,26 @@ impl Guests {
         Ok(Guests {
             runtime,
             dir: dir.to_owned(),
-            live: ArcSwap::from_pointee(Snapshot::new(slots)),
+            live: ArcSwap::from_pointee(Snapshot::new(slots, &settings)),
             writer: tokio::sync::Mutex::new(()),
             canary_filter_limits,
+            settings,
         })
     }
 
     /// The handler that decides a request for the decoded `key`: the namespaced guest with the longest
     /// matching prefix, else `origin`.
-    pub fn handler_for(&self, key: &str) -> Option<Arc<Deployment>> {
+    pub fn handler_for(&self, key: &str) -> Option<Handler> {
         let live = self.live.load();
         live.namespaced
             .iter()
-            .find(|d| d.namespace.as_deref().is_some_and(|ns| key.starts_with(ns)))
-            .or_else(|| live.slots.get(HANDLER).map(|slot| &slot.live))
+            .find(|h| {
+                h.deployment
+                    .namespace
+                    .as_deref()
+                    .is_some_and(|ns| key.starts_with(ns))
+            })
+            .or(live.origin.as_ref())
             .cloned()
     }
 
@@ -423,7 +462,8 @@ impl Guests {
                 live: Arc::new(live),
             }),
         );
-        self.live.store(Arc::new(Snapshot::new(slots)));
+        self.live
+            .store(Arc::new(Snapshot::new(slots, &self.settings)));
         metrics::counter!("strata_guest_swaps_total").increment(1);
         tracing::info!(guest = name, %version, "guest version activated");
         Ok(())

@@ -1,29 +1,35 @@
-//! Which of the operator's `[guest.settings]` a handler receives.
+//! Which of the operator's `[guest.settings]` each handler receives.
 //!
-//! Settings named `<kind>:<prefix>` (`sign:premium/`, `abr:live/`) belong to the guest that serves that
-//! prefix. `origin`, which serves every path outside namespaces, receives them all; a namespaced tenant
-//! handler receives only those whose prefix lies inside its namespace, so it can never read (and mint
-//! signed URLs with) a signing key of another prefix. Settings without a prefix are the operator's to
-//! `origin` alone.
+//! A setting named `<kind>:<prefix>` (`sign:premium/`, `abr:live/`) belongs to the guest that serves
+//! `<prefix>`: the namespaced handler with the longest namespace `<prefix>` lies in, else `origin`, which
+//! serves every key outside namespaces. Settings without a prefix are the operator's to `origin`. Each
+//! setting goes to exactly one guest, so a tenant can never read (and mint signed URLs with) the signing key
+//! of a prefix it does not serve, not even one nested inside its own namespace but served by another.
 
 use std::collections::BTreeMap;
 
-/// The settings a handler confined to `namespace` (none for `origin`) may see, in name order.
+/// The settings the handler confined to `namespace` (`None`: `origin`) owns, in name order, when the
+/// live namespaced handlers are `namespaces`.
 pub fn settings_for(
     settings: &BTreeMap<String, String>,
     namespace: Option<&str>,
+    namespaces: &[&str],
 ) -> Vec<(String, String)> {
     settings
         .iter()
-        .filter(|(name, _)| namespace.is_none_or(|ns| owned_by(name, ns)))
+        .filter(|(name, _)| owner(name, namespaces) == namespace)
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect()
 }
 
-/// Whether setting `name` is scoped to a prefix inside namespace `ns`.
-fn owned_by(name: &str, ns: &str) -> bool {
-    name.split_once(':')
-        .is_some_and(|(_, prefix)| prefix.starts_with(ns))
+/// The namespace that owns setting `name` among `namespaces` (`None`: `origin`).
+fn owner<'a>(name: &str, namespaces: &[&'a str]) -> Option<&'a str> {
+    let (_, prefix) = name.split_once(':')?;
+    namespaces
+        .iter()
+        .filter(|ns| prefix.starts_with(**ns))
+        .max_by_key(|ns| ns.len())
+        .copied()
 }
 
 #[cfg(test)]
@@ -43,17 +49,37 @@ mod tests {
         .collect()
     }
 
-    #[test]
-    fn origin_gets_everything() {
-        assert_eq!(settings_for(&all(), None).len(), 5);
+    fn names(settings: Vec<(String, String)>) -> Vec<String> {
+        settings.into_iter().map(|(k, _)| k).collect()
     }
 
     #[test]
-    fn a_tenant_gets_only_what_lies_in_its_namespace() {
-        let names: Vec<String> = settings_for(&all(), Some("tenant/"))
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        assert_eq!(names, ["abr:tenant/", "sign:tenant/vip/"]);
+    fn each_setting_goes_to_the_guest_serving_its_prefix() {
+        assert_eq!(
+            names(settings_for(&all(), Some("tenant/"), &["tenant/"])),
+            ["abr:tenant/", "sign:tenant/vip/"]
+        );
+        assert_eq!(
+            names(settings_for(&all(), None, &["tenant/"])),
+            [
+                "cmsd_load_threshold_permille",
+                "sign:premium/",
+                "sign:tenantx/"
+            ]
+        );
+        assert_eq!(settings_for(&all(), None, &[]).len(), 5);
+    }
+
+    #[test]
+    fn a_nested_namespace_owns_its_prefixes() {
+        let namespaces = ["tenant/", "tenant/vip/"];
+        assert_eq!(
+            names(settings_for(&all(), Some("tenant/"), &namespaces)),
+            ["abr:tenant/"]
+        );
+        assert_eq!(
+            names(settings_for(&all(), Some("tenant/vip/"), &namespaces)),
+            ["sign:tenant/vip/"]
+        );
     }
 }

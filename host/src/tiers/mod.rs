@@ -10,6 +10,7 @@ mod byte_lru;
 mod counters;
 mod disk;
 mod error;
+mod index;
 mod memory;
 mod memory_only;
 mod meta;
@@ -18,7 +19,7 @@ mod signals;
 mod upload;
 mod upload_memory;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,12 +38,10 @@ pub use upload::Upload;
 
 use counters::Counters;
 use disk::{DiskTier, DiskWrite};
+use index::Index;
 use memory::{Evicted, HotObject, MemoryTier};
 use signals::Signals;
 use upload_memory::{Held, UploadMemory};
-
-/// Map from key to the metadata of its current version; ordered for prefix listing.
-type Index = BTreeMap<String, Arc<ObjectMeta>>;
 
 /// The outcome of one shared disk read: the bytes, or the error's kind and text (io::Error is not Clone).
 type SharedRead = Arc<OnceCell<Result<Bytes, (io::ErrorKind, String)>>>;
@@ -149,7 +148,7 @@ impl Tiers {
         let last_seq = recovered.iter().map(|r| r.meta.seq).max().unwrap_or(0);
         let now = now_secs();
         let counters = Counters::default();
-        let mut index = Index::new();
+        let mut index = Index::default();
         let mut disk_used = 0;
         for found in recovered {
             if found.meta.expired(now) {
@@ -158,7 +157,7 @@ impl Tiers {
                 continue;
             }
             disk_used += found.meta.size;
-            index.insert(found.meta.key.clone(), Arc::new(found.meta));
+            index.insert(Arc::new(found.meta));
         }
         tracing::info!(
             objects = index.len(),
@@ -206,17 +205,12 @@ impl Tiers {
 
     /// Up to `limit` keys starting with `prefix`, in lexical order.
     pub fn list(&self, prefix: &str, limit: usize) -> Vec<String> {
-        self.index()
-            .range(prefix.to_owned()..)
-            .take_while(|(key, _)| key.starts_with(prefix))
-            .take(limit)
-            .map(|(key, _)| key.clone())
-            .collect()
+        self.index().list(prefix, limit)
     }
 
     /// Up to `limit` keys starting with `prefix` and ending with one of `suffixes` (ASCII case-insensitive),
     /// in lexical order, looking at no more than `scan` keys under `prefix` so a huge folder cannot hold
-    /// the index for long.
+    /// the index for long; playlists are found from a side set without looking at segments (`index.rs`).
     pub fn list_ending(
         &self,
         prefix: &str,
@@ -224,21 +218,7 @@ impl Tiers {
         limit: usize,
         scan: usize,
     ) -> Vec<String> {
-        let ends_with = |key: &str| {
-            suffixes.iter().any(|suffix| {
-                key.len() >= suffix.len()
-                    && key.as_bytes()[key.len() - suffix.len()..]
-                        .eq_ignore_ascii_case(suffix.as_bytes())
-            })
-        };
-        self.index()
-            .range(prefix.to_owned()..)
-            .take_while(|(key, _)| key.starts_with(prefix))
-            .take(scan)
-            .filter(|(key, _)| ends_with(key))
-            .take(limit)
-            .map(|(key, _)| key.clone())
-            .collect()
+        self.index().list_ending(prefix, suffixes, limit, scan)
     }
 
     /// Contents and running totals, for metrics.
@@ -580,7 +560,7 @@ impl Tiers {
                         Ok(()) => {}
                         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                         Err(e) => {
-                            index.insert(key.to_owned(), meta);
+                            index.insert(meta);
                             return Err(TierError::io("remove", path, e));
                         }
                     }
@@ -727,16 +707,19 @@ impl ObjectWriter {
             });
         }
         self.hasher.update(&chunk);
+        let memory = &self.tiers.upload_memory;
         if let Some(hot) = &mut self.hot {
-            // A memory-only object's hot copy is its only copy, so it counts but is kept past the upload
-            // budget; a durable one is only a head start for the memory tier, and is given up instead.
-            let keep =
-                self.placement == Placement::Memory || self.tiers.upload_memory.has_room(len);
-            if self.tiers.memory.admits(self.size) && keep {
+            // A durable object's hot copy is only a head start for the memory tier: it is given up when
+            // the memory tier or the upload budget has no room. A memory-only object's is its only copy:
+            // without room the upload fails.
+            if self.tiers.memory.admits(self.size) && memory.has_room(len) {
                 hot.extend_from_slice(&chunk);
                 self.hot_held.add(len);
             } else if self.placement == Placement::Memory {
-                return Err(TierError::MemoryFull);
+                return Err(match memory.has_room(len) {
+                    true => TierError::MemoryFull,
+                    false => memory.full(),
+                });
             } else {
                 self.hot = None;
                 self.hot_held.release();
@@ -748,6 +731,11 @@ impl ObjectWriter {
             disk.write(&chunk).await?;
         }
         if let Some(upload) = &self.upload {
+            // Readers following the upload need every chunk kept; past the budget the upload fails rather
+            // than hold memory outside it.
+            if !memory.has_room(len) {
+                return Err(memory.full());
+            }
             upload.push(chunk);
         }
         Ok(())
@@ -799,7 +787,7 @@ impl ObjectWriter {
                         Some(Arc::clone(&meta))
                     } else {
                         synced.publish(&path)?;
-                        index.insert(meta.key.clone(), Arc::clone(&meta))
+                        index.insert(Arc::clone(&meta))
                     }
                 };
                 self.reserved = 0;
@@ -810,7 +798,7 @@ impl ObjectWriter {
                 let mut index = tiers.index();
                 match newer_exists(&index, &meta) {
                     true => None,
-                    false => index.insert(meta.key.clone(), Arc::clone(&meta)),
+                    false => index.insert(Arc::clone(&meta)),
                 }
             }
         };
@@ -973,8 +961,16 @@ mod tests {
             tiers.list_ending("live/", &playlists, 1, 100),
             ["live/a.M3U8"]
         );
-        // Only the first two keys under the prefix are looked at: both are segments.
-        assert!(tiers.list_ending("live/", &playlists, 10, 2).is_empty());
+        // A scan of other endings looks at no more keys than asked (the first is a segment, the second not)...
+        assert_eq!(
+            tiers.list_ending("live/", &[".M4S".to_string()], 10, 1),
+            ["live/0.m4s"]
+        );
+        // ...while playlists come from their own set, past any number of segments.
+        assert_eq!(
+            tiers.list_ending("live/", &playlists, 2, 2),
+            ["live/a.M3U8", "live/b.mpd"]
+        );
     }
 
     #[tokio::test]

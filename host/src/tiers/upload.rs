@@ -74,17 +74,23 @@ impl Upload {
         });
     }
 
-    /// Marks the upload complete: readers end their bodies normally.
+    /// Marks the upload complete: readers end their bodies normally. Its chunks leave the upload memory
+    /// account: the upload is no longer in progress, and what readers still hold is theirs.
     pub fn complete(&self) {
-        self.progress.send_modify(|p| p.end = End::Complete);
+        self.progress.send_modify(|p| {
+            p.end = End::Complete;
+            p.held.release();
+        });
     }
 
-    /// Marks the upload aborted (unless it completed): readers end their bodies with an error.
+    /// Marks the upload aborted (unless it completed): readers end their bodies with an error, and its
+    /// chunks leave the upload memory account.
     pub fn abort(&self) {
         self.progress.send_if_modified(|p| {
             let open = p.end == End::Open;
             if open {
                 p.end = End::Aborted;
+                p.held.release();
             }
             open
         });
@@ -217,15 +223,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn chunks_count_on_the_upload_memory_until_the_last_reader_leaves() {
+    async fn chunks_count_on_the_upload_memory_while_the_upload_is_in_progress() {
         let memory = UploadMemory::new(1 << 20);
         let up = upload_on(&memory);
         up.push(Bytes::from_static(b"0123"));
         let reader = up.reader(0, None);
-        up.complete();
-        drop(up);
         assert_eq!(memory.used(), 4);
+        up.complete();
+        // A reader that has not read yet still gets every byte, but no longer holds ingest's budget.
+        assert_eq!(memory.used(), 0);
+        drop(up);
         assert_eq!(collect(reader).await.unwrap(), b"0123");
+        let aborted = upload_on(&memory);
+        aborted.push(Bytes::from_static(b"0123"));
+        aborted.abort();
         assert_eq!(memory.used(), 0);
     }
 

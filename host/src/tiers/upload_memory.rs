@@ -1,8 +1,11 @@
 //! Memory held by uploads in progress, under its own budget: each upload's hot copy (kept so the object is
 //! in the memory tier the moment it commits) and the chunks kept for readers following it. Neither belongs
 //! to the memory tier until commit, so without this budget slow or stalled uploads could grow the process
-//! outside every limit. Past the budget a new upload is refused (503 with `Retry-After`), and a durable
-//! upload stops keeping a hot copy (its bytes are on disk anyway).
+//! outside every limit. When uploads hold the whole budget a new upload is refused (503 with
+//! `Retry-After`); an upload in progress first gives up its hot copy if it is durable (its bytes are on disk
+//! anyway), and fails (503) when it cannot keep a chunk its readers need. An upload's bytes leave the
+//! account when it completes or aborts: what readers still hold then is bounded by their connection's idle
+//! timeout, and an anonymous reader can never hold ingest's budget.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,10 +36,15 @@ impl UploadMemory {
     /// `UploadMemoryFull` when uploads already hold the whole budget.
     pub fn admit(&self) -> Result<(), TierError> {
         if self.used() >= self.budget {
-            self.refused.fetch_add(1, Ordering::Relaxed);
-            return Err(TierError::UploadMemoryFull { limit: self.budget });
+            return Err(self.full());
         }
         Ok(())
+    }
+
+    /// The refusal of an upload that found no room (counted).
+    pub fn full(&self) -> TierError {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        TierError::UploadMemoryFull { limit: self.budget }
     }
 
     /// Whether holding `more` bytes stays within the budget.
@@ -54,7 +62,7 @@ impl UploadMemory {
         self.budget
     }
 
-    /// Uploads refused for want of room since start.
+    /// Uploads refused or failed for want of room since start.
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
     }
