@@ -145,3 +145,20 @@ fn unusable_tls_files_are_rejected_naming_the_file() {
         &["does not match", &other_key, &cert],
     );
 }
+
+#[test]
+fn logs_to_a_file_carry_no_colour_and_json_logs_are_json() {
+    let plain = Strata::start(&[]);
+    let log = plain.stderr();
+    assert!(log.contains("serving"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "ANSI escapes in a log file:\n{log}"
+    );
+    let json = Strata::start(&["--log-format", "json"]);
+    for line in json.stderr().lines().filter(|l| !l.trim().is_empty()) {
+        let parsed: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(parsed["level"].is_string(), "{line}");
+    }
+}
