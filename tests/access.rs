@@ -13,26 +13,32 @@ use common::{Strata, clients, run_with_timeout};
 
 const CONFIG: &str = r#"
 [[auth.ingest]]
-prefix = "/private/"
+pattern = "private/**"
 bearer = ["private-token"]
 protect_reads = true
 
 [[auth.ingest]]
-prefix = "/premium/"
+pattern = "premium/**"
 bearer = ["premium-token"]
 
 [[auth.ingest]]
-prefix = "/"
+pattern = "**"
 bearer = ["other-token"]
 
 [[filters]]
-pattern = "/live/*.m3u8"
+pattern = "live/*.m3u8"
 plugins = ["variant-cap"]
 
-[guest.settings]
-"sign:secret/" = "secret-key"
-"sign:tenant/vip/" = "tenant-key"
-"cmsd_load_threshold_permille" = "800"
+[guest]
+cmsd_load_threshold_permille = 800
+
+[[guest.signing]]
+prefix = "secret/"
+key = "secret-key"
+
+[[guest.signing]]
+prefix = "tenant/vip/"
+key = "tenant-key"
 "#;
 
 const MASTER: &str = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nlow.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=5000000\nhigh.m3u8\n";
@@ -379,14 +385,14 @@ fn empty_secrets_stop_the_start_naming_the_key() {
     let cases = [
         ("", vec!["--admin-token", ""], "admin.token"),
         (
-            "[[auth.ingest]]\nprefix = \"/live/\"\nbearer = [\"\"]\n",
+            "[[auth.ingest]]\npattern = \"live/**\"\nbearer = [\"\"]\n",
             vec![],
-            "auth.ingest.bearer",
+            "auth.ingest[0].bearer",
         ),
         (
-            "[guest.settings]\n\"sign:premium/\" = \"\"\n",
+            "[[guest.signing]]\nprefix = \"premium/\"\nkey = \"\"\n",
             vec![],
-            "sign:premium/",
+            "guest.signing[0].key",
         ),
     ];
     for (i, (config, flags, key)) in cases.into_iter().enumerate() {

@@ -19,7 +19,7 @@ fn start() -> (Strata, tempfile::TempDir) {
     let config = dir.path().join("strata.toml");
     std::fs::write(
         &config,
-        "[guest]\nmax_instances = 4\n[guest.settings]\ncmsd_load_threshold_permille = \"500\"\n",
+        "[guest]\nmax_instances = 4\ncmsd_load_threshold_permille = 500\n",
     )
     .expect("write config");
     let s = Strata::start(&["--config", config.to_str().expect("utf-8 path")]);

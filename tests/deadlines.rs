@@ -68,7 +68,7 @@ fn a_guest_sleeping_through_wasi_clocks_fails_only_its_own_request() {
 #[test]
 fn a_plugin_sleeping_through_wasi_clocks_fails_its_response_at_its_wall_deadline() {
     let s = Strata::with_config(
-        "[[filters]]\npattern = \"/live/*.m3u8\"\nplugins = [\"sleepy\"]\n\n[plugins.sleepy]\nwall_deadline_ms = 300\n",
+        "[[filters]]\npattern = \"live/*.m3u8\"\nplugins = [\"sleepy\"]\n\n[plugins.sleepy]\nwall_deadline_ms = 300\n",
         &[],
     );
     let wasm = std::fs::read(strata_test_guests::SLEEPING_FILTER).expect("read plugin");

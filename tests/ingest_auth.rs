@@ -10,12 +10,12 @@ use common::{Strata, run_with_timeout};
 
 const CONFIG: &str = r#"
 [[auth.ingest]]
-prefix = "/live/"
+pattern = "live/**"
 bearer = ["encoder-token"]
 basic = ["encoder:pa55"]
 
 [[auth.ingest]]
-prefix = "/private/"
+pattern = "private/**"
 bearer = ["viewer"]
 protect_reads = true
 "#;

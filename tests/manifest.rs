@@ -1,5 +1,5 @@
 //! Manifest intelligence through the real binary: filters, time shift, Cache-Control by content, CMSD and
-//! signed URLs configured in `[guest.settings]`.
+//! signed URLs configured in `[[guest.signing]]`.
 
 mod common;
 
@@ -32,7 +32,7 @@ fn start() -> (Strata, tempfile::TempDir) {
     let config = dir.path().join("strata.toml");
     std::fs::write(
         &config,
-        "[guest.settings]\n\"sign:premium/\" = \"secret\"\n",
+        "[[guest.signing]]\nprefix = \"premium/\"\nkey = \"secret\"\n",
     )
     .expect("write config");
     let s = Strata::start(&["--config", config.to_str().expect("utf-8 path")]);

@@ -8,12 +8,12 @@ use common::Strata;
 
 const CONFIG: &str = r#"
 [[filters]]
-pattern = "/live/*.m3u8"
+pattern = "live/*.m3u8"
 plugins = ["variant-cap"]
 on_error = "fail"
 
 [[filters]]
-pattern = "/lenient/*.m3u8"
+pattern = "lenient/*.m3u8"
 plugins = ["variant-cap"]
 on_error = "skip"
 

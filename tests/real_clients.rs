@@ -125,7 +125,7 @@ fn players_can_read_the_date_and_sync_to_the_origins_clock() {
 
 #[test]
 fn the_clock_source_can_be_turned_off() {
-    let s = Strata::with_config("[guest.settings]\nutc_timing = \"off\"\n", &[]);
+    let s = Strata::with_config("[guest]\nutc_timing = \"off\"\n", &[]);
     let live = "<MPD type=\"dynamic\"><Period/></MPD>";
     let put = s
         .http()

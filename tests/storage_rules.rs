@@ -133,7 +133,8 @@ fn a_bad_rule_stops_the_start_with_a_clear_error() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("storage.rules[0] pattern \"live/[a\""),
+        stderr.contains("line 2")
+            && stderr.contains("pattern \"live/[a\": unclosed character class"),
         "{stderr}"
     );
 }

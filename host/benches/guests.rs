@@ -9,8 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use strata::runtime::{DEFAULT_HANDLER, FilterLimits, GuestLimits, Guests, Runtime, abi};
-use strata::tiers::{NewObject, TierSettings, Tiers};
+use strata_abi::types as abi;
+use strata_runtime::{FilterLimits, GuestLimits, Guests, Runtime};
+use strata_tiers::{NewObject, StorageRead, TierSettings, Tiers};
+
+/// The default handler, as the `strata` binary embeds it (`build.rs`).
+const DEFAULT_HANDLER: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/strata_guest_origin.wasm"));
 
 const LIMITS: GuestLimits = GuestLimits {
     memory_bytes: 64 << 20,
@@ -38,16 +43,17 @@ fn main() -> anyhow::Result<()> {
             ..TierSettings::default()
         };
         let tiers = Arc::new(Tiers::open(data.path(), settings)?);
-        let runtime = Arc::new(Runtime::new(Arc::clone(&tiers), LIMITS, 16 << 20, &data.path().join("cache"))?);
+        let runtime = Arc::new(Runtime::new(Arc::clone(&tiers) as Arc<dyn StorageRead>, LIMITS, 16 << 20, &data.path().join("cache"))?);
         let guests = Arc::new(Guests::open(Arc::clone(&runtime), &data.path().join("guests"), DEFAULT_HANDLER, FILTER_LIMITS, Default::default())?);
         let request = abi::Request {
             method: "GET".into(),
+            key: "live/missing.m3u8".into(),
             path: "/live/missing.m3u8".into(),
             query: String::new(),
             headers: vec![("user-agent".into(), "bench".into())],
             waited_ms: 0,
             limits: abi::Limits { max_object_bytes: 1 << 26 },
-            settings: Vec::new(),
+            settings: Default::default(),
             now_ms: 0,
             load_permille: 0,
         };
@@ -126,7 +132,7 @@ fn main() -> anyhow::Result<()> {
         println!("\n## Time to first request with ten deployed guests");
         let ten = tempfile::tempdir()?;
         {
-            let runtime = Arc::new(Runtime::new(Arc::clone(&tiers), LIMITS, 16 << 20, &ten.path().join("cache"))?);
+            let runtime = Arc::new(Runtime::new(Arc::clone(&tiers) as Arc<dyn StorageRead>, LIMITS, 16 << 20, &ten.path().join("cache"))?);
             let guests = Guests::open(Arc::clone(&runtime), &ten.path().join("guests"), DEFAULT_HANDLER, FILTER_LIMITS, Default::default())?;
             let handlers = [
                 strata_test_guests::LOOPING,
@@ -151,7 +157,7 @@ fn main() -> anyhow::Result<()> {
                     let _ = std::fs::remove_dir_all(ten.path().join("cache"));
                 }
                 let started = Instant::now();
-                let runtime = Arc::new(Runtime::new(Arc::clone(&tiers), LIMITS, 16 << 20, &ten.path().join("cache"))?);
+                let runtime = Arc::new(Runtime::new(Arc::clone(&tiers) as Arc<dyn StorageRead>, LIMITS, 16 << 20, &ten.path().join("cache"))?);
                 let guests = Guests::open(Arc::clone(&runtime), &ten.path().join("guests"), DEFAULT_HANDLER, FILTER_LIMITS, Default::default())?;
                 let deployment = guests.handler_for("x").expect("origin").deployment;
                 runtime.decide(&deployment, &request).await?;
@@ -220,6 +226,7 @@ async fn cmsd_lookup(
         for _ in 0..runs {
             for (i, path) in [without, with].into_iter().enumerate() {
                 let request = abi::Request {
+                    key: path.trim_start_matches('/').into(),
                     path: path.into(),
                     ..request.clone()
                 };
@@ -286,6 +293,7 @@ async fn missing_segment_lookup(
     let mut results = Vec::new();
     for path in ["/amp/present.ts", "/amp/missing.ts"] {
         let request = abi::Request {
+            key: path.trim_start_matches('/').into(),
             path: path.into(),
             ..request.clone()
         };

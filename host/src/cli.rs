@@ -122,7 +122,7 @@ impl ServeArgs {
             config.admin.token = Some(token.clone());
         }
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
-            config.tls = Some(crate::config::TlsConfig {
+            config.tls = Some(strata_server::config::TlsConfig {
                 cert: cert.clone(),
                 key: key.clone(),
             });

@@ -1,10 +1,16 @@
-//! The `strata` binary: parse the command line, set up logging, run.
+//! The `strata` binary: parse the command line, set up logging, run. It assembles the crates (`serve`),
+//! reads the configuration (`config`, `cli`) and drives a running origin's admin API (`guest_cli`).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+mod cli;
+mod config;
+mod guest_cli;
+mod serve;
+
 use clap::Parser;
-use strata::cli::{Cli, Command, LogFormat};
+use cli::{Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -20,10 +26,10 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Serve(args) => match args.resolve() {
-            Ok(config) => run(strata::serve::serve(config)),
+            Ok(config) => run(serve::serve(config)),
             Err(e) => Err(e.into()),
         },
-        Command::Guest(command) => strata::guest_cli::run(command),
+        Command::Guest(command) => guest_cli::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,16 +1,22 @@
-//! `strata serve`: open the tiers, compile the handler, listen.
+//! `strata serve`: open the tiers, start the guest runtime over them, load the guests, listen. The one
+//! place the three crates meet: the storage (strata-tiers) is handed to the runtime as read access and to
+//! the server as the whole storage trait.
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use strata_runtime::{Guests, PluginConfig, Runtime};
+use strata_server::auth::IngestAuth;
+use strata_server::http::{Certificates, Drain, Herds, Load};
+use strata_server::state::AppState;
+use strata_tiers::{Storage, StorageRead, Tiers};
 use tokio::net::TcpListener;
 
-use crate::auth::IngestAuth;
 use crate::config::Config;
-use crate::http::{Certificates, Herds};
-use crate::runtime::{DEFAULT_HANDLER, GuestLimits, Guests, Runtime};
-use crate::state::AppState;
-use crate::tiers::Tiers;
+
+/// The default handler, built from `guest/origin` by `build.rs` and embedded so `strata serve` needs no file.
+const DEFAULT_HANDLER: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/strata_guest_origin.wasm"));
 
 /// How often objects past their TTL are swept from both tiers (a read of one removes it at once anyway).
 const EXPIRY_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
@@ -26,7 +32,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(certificates) = certificates {
         tokio::spawn(reload_on_hangup(certificates));
     }
-    let metrics = crate::metrics::install().context("cannot install the metrics recorder")?;
+    let metrics =
+        strata_server::metrics::install().context("cannot install the metrics recorder")?;
     let settings = config.tier_settings().context("invalid storage rules")?;
     let tiers = Tiers::open(&config.data_dir, settings)
         .with_context(|| format!("cannot open the data folder {}", config.data_dir.display()))?;
@@ -37,23 +44,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .with_context(|| format!("cannot read handler {}", path.display()))?,
         None => DEFAULT_HANDLER.to_vec(),
     };
-    let limits = GuestLimits {
-        memory_bytes: config.guest.memory_bytes.as_u64(),
-        deadline: config.guest_deadline(),
-        wall_deadline: config.guest_wall_deadline(),
-        max_read_bytes: config.guest.max_read_bytes.as_u64(),
-        max_instances: config.guest.max_instances,
-    };
     let plugin_memory = config
         .plugins
         .values()
         .map(|p| p.memory_bytes.as_u64())
-        .chain([crate::config::PluginConfig::default().memory_bytes.as_u64()])
+        .chain([PluginConfig::default().memory_bytes.as_u64()])
         .max()
         .unwrap_or_default();
     let runtime = Runtime::new(
-        Arc::clone(&tiers),
-        limits,
+        Arc::clone(&tiers) as Arc<dyn StorageRead>,
+        config.guest.limits(),
         plugin_memory,
         &config.data_dir.join("guest-cache"),
     )
@@ -64,8 +64,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::clone(&runtime),
         &config.data_dir.join("guests"),
         &wasm,
-        crate::http::plugin_limits(&config, ""),
-        config.guest.settings.clone(),
+        PluginConfig::default().limits(),
+        config.guest.settings()?,
     )
     .context("cannot load the deployed guests")?;
     tracing::info!(
@@ -78,31 +78,29 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(dir) = &config.guest.guests_dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the guests folder {}", dir.display()))?;
-        tokio::spawn(crate::runtime::watch(Arc::clone(&guests), dir.clone()));
+        tokio::spawn(strata_runtime::watch(Arc::clone(&guests), dir.clone()));
     }
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr().context("listener has no address")?;
-    let state_auth = config.auth.ingest.clone();
-    let load = crate::http::Load::new(config.guest.max_instances);
+    warn_about_open_access(&config);
     let state = Arc::new(AppState {
-        config,
-        tiers,
+        config: config.server(),
+        storage: tiers as Arc<dyn Storage>,
         runtime,
         guests,
-        ingest_auth: IngestAuth::new(&state_auth),
+        ingest_auth: IngestAuth::new(&config.auth.ingest),
         metrics,
         herds: Herds::default(),
-        load,
-        drain: crate::http::Drain::default(),
+        load: Load::new(config.guest.max_instances),
+        drain: Drain::default(),
     });
-    warn_about_open_access(&state.config);
     // Scripts and tests read this line to learn the port when listening on port 0.
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("strata listening on {scheme}://{address}");
     tracing::info!(%address, "serving");
-    crate::http::run(listener, tls, state, shutdown_signal()).await;
+    strata_server::http::run(listener, tls, state, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
 }

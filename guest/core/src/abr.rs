@@ -1,7 +1,7 @@
 //! CMCD-driven variant choice: on routes that ask for it, a multivariant HLS playlist is capped at what the
 //! player can sustain and starts with the best variant under that cap.
 //!
-//! A route opts in with `[guest.settings] "abr:<prefix>" = "cmcd"` (e.g. `"abr:live/" = "cmcd"`). The
+//! A route opts in with an ABR route of policy `cmcd` (`[[guest.abr]] prefix = "live/"` on the host). The
 //! budget is the smaller of the player's requested maximum (`rtp`) and its measured throughput (`mtp`)
 //! scaled by how much buffer it has (`bl`): a starving player gets half its throughput, a comfortable one
 //! most of it. Variants above the budget are removed (the lowest is always kept), and the best remaining
@@ -11,13 +11,7 @@
 use crate::cmcd::Cmcd;
 use crate::hls::attributes::Attributes;
 use crate::hls::{Kind, Line, Playlist};
-use crate::types::Request;
-
-/// Prefix of the settings that turn CMCD-driven ordering on for a path prefix.
-pub const SETTING_PREFIX: &str = "abr:";
-
-/// The setting value that turns it on.
-pub const MODE_CMCD: &str = "cmcd";
+use crate::types::{AbrPolicy, Request};
 
 /// Cache-Control of a playlist chosen for one player.
 pub const CACHE_CONTROL: &str = "private, no-cache";
@@ -30,11 +24,11 @@ const SHARE_COMFORTABLE: f64 = 0.85;
 /// The budget in kbps for `req` on `key`, when a setting turns CMCD ordering on for `key` and the player
 /// sent `mtp` or `rtp`.
 pub fn budget_for(req: &Request, key: &str) -> Option<f64> {
-    let on = req.settings.iter().any(|(name, value)| {
-        name.strip_prefix(SETTING_PREFIX)
-            .is_some_and(|prefix| key.starts_with(prefix))
-            && value.trim().eq_ignore_ascii_case(MODE_CMCD)
-    });
+    let on = req
+        .settings
+        .abr
+        .iter()
+        .any(|route| route.policy == AbrPolicy::Cmcd && key.starts_with(&route.prefix));
     if !on {
         return None;
     }
@@ -122,6 +116,7 @@ pub fn apply(playlist: &Playlist, budget_kbps: f64) -> Playlist {
 mod tests {
     use super::*;
     use crate::test_support::request;
+    use crate::types::AbrRoute;
 
     const MASTER: &str = "#EXTM3U\n#EXT-X-VERSION:6\n\
         #EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\nlow.m3u8\n\
@@ -181,7 +176,10 @@ mod tests {
     fn only_routes_that_ask_for_it_get_it() {
         let mut req = request("GET", "/live/master.m3u8", &[("cmcd-request", "mtp=4000")]);
         assert_eq!(budget_for(&req, "live/master.m3u8"), None);
-        req.settings = vec![("abr:live/".into(), "cmcd".into())];
+        req.settings.abr = vec![AbrRoute {
+            prefix: "live/".into(),
+            policy: AbrPolicy::Cmcd,
+        }];
         assert_eq!(budget_for(&req, "live/master.m3u8"), Some(3_400.0));
         assert_eq!(budget_for(&req, "vod/master.m3u8"), None);
     }

@@ -11,18 +11,18 @@ use crate::manifest;
 use crate::media_type;
 use crate::media_type::{ObjectClass, class_of};
 use crate::naming_playlist;
-use crate::path::key_from_path;
+use crate::objects::Objects;
 use crate::prefetch;
 use crate::query;
 use crate::range::{self, GrowingRange, RangeRequest};
 use crate::response;
 use crate::segment_wait::{self, HELD_FAILURE_TARGET_DURATIONS, HELD_SUCCESS_TARGET_DURATIONS};
 use crate::signing;
-use crate::store::Store;
 use crate::ttl;
 use crate::types::{
     DeletePlan, Headers, ObjectMeta, Outcome, Request, Response, ServePlan, StorePlan, WaitPlan,
 };
+use strata_abi::key::key_from_path;
 
 /// Longest a Range GET of an object still uploading waits for the upload to end, when the range needs the
 /// final size (`first-`, `-suffix`).
@@ -34,7 +34,7 @@ pub const META_PREFIX: &str = "x-strata-meta-";
 /// Decides what the host does with `req`, consulting `store` for metadata and small playlists.
 ///
 /// Never fails: every refusal is an [`Outcome::Respond`] with a one-line reason.
-pub fn decide(req: &Request, store: &impl Store) -> Outcome {
+pub fn decide(req: &Request, store: &impl Objects) -> Outcome {
     let method = req.method.as_str();
     if !matches!(
         method,
@@ -65,7 +65,7 @@ pub fn decide(req: &Request, store: &impl Store) -> Outcome {
 }
 
 /// PUT and POST: store the body under `key`, refusing a declared length over the limit.
-fn put(req: &Request, key: String, store: &impl Store) -> Outcome {
+fn put(req: &Request, key: String, store: &impl Objects) -> Outcome {
     let max = req.limits.max_object_bytes;
     if let Some(len) = req
         .header("content-length")
@@ -108,7 +108,7 @@ fn put(req: &Request, key: String, store: &impl Store) -> Outcome {
 /// GET and HEAD: 403 without a valid token under a signed prefix, 304, serve (whole or a range), 416, wait
 /// for an announced segment, or 404; playlists go through [`manifest`] for filters, time shift, token
 /// propagation and their Cache-Control class.
-fn get(req: &Request, key: String, store: &impl Store) -> Outcome {
+fn get(req: &Request, key: String, store: &impl Objects) -> Outcome {
     if class_of(&key) != ObjectClass::Playlist && query::param(&req.query, filter::PARAM).is_some()
     {
         return Outcome::Respond(response::error(

@@ -50,19 +50,8 @@ pub fn parse_date_time_ms(text: &str) -> Option<i64> {
     Some(minutes * 60_000 + (seconds * 1000.0).round() as i64)
 }
 
-/// `ms` since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub fn format_date_time_ms(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000
-    )
-}
+/// `ms` since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (the ABI's clock format).
+pub use strata_abi::clock::format_date_time_ms;
 
 /// Seconds in an ISO 8601 duration such as `PT2S`, `PT1M30.5S` or `P1DT2H`; `None` if it is not one.
 /// Years and months are not accepted (their length is not fixed).
@@ -103,19 +92,6 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]

@@ -1,14 +1,14 @@
 //! Strata's default request decisions, in plain Rust: no WIT, no Wasm, no host.
 //!
 //! The host carries out *outcomes*; this crate decides them. [`decide`] takes the head of a data-plane
-//! request and read access to the stored objects ([`store::Store`]) and answers with an
+//! request and read access to the stored objects ([`objects::Objects`]) and answers with an
 //! [`types::Outcome`]: write a small response, stream a stored object, store the body, delete, or park and
 //! ask again. Request bodies and segment bytes never pass through here.
 //!
 //! How the crate is organised, one concern per module:
-//! - [`types`], [`store`]: the plain mirror of the WIT types and the storage a decision may consult.
+//! - [`types`] (from `strata-abi`), [`objects`]: the plain mirror of the WIT types and the storage a
+//!   decision may consult.
 //! - [`handler`]: method dispatch, the entry point [`decide`].
-//! - [`path`]: request path → object key, and the path rules (400).
 //! - [`media_type`]: extension → Content-Type and object class.
 //! - [`cache_control`]: the default Cache-Control per object class.
 //! - [`cors`]: CORS headers and the preflight answer.
@@ -50,18 +50,18 @@ pub mod lookup_budget;
 pub mod manifest;
 pub mod media_type;
 pub mod naming_playlist;
-pub mod path;
+pub mod objects;
 pub mod prefetch;
 pub mod query;
 pub mod range;
 pub mod response;
 pub mod segment_wait;
 pub mod signing;
-pub mod store;
 pub mod time_shift;
 pub mod ttl;
-pub mod types;
 pub mod utc_timing;
+
+pub use strata_abi::types;
 
 #[cfg(test)]
 mod test_support;

@@ -4,7 +4,7 @@
 //! lookup reads at most [`MAX_READS`] playlists and [`MAX_BYTES`] in all, whatever the folder holds: a
 //! folder of a hundred 1 MiB playlists costs one request a few small reads, not 100 MiB of copying.
 
-use crate::store::Store;
+use crate::objects::Objects;
 
 /// Most playlists one lookup reads (or tries to: a refused read counts).
 pub const MAX_READS: u32 = 8;
@@ -35,7 +35,7 @@ impl Default for LookupBudget {
 impl LookupBudget {
     /// The bytes of playlist `key` if the budget allows a read and the playlist fits in what is left;
     /// `None` otherwise (missing, too large, or the budget spent).
-    pub fn read(&mut self, store: &impl Store, key: &str) -> Option<Vec<u8>> {
+    pub fn read(&mut self, store: &impl Objects, key: &str) -> Option<Vec<u8>> {
         if self.reads == 0 {
             return None;
         }

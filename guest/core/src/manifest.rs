@@ -12,9 +12,9 @@ use crate::dash::Mpd;
 use crate::filter::{self, Filter};
 use crate::hls::{Kind, Playlist};
 use crate::media_type::extension;
+use crate::objects::Objects;
 use crate::response;
 use crate::signing::{SignedPrefix, Token, rewrite};
-use crate::store::Store;
 use crate::time_shift::{TimeShift, TimeShiftError};
 use crate::types::{Headers, ObjectMeta, Outcome, Request, Response};
 use crate::utc_timing;
@@ -40,7 +40,7 @@ struct Rewrites<'a> {
 pub fn get(
     req: &Request,
     meta: &ObjectMeta,
-    store: &impl Store,
+    store: &impl Objects,
     signed: Option<&(SignedPrefix, Token)>,
     serve: impl FnOnce(String, Headers) -> Outcome,
 ) -> Outcome {
@@ -245,7 +245,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use crate::decide;
-    use crate::test_support::{MemStore, header, request};
+    use crate::test_support::{MemStore, header, request, settings};
     use crate::types::{Outcome, Request, Response, ServePlan};
 
     const LIVE: &str = "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00Z\n#EXTINF:6,\ns7.ts\n#EXTINF:6,\ns8.ts\n#EXTINF:6,\ns9.ts\n";
@@ -317,7 +317,7 @@ mod tests {
             ));
         }
         let off = Request {
-            settings: vec![("utc_timing".into(), "off".into())],
+            settings: settings(&[("utc_timing", "off")]),
             ..req
         };
         served(decide(&off, &store));
@@ -402,7 +402,7 @@ mod tests {
         let shared = served(get("/live/master.m3u8", &cmcd));
         assert_eq!(header(&shared.headers, "cache-control"), Some("max-age=60"));
         let mut req = request("GET", "/live/master.m3u8", &cmcd);
-        req.settings = vec![("abr:live/".into(), "cmcd".into())];
+        req.settings = settings(&[("abr:live/", "cmcd")]);
         let r = responded(decide(&req, &store()));
         assert_eq!(
             body(&r),
@@ -463,7 +463,7 @@ mod tests {
     fn signed_prefixes_need_a_token_and_pass_it_on() {
         let key = "k";
         let mut req = request("GET", "/live/master.m3u8", &[]);
-        req.settings = vec![("sign:live/".into(), key.into())];
+        req.settings = settings(&[("sign:live/", key)]);
         let r = responded(decide(&req, &store()));
         assert_eq!(r.status, 403);
         assert!(body(&r).starts_with("signed URL required"));

@@ -8,7 +8,7 @@
 
 use crate::lookup_budget::LookupBudget;
 use crate::media_type::{ObjectClass, class_of, file_name};
-use crate::store::Store;
+use crate::objects::Objects;
 
 /// How many playlists of the segment's folder (and the folders below it) are listed.
 pub const LIST_LIMIT: u32 = 100;
@@ -19,7 +19,7 @@ pub const PLAYLIST_SUFFIXES: &[&str] = &[".m3u8", ".mpd"];
 /// The text of the first playlist directly in `key`'s folder that names `key`'s file, trying first the
 /// playlists whose names share the longest start with the segment's (`stream_2.m3u8` for
 /// `stream_2_15.ts`); playlists that cannot be read, or do not fit the budget, are skipped.
-pub fn find(key: &str, store: &impl Store) -> Option<String> {
+pub fn find(key: &str, store: &impl Objects) -> Option<String> {
     let name = file_name(key);
     let dir = &key[..key.len() - name.len()];
     let mut candidates: Vec<String> = store

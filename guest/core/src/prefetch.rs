@@ -6,8 +6,8 @@
 //! request. `nrr` (a range of the next object) warms the same object, so it needs nothing more here.
 
 use crate::cmcd::Cmcd;
-use crate::path::key_from_path;
 use crate::types::Request;
+use strata_abi::key::key_from_path;
 
 /// The keys to warm after answering `req` for `key`: at most the one `nor` names, never `key` itself.
 pub fn next_keys(req: &Request, key: &str) -> Vec<String> {

@@ -7,7 +7,7 @@
 
 use crate::media_type::{ObjectClass, class_of};
 use crate::naming_playlist;
-use crate::store::Store;
+use crate::objects::Objects;
 use crate::types::WaitPlan;
 
 /// Wait when the playlist gives no target duration (DASH manifests, malformed playlists), in ms.
@@ -38,7 +38,7 @@ pub fn held_cache_control(naming: &str, target_durations: u64) -> Option<String>
 ///
 /// The timeout is that playlist's `#EXT-X-TARGETDURATION` in ms, capped at [`MAX_TIMEOUT_MS`], or
 /// [`DEFAULT_TIMEOUT_MS`] without one. Playlists that cannot be read are skipped.
-pub fn plan(key: &str, store: &impl Store) -> Option<WaitPlan> {
+pub fn plan(key: &str, store: &impl Objects) -> Option<WaitPlan> {
     if class_of(key) != ObjectClass::Segment {
         return None;
     }

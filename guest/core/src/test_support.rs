@@ -1,9 +1,9 @@
-//! Test helpers: an in-memory [`Store`] and request/meta builders.
+//! Test helpers: an in-memory [`Objects`] and request/meta builders.
 
 use std::collections::BTreeMap;
 
-use crate::store::{ReadError, Store};
-use crate::types::{Headers, Limits, ObjectMeta, Request};
+use crate::objects::{Objects, ReadError};
+use crate::types::{Headers, Limits, ObjectMeta, Request, Settings};
 
 /// Objects by key; a `BTreeMap` so listings are in lexical order like the real tiers.
 #[derive(Default)]
@@ -23,7 +23,7 @@ impl MemStore {
     }
 }
 
-impl Store for MemStore {
+impl Objects for MemStore {
     fn head(&self, key: &str) -> Option<ObjectMeta> {
         self.objects.get(key).map(|(m, _)| m.clone())
     }
@@ -39,7 +39,7 @@ impl Store for MemStore {
     fn list_ending(&self, prefix: &str, suffixes: &[&str], limit: u32) -> Vec<String> {
         self.objects
             .keys()
-            .filter(|k| k.starts_with(prefix) && crate::store::ends_with_any(k, suffixes))
+            .filter(|k| k.starts_with(prefix) && crate::objects::ends_with_any(k, suffixes))
             .take(limit as usize)
             .cloned()
             .collect()
@@ -68,6 +68,7 @@ pub fn meta(key: &str, size: u64) -> ObjectMeta {
 pub fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> Request {
     Request {
         method: method.to_string(),
+        key: strata_abi::key::key_from_path(path).unwrap_or_default(),
         path: path.to_string(),
         query: String::new(),
         headers: headers
@@ -78,10 +79,19 @@ pub fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> Request {
         limits: Limits {
             max_object_bytes: 1 << 20,
         },
-        settings: Vec::new(),
+        settings: Settings::default(),
         now_ms: NOW_MS,
         load_permille: 0,
     }
+}
+
+/// Settings from their string form, e.g. `&[("sign:live/", "key")]`.
+pub fn settings(pairs: &[(&str, &str)]) -> Settings {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    Settings::from_pairs(&pairs).expect("valid test settings")
 }
 
 pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {

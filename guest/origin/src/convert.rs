@@ -1,7 +1,7 @@
 //! Conversions between the WIT bindings and `strata-guest-core`'s plain types, and the host's `tiers`
-//! imports as a core [`Store`]. Field for field; no decisions here.
+//! imports as the core's [`Objects`]. Field for field; no decisions here.
 
-use strata_guest_core::store::{ReadError, Store};
+use strata_guest_core::objects::{Objects, ReadError};
 use strata_guest_core::types as plain;
 
 use crate::bindings::strata::origin::tiers;
@@ -11,7 +11,7 @@ use crate::bindings::strata::origin::types as wit;
 /// `list` is a WIT keyword).
 pub struct Tiers;
 
-impl Store for Tiers {
+impl Objects for Tiers {
     fn head(&self, key: &str) -> Option<plain::ObjectMeta> {
         tiers::head(key).map(object_meta)
     }
@@ -27,9 +27,11 @@ impl Store for Tiers {
 }
 
 /// The WIT request as the core's.
+#[cfg(not(feature = "abi-v0-1"))]
 pub fn request(r: wit::Request) -> plain::Request {
     plain::Request {
         method: r.method,
+        key: r.key,
         path: r.path,
         query: r.query,
         headers: r.headers,
@@ -37,9 +39,61 @@ pub fn request(r: wit::Request) -> plain::Request {
         limits: plain::Limits {
             max_object_bytes: r.limits.max_object_bytes,
         },
-        settings: r.settings,
+        settings: settings(r.settings),
         now_ms: r.now_ms,
         load_permille: r.load_permille,
+    }
+}
+
+/// The 0.1.0 request as the core's: the key decoded from the path (the core checks the path again and
+/// answers 400 for a bad one), the settings read from their string form (the host wrote them).
+#[cfg(feature = "abi-v0-1")]
+pub fn request(r: wit::Request) -> plain::Request {
+    plain::Request {
+        method: r.method,
+        key: strata_abi::key::key_from_path(&r.path).unwrap_or_default(),
+        path: r.path,
+        query: r.query,
+        headers: r.headers,
+        waited_ms: r.waited_ms,
+        limits: plain::Limits {
+            max_object_bytes: r.limits.max_object_bytes,
+        },
+        settings: plain::Settings::from_pairs(&r.settings).unwrap_or_default(),
+        now_ms: r.now_ms,
+        load_permille: r.load_permille,
+    }
+}
+
+/// The WIT settings as the core's.
+#[cfg(not(feature = "abi-v0-1"))]
+fn settings(s: wit::Settings) -> plain::Settings {
+    plain::Settings {
+        signing: s
+            .signing
+            .into_iter()
+            .map(|p| plain::SignedPrefix {
+                prefix: p.prefix,
+                key: p.key,
+            })
+            .collect(),
+        abr: s
+            .abr
+            .into_iter()
+            .map(|r| plain::AbrRoute {
+                prefix: r.prefix,
+                policy: match r.policy {
+                    wit::AbrPolicy::Cmcd => plain::AbrPolicy::Cmcd,
+                },
+            })
+            .collect(),
+        cmsd_load_threshold_permille: s.cmsd_load_threshold_permille,
+        clock: match s.clock {
+            wit::ClockSource::Origin => plain::ClockSource::Origin,
+            wit::ClockSource::Off => plain::ClockSource::Off,
+            wit::ClockSource::Url(url) => plain::ClockSource::Url(url),
+        },
+        custom: s.custom,
     }
 }
 
@@ -111,9 +165,11 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(not(feature = "abi-v0-1"))]
     fn request_fields_carry_over() {
         let r = request(wit::Request {
             method: "GET".into(),
+            key: "a b.ts".into(),
             path: "/a%20b.ts".into(),
             query: "x=1".into(),
             headers: vec![("range".into(), "bytes=0-1".into())],
@@ -121,7 +177,19 @@ mod tests {
             limits: wit::Limits {
                 max_object_bytes: 9,
             },
-            settings: vec![("sign:a/".into(), "k".into())],
+            settings: wit::Settings {
+                signing: vec![wit::SignedPrefix {
+                    prefix: "a/".into(),
+                    key: "k".into(),
+                }],
+                abr: vec![wit::AbrRoute {
+                    prefix: "live/".into(),
+                    policy: wit::AbrPolicy::Cmcd,
+                }],
+                cmsd_load_threshold_permille: 700,
+                clock: wit::ClockSource::Url("https://t.example".into()),
+                custom: vec![("x".into(), "y".into())],
+            },
             now_ms: 11,
             load_permille: 13,
         });
@@ -131,7 +199,20 @@ mod tests {
         assert_eq!(r.header("range"), Some("bytes=0-1"));
         assert_eq!(r.waited_ms, 7);
         assert_eq!(r.limits.max_object_bytes, 9);
-        assert_eq!(r.settings, vec![("sign:a/".to_string(), "k".to_string())]);
+        assert_eq!(r.key, "a b.ts");
+        let written = r.settings.to_pairs();
+        for (name, value) in [
+            ("sign:a/", "k"),
+            ("abr:live/", "cmcd"),
+            ("cmsd_load_threshold_permille", "700"),
+            ("utc_timing", "https://t.example"),
+            ("x", "y"),
+        ] {
+            assert!(
+                written.contains(&(name.to_string(), value.to_string())),
+                "{name}: {written:?}"
+            );
+        }
         assert_eq!(r.now_ms, 11);
         assert_eq!(r.load_permille, 13);
     }

@@ -1,7 +1,7 @@
 //! Strata's default handler guest: `strata-guest-core`'s decisions as a component for the Strata host.
 //!
 //! This crate only adapts: [`convert`] turns the WIT request into the core's plain one, offers the host's
-//! `tiers` imports as a core `Store`, and turns the core's outcome back into WIT. Every decision lives in
+//! `tiers` imports as the core's `Objects`, and turns the core's outcome back into WIT. Every decision lives in
 //! `strata-guest-core`, where it is tested natively.
 
 mod bindings;

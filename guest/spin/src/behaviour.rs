@@ -21,6 +21,7 @@ fn request(method: &str, path_and_query: &str, headers: &[(&str, &str)]) -> Requ
         .unwrap_or((path_and_query, ""));
     Request {
         method: method.into(),
+        key: strata_abi::key::key_from_path(path).unwrap_or_default(),
         path: path.into(),
         query: query.into(),
         headers: headers
@@ -31,7 +32,7 @@ fn request(method: &str, path_and_query: &str, headers: &[(&str, &str)]) -> Requ
         limits: Limits {
             max_object_bytes: 8 << 20,
         },
-        settings: Vec::new(),
+        settings: Default::default(),
         now_ms: NOW_MS,
         load_permille: 0,
     }

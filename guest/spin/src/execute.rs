@@ -49,7 +49,7 @@ pub fn handle<K: Kv>(kv: &K, req: Request, body: &[u8]) -> HttpResponse {
         match guest_core::decide(&req, &objects) {
             Outcome::Respond(r) => return whole(r.status, r.headers, r.body, is_head),
             Outcome::Serve(plan) => {
-                let Some(meta) = guest_core::store::Store::head(&objects, &plan.key)
+                let Some(meta) = guest_core::objects::Objects::head(&objects, &plan.key)
                     .filter(|m| m.etag == plan.etag)
                 else {
                     continue;
@@ -126,14 +126,14 @@ pub fn handle<K: Kv>(kv: &K, req: Request, body: &[u8]) -> HttpResponse {
 }
 
 /// The answer to a path under `_strata/`, which the Strata host keeps for its operator routes: the clock
-/// live MPDs point players to (`guest_core::utc_timing`) is answered here; every other key there is refused,
+/// live MPDs point players to (`strata_abi::clock`) is answered here; every other key there is refused,
 /// as on the host, so an object stored on Spin can also be stored on Strata.
 fn operator_route(req: &Request) -> Option<HttpResponse> {
-    let key = guest_core::path::key_from_path(&req.path).ok()?;
+    let key = strata_abi::key::key_from_path(&req.path).ok()?;
     if key.split('/').next() != Some("_strata") {
         return None;
     }
-    let clock = format!("/{key}") == guest_core::utc_timing::CLOCK_PATH;
+    let clock = format!("/{key}") == strata_abi::clock::CLOCK_PATH;
     if clock && (req.method == "GET" || req.method == "HEAD") {
         let now = i64::try_from(req.now_ms).unwrap_or(i64::MAX);
         let mut headers = vec![
@@ -141,7 +141,7 @@ fn operator_route(req: &Request) -> Option<HttpResponse> {
             ("cache-control".into(), "no-store".into()),
         ];
         guest_core::cors::add_headers(&mut headers);
-        let body = guest_core::iso8601::format_date_time_ms(now).into_bytes();
+        let body = strata_abi::clock::format_date_time_ms(now).into_bytes();
         return Some(whole(200, headers, body, req.method == "HEAD"));
     }
     Some(error(

@@ -3,7 +3,7 @@
 //!
 //! - [`kv`]: the key-value calls the shell needs, as a trait (Spin's store in the component, a map in
 //!   tests).
-//! - [`objects`]: objects as a metadata record plus 1 MB chunks; guest/core's `Store` over them.
+//! - [`objects`]: objects as a metadata record plus 1 MB chunks; guest/core's `Objects` over them.
 //! - [`execute`]: decide a request and carry out its outcome (respond, serve, store, delete, wait).
 //! - [`settings`]: the guest's settings from the Spin variable `settings`.
 //! - `spin` (component only): the `#[http_component]` entry point converting Spin's request and response.

@@ -6,7 +6,7 @@
 //! has no transactions: a reader that read the old record just before the old chunks went gets a missing
 //! chunk, answered as a 503 the player retries.
 
-use guest_core::store::{ReadError, Store, ends_with_any};
+use guest_core::objects::{Objects, ReadError, ends_with_any};
 use guest_core::types::{Headers, ObjectMeta, StorePlan};
 use serde::{Deserialize, Serialize};
 use strata_guest_core as guest_core;
@@ -51,7 +51,7 @@ struct Record {
     expires_at: Option<u64>,
 }
 
-/// The objects kept in a [`Kv`], as guest/core's [`Store`] sees them and as the outcomes change them.
+/// The objects kept in a [`Kv`], as guest/core's [`Objects`] sees them and as the outcomes change them.
 pub struct KvObjects<'a, K: Kv> {
     kv: &'a K,
     /// The wall clock, Unix seconds, for Last-Modified and TTL expiry.
@@ -178,7 +178,7 @@ impl<'a, K: Kv> KvObjects<'a, K> {
     }
 }
 
-impl<K: Kv> Store for KvObjects<'_, K> {
+impl<K: Kv> Objects for KvObjects<'_, K> {
     fn head(&self, key: &str) -> Option<ObjectMeta> {
         self.record(key).ok().flatten().map(|r| meta(key, r))
     }

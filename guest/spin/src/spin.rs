@@ -52,7 +52,7 @@ fn serve_request(req: Request) -> Response {
                 return text(500, &format!("Spin variable {SETTINGS_VARIABLE}: {reason}"));
             }
         },
-        Err(variables::Error::Undefined(_)) => Vec::new(),
+        Err(variables::Error::Undefined(_)) => Default::default(),
         Err(e) => {
             return text(
                 500,
@@ -65,6 +65,8 @@ fn serve_request(req: Request) -> Response {
         .map_or(0, |d| d.as_millis() as u64);
     let head = CoreRequest {
         method: req.method().to_string(),
+        // The core checks the path itself and answers 400 with the reason when it names no valid key.
+        key: strata_abi::key::key_from_path(req.path()).unwrap_or_default(),
         path: req.path().to_string(),
         query: req.query().to_string(),
         headers: req

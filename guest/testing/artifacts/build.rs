@@ -5,7 +5,7 @@
 
 use std::env;
 use std::fmt::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
@@ -18,6 +18,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("TRAPPING", "strata-test-guest-trapping"),
     ("MEMORY_HOG", "strata-test-guest-memory-hog"),
     ("SNOOPER", "strata-test-guest-snooper"),
+    ("FUTURE_ABI", "strata-test-guest-future-abi"),
     ("VERSION_ONE", "strata-test-guest-version-one"),
     ("VERSION_TWO", "strata-test-guest-version-two"),
     ("FILTER_VARIANT_CAP", "strata-filter-variant-cap"),
@@ -39,14 +40,68 @@ fn main() {
         println!("cargo:rerun-if-changed={watched}");
     }
 
+    build(
+        &workspace,
+        &target_dir,
+        GUESTS.iter().map(|(_, package)| *package),
+        &[],
+    );
+    // The default handler and the example plugin built against the frozen first ABI, for the
+    // compatibility test.
+    let v0_1_dir = out_dir.join("guest-target-abi-v0-1");
+    build(
+        &workspace,
+        &v0_1_dir,
+        ["strata-guest-origin", "strata-filter-variant-cap"],
+        &[
+            "strata-guest-origin/abi-v0-1",
+            "strata-filter-variant-cap/abi-v0-1",
+        ],
+    );
+
+    let mut code = String::new();
+    for (name, package) in GUESTS {
+        let wasm = wasm_of(&target_dir, package);
+        writeln!(code, "/// The `{package}` component.").expect("write to a String");
+        writeln!(
+            code,
+            "pub const {name}: &str = {:?};",
+            wasm.display().to_string()
+        )
+        .expect("write to a String");
+    }
+    for (name, package) in [
+        ("ORIGIN_ABI_V0_1", "strata-guest-origin"),
+        ("FILTER_VARIANT_CAP_ABI_V0_1", "strata-filter-variant-cap"),
+    ] {
+        writeln!(
+            code,
+            "/// `{package}` built against the frozen `strata:origin@0.1.0` (feature `abi-v0-1`).\npub const {name}: &str = {:?};",
+            wasm_of(&v0_1_dir, package).display().to_string()
+        )
+        .expect("write to a String");
+    }
+    std::fs::write(out_dir.join("guests.rs"), code).expect("write guests.rs");
+}
+
+/// Builds `packages` (with `features`) for the guest target into `target_dir`, in one cargo invocation.
+fn build<'a>(
+    workspace: &Path,
+    target_dir: &Path,
+    packages: impl IntoIterator<Item = &'a str>,
+    features: &[&str],
+) {
     let mut cargo = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
-        .current_dir(&workspace)
+        .current_dir(workspace)
         .args(["build", "--release", "--locked", "--target", TARGET])
         .arg("--target-dir")
-        .arg(&target_dir);
-    for (_, package) in GUESTS {
+        .arg(target_dir);
+    for package in packages {
         cargo.args(["--package", package]);
+    }
+    if !features.is_empty() {
+        cargo.args(["--features", &features.join(",")]);
     }
     for var in [
         "RUSTC_WORKSPACE_WRAPPER",
@@ -67,21 +122,14 @@ fn main() {
         status.success(),
         "building the test guests failed; is the target installed? run: rustup target add {TARGET}"
     );
+}
 
-    let mut code = String::new();
-    for (name, package) in GUESTS {
-        let wasm = target_dir
-            .join(TARGET)
-            .join("release")
-            .join(format!("{}.wasm", package.replace('-', "_")));
-        assert!(wasm.exists(), "{} was not built", wasm.display());
-        writeln!(code, "/// The `{package}` component.").expect("write to a String");
-        writeln!(
-            code,
-            "pub const {name}: &str = {:?};",
-            wasm.display().to_string()
-        )
-        .expect("write to a String");
-    }
-    std::fs::write(out_dir.join("guests.rs"), code).expect("write guests.rs");
+/// The component `package` built into `target_dir`.
+fn wasm_of(target_dir: &Path, package: &str) -> PathBuf {
+    let wasm = target_dir
+        .join(TARGET)
+        .join("release")
+        .join(format!("{}.wasm", package.replace('-', "_")));
+    assert!(wasm.exists(), "{} was not built", wasm.display());
+    wasm
 }

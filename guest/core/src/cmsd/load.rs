@@ -8,31 +8,15 @@
 
 use crate::types::Request;
 
-/// The `[guest.settings]` key of the threshold, in permille of the host's capacity.
-pub const THRESHOLD_SETTING: &str = "cmsd_load_threshold_permille";
-
-/// The threshold when the setting is absent or not a whole number from 1 to 65535.
-pub const DEFAULT_THRESHOLD_PERMILLE: u16 = 800;
-
 /// The `mb` to suggest, in kbps, for an object of `bitrate_kbps` under the load `req` reports; `None` below
 /// the threshold, when the host reports no load (0, as on Spin) or for a bitrate of 0.
 pub fn max_bitrate_kbps(req: &Request, bitrate_kbps: u64) -> Option<u64> {
     let load = u64::from(req.load_permille);
-    let threshold = u64::from(threshold_permille(req));
+    let threshold = u64::from(req.settings.cmsd_load_threshold_permille.max(1));
     if load == 0 || load < threshold || bitrate_kbps == 0 {
         return None;
     }
     Some((bitrate_kbps.saturating_mul(threshold) / load).max(1))
-}
-
-/// The operator's threshold, or the default.
-fn threshold_permille(req: &Request) -> u16 {
-    req.settings
-        .iter()
-        .find(|(name, _)| name == THRESHOLD_SETTING)
-        .and_then(|(_, value)| value.trim().parse().ok())
-        .filter(|t| *t > 0)
-        .unwrap_or(DEFAULT_THRESHOLD_PERMILLE)
 }
 
 #[cfg(test)]
@@ -40,11 +24,11 @@ mod tests {
     use super::*;
     use crate::test_support::request;
 
-    fn loaded(load_permille: u16, threshold: Option<&str>) -> Request {
+    fn loaded(load_permille: u16, threshold: Option<u16>) -> Request {
         let mut req = request("GET", "/v/seg1.ts", &[]);
         req.load_permille = load_permille;
         if let Some(t) = threshold {
-            req.settings = vec![(THRESHOLD_SETTING.into(), t.into())];
+            req.settings.cmsd_load_threshold_permille = t;
         }
         req
     }
@@ -53,7 +37,7 @@ mod tests {
     fn below_the_threshold_or_without_a_report_suggests_nothing() {
         assert_eq!(max_bitrate_kbps(&loaded(0, None), 3000), None);
         assert_eq!(max_bitrate_kbps(&loaded(799, None), 3000), None);
-        assert_eq!(max_bitrate_kbps(&loaded(0, Some("1")), 3000), None);
+        assert_eq!(max_bitrate_kbps(&loaded(0, Some(1)), 3000), None);
         assert_eq!(max_bitrate_kbps(&loaded(1000, None), 0), None);
     }
 
@@ -67,14 +51,8 @@ mod tests {
 
     #[test]
     fn the_threshold_is_a_setting() {
-        assert_eq!(
-            max_bitrate_kbps(&loaded(500, Some("500")), 3000),
-            Some(3000)
-        );
-        assert_eq!(max_bitrate_kbps(&loaded(500, Some("600")), 3000), None);
-        // Unreadable values keep the default.
-        assert_eq!(max_bitrate_kbps(&loaded(700, Some("high")), 3000), None);
-        assert_eq!(max_bitrate_kbps(&loaded(700, Some("0")), 3000), None);
-        assert_eq!(max_bitrate_kbps(&loaded(900, Some("high")), 900), Some(800));
+        assert_eq!(max_bitrate_kbps(&loaded(500, Some(500)), 3000), Some(3000));
+        assert_eq!(max_bitrate_kbps(&loaded(500, Some(600)), 3000), None);
+        assert_eq!(max_bitrate_kbps(&loaded(900, None), 900), Some(800));
     }
 }

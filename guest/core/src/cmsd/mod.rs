@@ -100,10 +100,10 @@ pub fn dynamic(max_bitrate_kbps: u64) -> String {
 mod tests {
     use super::*;
     use crate::naming_playlist;
-    use crate::store::Store;
+    use crate::objects::Objects;
     use crate::test_support::{MemStore, header, request};
 
-    fn naming(key: &str, store: &impl Store) -> Option<String> {
+    fn naming(key: &str, store: &impl Objects) -> Option<String> {
         naming_playlist::find(key, store)
     }
 

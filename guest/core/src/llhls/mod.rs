@@ -27,10 +27,10 @@ use crate::cors;
 use crate::hls::{Kind, Playlist};
 use crate::http_date;
 use crate::media_type::content_type_for;
+use crate::objects::Objects;
 use crate::query;
 use crate::response;
 use crate::signing::{SignedPrefix, Token, rewrite};
-use crate::store::Store;
 use crate::types::{ObjectMeta, Outcome, Request, Response, WaitPlan};
 use directives::Directives;
 use progress::{Progress, Reach};
@@ -52,7 +52,7 @@ pub fn decide(
     req: &Request,
     key: &str,
     meta: &ObjectMeta,
-    store: &impl Store,
+    store: &impl Objects,
     signed: Option<&(SignedPrefix, Token)>,
 ) -> Option<Outcome> {
     if !key.to_ascii_lowercase().ends_with(".m3u8") || !meta.complete {

@@ -10,7 +10,7 @@ use crate::hls::attributes::Attributes;
 use crate::hls::{Kind, Line, Playlist, Tag};
 use crate::lookup_budget::LookupBudget;
 use crate::media_type::file_name;
-use crate::store::Store;
+use crate::objects::Objects;
 
 /// How many HLS playlists of a folder (and the folders below it) are listed when looking for the
 /// multivariant playlist.
@@ -22,7 +22,7 @@ const TAG: &str = "EXT-X-RENDITION-REPORT";
 /// The keys of the renditions sharing a stream with media playlist `key` (itself excluded): the URIs of
 /// the reports the encoder wrote, else the variants and renditions of the multivariant playlist, in
 /// `key`'s folder or the one above, that lists `key`.
-pub fn siblings(key: &str, playlist: &Playlist, store: &impl Store) -> Vec<String> {
+pub fn siblings(key: &str, playlist: &Playlist, store: &impl Objects) -> Vec<String> {
     let dir = folder(key);
     let written: Vec<String> = playlist
         .tags()
@@ -54,7 +54,7 @@ pub fn siblings(key: &str, playlist: &Playlist, store: &impl Store) -> Vec<Strin
 
 /// The media playlists listed by the first multivariant playlist directly in `dir` that lists `key`, among
 /// the playlists a [`LookupBudget`] lets it read.
-fn multivariant_listing(dir: &str, key: &str, store: &impl Store) -> Option<Vec<String>> {
+fn multivariant_listing(dir: &str, key: &str, store: &impl Objects) -> Option<Vec<String>> {
     let mut budget = LookupBudget::default();
     store
         .list_ending(dir, &[".m3u8"], LIST_LIMIT)
@@ -96,7 +96,7 @@ fn media_playlists(p: &Playlist, dir: &str) -> Vec<String> {
 
 /// Replaces the reports in `p` (a media playlist stored under `key`) with fresh ones for `siblings`,
 /// appended at the end. Siblings that cannot be read or have no segment yet are left out.
-pub fn refresh(p: &mut Playlist, key: &str, siblings: &[String], store: &impl Store) {
+pub fn refresh(p: &mut Playlist, key: &str, siblings: &[String], store: &impl Objects) {
     p.lines.retain(|l| l.tag(TAG).is_none());
     let dir = folder(key);
     let mut budget = LookupBudget::default();

@@ -4,21 +4,19 @@
 //!
 //! A token grants one prefix until its expiry: `?st_exp=<unix seconds>&st_sig=<hex HMAC-SHA256(key,
 //! "<exp>:<prefix>")>`. Scoping to the prefix rather than one path is what lets a playlist hand the same
-//! token to all its segments (as CDN tokens with an ACL of `/prefix/*` do). Keys come from guest settings
-//! `sign:<prefix> = <key>` (`[guest.settings]` in the host's TOML).
+//! token to all its segments (as CDN tokens with an ACL of `/prefix/*` do). Keys come from the settings'
+//! signed prefixes (`[[guest.signing]]` in the host's TOML).
 
 pub mod rewrite;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use strata_abi::settings::Settings;
 
 /// Query parameter with the expiry, Unix seconds.
 pub const EXPIRES: &str = "st_exp";
 /// Query parameter with the hex signature.
 pub const SIGNATURE: &str = "st_sig";
-/// Settings whose name starts with this configure a signed prefix.
-pub const SETTING_PREFIX: &str = "sign:";
-
 /// A prefix that requires a token, with its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedPrefix {
@@ -45,15 +43,15 @@ impl Token {
 }
 
 /// The signed prefix that covers `key` (the longest), if any.
-pub fn covering<'a>(settings: &'a [(String, String)], key: &str) -> Option<SignedPrefix> {
+pub fn covering(settings: &Settings, key: &str) -> Option<SignedPrefix> {
     settings
+        .signing
         .iter()
-        .filter_map(|(n, v)| Some((n.strip_prefix(SETTING_PREFIX)?, v)))
-        .filter(|(prefix, _)| key.starts_with(prefix))
-        .max_by_key(|(prefix, _)| prefix.len())
-        .map(|(prefix, v): (&'a str, &'a String)| SignedPrefix {
-            prefix: prefix.to_string(),
-            key: v.as_bytes().to_vec(),
+        .filter(|s| key.starts_with(&s.prefix))
+        .max_by_key(|s| s.prefix.len())
+        .map(|s| SignedPrefix {
+            prefix: s.prefix.clone(),
+            key: s.key.as_bytes().to_vec(),
         })
 }
 
@@ -61,11 +59,7 @@ pub fn covering<'a>(settings: &'a [(String, String)], key: &str) -> Option<Signe
 pub fn sign(key: &[u8], prefix: &str, expires: u64) -> String {
     let mut mac = mac(key);
     mac.update(format!("{expires}:{prefix}").as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// An HMAC-SHA256 instance; any key length is valid for HMAC.
@@ -95,7 +89,7 @@ pub fn verify(signed: &SignedPrefix, query: &str, now: u64) -> Result<Token, Str
             crate::http_date::format(expires)
         ));
     }
-    let bytes = hex(&signature).ok_or("signed URL: st_sig is not hex")?;
+    let bytes = hex::decode(&signature).map_err(|_| "signed URL: st_sig is not hex")?;
     let mut mac = mac(&signed.key);
     mac.update(format!("{expires}:{}", signed.prefix).as_bytes());
     mac.verify_slice(&bytes)
@@ -106,27 +100,17 @@ pub fn verify(signed: &SignedPrefix, query: &str, now: u64) -> Result<Token, Str
     })
 }
 
-/// Bytes of a hex string.
-fn hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn settings() -> Vec<(String, String)> {
-        vec![
+    fn settings() -> Settings {
+        Settings::from_pairs(&[
             ("sign:premium/".into(), "k1".into()),
             ("sign:premium/4k/".into(), "k2".into()),
             ("other".into(), "x".into()),
-        ]
+        ])
+        .unwrap()
     }
 
     #[test]

@@ -2,10 +2,18 @@
 //! `BANDWIDTH` is above `N`. Other playlists pass through unchanged; text that is not HLS is refused.
 //!
 //! The rewrite is plain Rust ([`cap_variants`]), tested natively; the component export is three lines.
+//! Attribute lists are read with `strata-guest-core`'s parser, which knows quoted values (`CODECS="a,b"`)
+//! that a split on commas would cut: copy that, not a hand-written split.
 
+#[cfg(not(feature = "abi-v0-1"))]
 wit_bindgen::generate!({ path: "../../../wit", world: "manifest-filter" });
 
+// The same plugin against the frozen first ABI, for the host's compatibility test.
+#[cfg(feature = "abi-v0-1")]
+wit_bindgen::generate!({ path: "../../../wit/v0.1.0", world: "manifest-filter" });
+
 use exports::strata::origin::filter::{Context, Guest};
+use strata_guest_core::hls::attributes::Attributes;
 
 struct VariantCap;
 
@@ -54,9 +62,8 @@ pub fn cap_variants(query: &str, playlist: &str) -> Result<String, String> {
 
 /// The `BANDWIDTH` attribute of an `EXT-X-STREAM-INF` attribute list.
 fn bandwidth(attributes: &str) -> Option<u64> {
-    attributes
-        .split(',')
-        .find_map(|a| a.strip_prefix("BANDWIDTH="))
+    Attributes::parse(attributes)
+        .get("BANDWIDTH")
         .and_then(|b| b.parse().ok())
 }
 

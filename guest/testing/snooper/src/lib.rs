@@ -17,10 +17,13 @@ impl Guest for Snooper {
             ("x-snooper-path".into(), req.path.clone()),
         ];
         if req.query == "settings" {
-            let listed: Vec<String> = req
-                .settings
+            // The settings in their string form: a signed prefix as `sign:<prefix>=<key>`, a custom one as is.
+            let settings = &req.settings;
+            let listed: Vec<String> = settings
+                .signing
                 .iter()
-                .map(|(k, v)| format!("{k}={v}"))
+                .map(|s| format!("sign:{}={}", s.prefix, s.key))
+                .chain(settings.custom.iter().map(|(k, v)| format!("{k}={v}")))
                 .collect();
             return Outcome::Respond(Response {
                 status: 200,

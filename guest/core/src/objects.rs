@@ -1,0 +1,37 @@
+//! Read access to stored objects, as each platform provides it (the Strata host's tiers through the
+//! `tiers` import, Spin's key-value store, an in-memory map in tests).
+
+use crate::types::ObjectMeta;
+
+/// Why a read failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// Nothing is stored under the key.
+    NotFound,
+    /// The object is larger than asked for; carries its size.
+    TooLarge(u64),
+    /// The key is outside what this guest may read.
+    Denied,
+    /// The platform could not read it.
+    Io(String),
+}
+
+/// The storage a decision may consult: metadata and small objects, never segment bytes.
+pub trait Objects {
+    /// Metadata of the object under `key`, if any.
+    fn head(&self, key: &str) -> Option<ObjectMeta>;
+    /// The whole object under `key`, if it is at most `max_bytes` long.
+    fn read(&self, key: &str, max_bytes: u64) -> Result<Vec<u8>, ReadError>;
+    /// Up to `limit` keys starting with `prefix` and ending with one of `suffixes` (ASCII
+    /// case-insensitive), in lexical order: a folder's playlists without listing its segments.
+    fn list_ending(&self, prefix: &str, suffixes: &[&str], limit: u32) -> Vec<String>;
+}
+
+/// Whether `key` ends with one of `suffixes`, ASCII case-insensitively: the filter of
+/// [`Objects::list_ending`] for platforms that filter a plain listing.
+pub fn ends_with_any(key: &str, suffixes: &[&str]) -> bool {
+    suffixes.iter().any(|suffix| {
+        key.len() >= suffix.len()
+            && key.as_bytes()[key.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    })
+}

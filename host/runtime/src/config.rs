@@ -1,0 +1,353 @@
+//! The runtime's part of the configuration: `[guest]` (limits, the guests folder, and the typed settings
+//! handlers receive) and `[plugins.<name>]`. The `strata` binary reads the file and hands these over.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytesize::ByteSize;
+use serde::Deserialize;
+use strata_abi::settings::{AbrPolicy, AbrRoute, ClockSource, Settings, SignedPrefix};
+use strata_tiers::InvalidSetting;
+
+use super::{FilterLimits, GuestLimits};
+
+/// Which handler decides requests, what each instance may use, and the settings handlers receive.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuestConfig {
+    /// A handler component to run instead of the built-in one.
+    pub handler: Option<PathBuf>,
+    /// Linear memory cap per instance.
+    pub memory_bytes: ByteSize,
+    /// CPU deadline per decision, in milliseconds.
+    pub deadline_ms: u64,
+    /// Wall-clock deadline per decision (CPU, host calls and any sleep through WASI clocks), in
+    /// milliseconds; past it the decision is dropped, its instance slot freed, and the request answers 503.
+    pub wall_deadline_ms: u64,
+    /// Largest object a guest may read whole (playlists, manifests).
+    pub max_read_bytes: ByteSize,
+    /// Most guest instances alive at once (the pooling allocator's size); more requests wait.
+    pub max_instances: u32,
+    /// A folder watched for `<name>.wasm` files, each deployed as guest `<name>` when it changes.
+    pub guests_dir: Option<PathBuf>,
+    /// Prefixes whose objects need signed URLs (`[[guest.signing]]`).
+    pub signing: Vec<SigningConfig>,
+    /// Prefixes whose multivariant playlists are chosen per player (`[[guest.abr]]`).
+    pub abr: Vec<AbrConfig>,
+    /// At or above this load (permille of `max_instances`) segment answers carry CMSD-Dynamic `mb`.
+    pub cmsd_load_threshold_permille: u16,
+    /// The clock source of live MPDs without one: `auto` (the origin's `/_strata/time`), `off`, or an
+    /// `http(s)` URL.
+    pub utc_timing: String,
+    /// Free-form settings for customers' guests (`[guest.settings]`).
+    pub settings: BTreeMap<String, String>,
+}
+
+/// One signed prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningConfig {
+    /// A folder of keys, e.g. `premium/`.
+    pub prefix: String,
+    /// The HMAC-SHA256 key.
+    pub key: String,
+}
+
+/// One ABR route.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AbrConfig {
+    /// A folder of keys, e.g. `live/`.
+    pub prefix: String,
+    /// The policy: `cmcd`.
+    pub policy: String,
+}
+
+/// The sandbox of one manifest plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginConfig {
+    /// Linear memory cap.
+    pub memory_bytes: ByteSize,
+    /// CPU deadline of one rewrite, in milliseconds.
+    pub deadline_ms: u64,
+    /// Wall-clock deadline of one rewrite (CPU, waits and all), in milliseconds.
+    pub wall_deadline_ms: u64,
+}
+
+impl Default for GuestConfig {
+    fn default() -> Self {
+        GuestConfig {
+            handler: None,
+            memory_bytes: ByteSize::mib(64),
+            deadline_ms: 500,
+            wall_deadline_ms: 1_000,
+            max_read_bytes: ByteSize::mib(4),
+            max_instances: 128,
+            guests_dir: None,
+            signing: Vec::new(),
+            abr: Vec::new(),
+            cmsd_load_threshold_permille:
+                strata_abi::settings::DEFAULT_CMSD_LOAD_THRESHOLD_PERMILLE,
+            utc_timing: "auto".into(),
+            settings: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for PluginConfig {
+    fn default() -> Self {
+        PluginConfig {
+            memory_bytes: ByteSize::mib(16),
+            deadline_ms: 50,
+            wall_deadline_ms: 200,
+        }
+    }
+}
+
+/// What older configurations wrote in `[guest.settings]` that now has keys of its own, and how to write it.
+const MOVED_SETTINGS: &[(&str, &str)] = &[
+    (
+        "sign:",
+        "signing keys are now written [[guest.signing]] prefix = \"<prefix>\" key = \"<key>\"",
+    ),
+    (
+        "abr:",
+        "ABR routes are now written [[guest.abr]] prefix = \"<prefix>\" policy = \"cmcd\"",
+    ),
+    (
+        "cmsd_load_threshold_permille",
+        "the threshold is now written [guest] cmsd_load_threshold_permille = <n>",
+    ),
+    (
+        "utc_timing",
+        "the clock source is now written [guest] utc_timing = \"auto\" | \"off\" | \"<url>\"",
+    ),
+];
+
+impl GuestConfig {
+    /// The limits of every handler instance.
+    pub fn limits(&self) -> GuestLimits {
+        GuestLimits {
+            memory_bytes: self.memory_bytes.as_u64(),
+            deadline: Duration::from_millis(self.deadline_ms),
+            wall_deadline: Duration::from_millis(self.wall_deadline_ms),
+            max_read_bytes: self.max_read_bytes.as_u64(),
+            max_instances: self.max_instances,
+        }
+    }
+
+    /// Checks the limits and settings, naming the first key at fault.
+    ///
+    /// # Errors
+    /// [`InvalidSetting`] naming the key and what is wrong with its value.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        let invalid = |key: &str, reason: &str| Err(InvalidSetting::new(key, reason));
+        if self.memory_bytes.as_u64() < ByteSize::mib(1).as_u64() {
+            return invalid("guest.memory_bytes", "must be at least 1 MiB");
+        }
+        if self.deadline_ms < 10 {
+            return invalid("guest.deadline_ms", "must be at least 10 ms");
+        }
+        if self.wall_deadline_ms < self.deadline_ms {
+            return invalid(
+                "guest.wall_deadline_ms",
+                "must be at least guest.deadline_ms (the CPU deadline)",
+            );
+        }
+        if self.max_instances == 0 {
+            return invalid("guest.max_instances", "must be at least 1");
+        }
+        self.settings().map(drop)
+    }
+
+    /// The typed settings handlers receive (before each keeps only what it owns).
+    ///
+    /// # Errors
+    /// [`InvalidSetting`] naming the entry: an empty key, a prefix that is not a folder, an unknown policy,
+    /// a threshold of 0, a clock that is not `auto`, `off` or a URL, or a `[guest.settings]` entry an older
+    /// configuration wrote there that now has keys of its own (the reason says how to write it).
+    pub fn settings(&self) -> Result<Settings, InvalidSetting> {
+        for name in self.settings.keys() {
+            if let Some((_, how)) = MOVED_SETTINGS
+                .iter()
+                .find(|(moved, _)| name.starts_with(moved))
+            {
+                return Err(InvalidSetting::new(
+                    &format!("guest.settings.{name:?}"),
+                    how,
+                ));
+            }
+        }
+        let mut signing = Vec::new();
+        for (i, s) in self.signing.iter().enumerate() {
+            let key = format!("guest.signing[{i}]");
+            folder(&key, &s.prefix)?;
+            if s.key.trim().is_empty() {
+                return Err(InvalidSetting::new(
+                    &format!("{key}.key"),
+                    "the signing key is empty; give a secret or remove the entry",
+                ));
+            }
+            signing.push(SignedPrefix {
+                prefix: s.prefix.clone(),
+                key: s.key.clone(),
+            });
+        }
+        let mut abr = Vec::new();
+        for (i, route) in self.abr.iter().enumerate() {
+            let key = format!("guest.abr[{i}]");
+            folder(&key, &route.prefix)?;
+            let policy = AbrPolicy::parse(&route.policy).ok_or_else(|| {
+                InvalidSetting::new(
+                    &format!("{key}.policy"),
+                    &format!("{:?} is not a policy (cmcd)", route.policy),
+                )
+            })?;
+            abr.push(AbrRoute {
+                prefix: route.prefix.clone(),
+                policy,
+            });
+        }
+        if self.cmsd_load_threshold_permille == 0 {
+            return Err(InvalidSetting::new(
+                "guest.cmsd_load_threshold_permille",
+                "must be at least 1",
+            ));
+        }
+        let clock = ClockSource::parse(&self.utc_timing).ok_or_else(|| {
+            InvalidSetting::new(
+                "guest.utc_timing",
+                &format!("{:?} is not auto, off or an http(s) URL", self.utc_timing),
+            )
+        })?;
+        Ok(Settings {
+            signing,
+            abr,
+            cmsd_load_threshold_permille: self.cmsd_load_threshold_permille,
+            clock,
+            custom: self
+                .settings
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        })
+    }
+}
+
+impl PluginConfig {
+    /// The sandbox limits of one rewrite.
+    pub fn limits(&self) -> FilterLimits {
+        FilterLimits {
+            memory_bytes: self.memory_bytes.as_u64(),
+            deadline: Duration::from_millis(self.deadline_ms),
+            wall_deadline: Duration::from_millis(self.wall_deadline_ms),
+        }
+    }
+
+    /// Checks the limits of plugin `name`.
+    ///
+    /// # Errors
+    /// [`InvalidSetting`] naming `plugins.<name>`.
+    pub fn validate(&self, name: &str) -> Result<(), InvalidSetting> {
+        if self.deadline_ms < 1
+            || self.memory_bytes.as_u64() < ByteSize::mib(1).as_u64()
+            || self.wall_deadline_ms < self.deadline_ms
+        {
+            return Err(InvalidSetting::new(
+                &format!("plugins.{name}"),
+                "needs deadline_ms >= 1, wall_deadline_ms >= deadline_ms and memory_bytes >= 1 MiB",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks that `prefix` (of entry `key`) is a folder of keys: `live/`, with no leading `/`.
+fn folder(key: &str, prefix: &str) -> Result<(), InvalidSetting> {
+    let valid = prefix.ends_with('/')
+        && !prefix.starts_with('/')
+        && strata_abi::key::key_from_path(&format!("/{}", prefix.trim_end_matches('/'))).is_ok();
+    if valid {
+        Ok(())
+    } else {
+        Err(InvalidSetting::new(
+            &format!("{key}.prefix"),
+            &format!(
+                "{prefix:?} is not a folder of keys such as live/ (no leading '/', a trailing one)"
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> GuestConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn settings_are_typed_and_checked() {
+        let config = parse(
+            "cmsd_load_threshold_permille = 700\nutc_timing = \"off\"\n\
+             [[signing]]\nprefix = \"premium/\"\nkey = \"k\"\n\
+             [[abr]]\nprefix = \"live/\"\npolicy = \"cmcd\"\n\
+             [settings]\nflag = \"on\"\n",
+        );
+        let settings = config.settings().unwrap();
+        assert_eq!(settings.signing[0].prefix, "premium/");
+        assert_eq!(settings.abr[0].policy, AbrPolicy::Cmcd);
+        assert_eq!(settings.cmsd_load_threshold_permille, 700);
+        assert_eq!(settings.clock, ClockSource::Off);
+        assert_eq!(settings.custom, [("flag".to_owned(), "on".to_owned())]);
+    }
+
+    #[test]
+    fn bad_values_stop_the_start_naming_the_key() {
+        for (text, key) in [
+            (
+                "[[signing]]\nprefix = \"premium/\"\nkey = \"\"\n",
+                "guest.signing[0].key",
+            ),
+            (
+                "[[signing]]\nprefix = \"/premium\"\nkey = \"k\"\n",
+                "guest.signing[0].prefix",
+            ),
+            (
+                "[[abr]]\nprefix = \"live/\"\npolicy = \"bola\"\n",
+                "guest.abr[0].policy",
+            ),
+            (
+                "cmsd_load_threshold_permille = 0\n",
+                "guest.cmsd_load_threshold_permille",
+            ),
+            ("utc_timing = \"ntp://x\"\n", "guest.utc_timing"),
+        ] {
+            let error = parse(text).validate().unwrap_err().to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn settings_an_older_config_wrote_say_how_to_write_them_now() {
+        let error = parse("[settings]\n\"sign:premium/\" = \"k\"\n")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("sign:premium/") && error.contains("[[guest.signing]]"),
+            "{error}"
+        );
+        let error = parse("[settings]\ncmsd_load_threshold_permille = \"700\"\n")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("[guest] cmsd_load_threshold_permille"),
+            "{error}"
+        );
+    }
+}

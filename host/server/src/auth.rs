@@ -1,0 +1,247 @@
+//! Credentials: the ingest rules of the data plane (Bearer or Basic, per key pattern, first match wins) and
+//! the parsing both they and the admin token share. Checked by the host, on the request's decoded key,
+//! before any guest sees the request.
+
+use base64::Engine as _;
+use http::{HeaderMap, Method, header};
+
+use crate::config::IngestRule;
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// No credentials, or wrong ones: answer 401 with a challenge.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// No rule covers the key, so nobody may write there: answer 403.
+    #[error("no ingest credentials are configured for {0}; writes there are refused")]
+    Uncovered(String),
+}
+
+/// The ingest rules, in the order written.
+#[derive(Debug, Default)]
+pub struct IngestAuth {
+    rules: Vec<IngestRule>,
+}
+
+impl IngestAuth {
+    /// The rules of the config (checked: every rule has a pattern).
+    pub fn new(rules: &[IngestRule]) -> Self {
+        IngestAuth {
+            rules: rules.to_vec(),
+        }
+    }
+
+    /// Whether `method` on `key`, the request's decoded key (`http::Target::key`), may
+    /// proceed with these `headers`. Deny by default: under a rule, every method needs its credentials but
+    /// GET and HEAD (only under `protect_reads`) and a CORS preflight (`OPTIONS` with
+    /// `Access-Control-Request-Method`, which never carries credentials and is answered without content);
+    /// outside every rule, only those may proceed.
+    ///
+    /// # Errors
+    /// [`Denied`] when credentials are required and missing, wrong, or impossible for the key.
+    pub fn check(&self, method: &Method, key: &str, headers: &HeaderMap) -> Result<(), Denied> {
+        if self.rules.is_empty() {
+            return Ok(());
+        }
+        let access = Access::of(method, headers);
+        let rule = self
+            .rules
+            .iter()
+            .find(|r| r.pattern.as_ref().is_some_and(|p| p.matches(key)));
+        match (rule, access) {
+            (_, Access::Preflight) => Ok(()),
+            (None, Access::Read) => Ok(()),
+            (None, Access::Write) => Err(Denied::Uncovered(key.to_owned())),
+            (Some(rule), Access::Read) if !rule.protect_reads => Ok(()),
+            (Some(rule), _) => rule.admits(headers),
+        }
+    }
+}
+
+/// What a request does, as far as credentials go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// GET, HEAD, or an OPTIONS that is not a preflight.
+    Read,
+    /// A CORS preflight.
+    Preflight,
+    /// Everything else: PUT, POST, DELETE, and methods no rule foresaw (methods are case-sensitive).
+    Write,
+}
+
+impl Access {
+    fn of(method: &Method, headers: &HeaderMap) -> Self {
+        match *method {
+            Method::GET | Method::HEAD => Access::Read,
+            Method::OPTIONS if headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) => {
+                Access::Preflight
+            }
+            Method::OPTIONS => Access::Read,
+            _ => Access::Write,
+        }
+    }
+}
+
+impl IngestRule {
+    /// Whether the request's credential is one this rule accepts.
+    fn admits(&self, headers: &HeaderMap) -> Result<(), Denied> {
+        match authorization(headers) {
+            None => Err(Denied::Unauthorized(
+                "credentials required (Bearer token or Basic)",
+            )),
+            Some(Credential::Bearer(token)) if self.bearer.iter().any(|t| secret_eq(t, token)) => {
+                Ok(())
+            }
+            Some(Credential::Basic(pair)) if self.basic.iter().any(|b| secret_eq(b, &pair)) => {
+                Ok(())
+            }
+            Some(_) => Err(Denied::Unauthorized(
+                "credentials not accepted for this path",
+            )),
+        }
+    }
+}
+
+/// What an `Authorization` header carries.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Credential<'a> {
+    /// `Bearer <token>`.
+    Bearer(&'a str),
+    /// `Basic <base64(user:password)>`, decoded to `user:password`.
+    Basic(String),
+}
+
+/// The request's credential, if it carries a well-formed one.
+pub fn authorization(headers: &HeaderMap) -> Option<Credential<'_>> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Some(Credential::Bearer(rest))
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()?;
+        String::from_utf8(decoded).ok().map(Credential::Basic)
+    } else {
+        None
+    }
+}
+
+/// Compares secrets in time independent of where they differ.
+pub fn secret_eq(expected: &str, given: &str) -> bool {
+    constant_time_eq::constant_time_eq(expected.as_bytes(), given.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+    use strata_tiers::KeyPattern;
+
+    fn rules() -> IngestAuth {
+        IngestAuth::new(&[
+            IngestRule {
+                pattern: Some(KeyPattern::new("live/**").unwrap()),
+                prefix: None,
+                bearer: vec!["tok".into()],
+                basic: vec!["enc:pw".into()],
+                protect_reads: false,
+            },
+            IngestRule {
+                pattern: Some(KeyPattern::new("private/**").unwrap()),
+                prefix: None,
+                bearer: vec!["p".into()],
+                basic: vec![],
+                protect_reads: true,
+            },
+        ])
+    }
+
+    fn with(auth: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(auth).unwrap());
+        headers
+    }
+
+    #[test]
+    fn writes_need_the_rules_credentials() {
+        let auth = rules();
+        let none = HeaderMap::new();
+        assert!(matches!(
+            auth.check(&Method::PUT, "live/a.ts", &none),
+            Err(Denied::Unauthorized(_))
+        ));
+        assert!(
+            auth.check(&Method::PUT, "live/a.ts", &with("Bearer tok"))
+                .is_ok()
+        );
+        assert!(
+            auth.check(&Method::PUT, "live/a.ts", &with("Basic ZW5jOnB3"))
+                .is_ok()
+        );
+        assert!(
+            auth.check(&Method::DELETE, "live/a.ts", &with("Bearer nope"))
+                .is_err()
+        );
+        assert!(
+            auth.check(&Method::PUT, "live/a.ts", &with("Bearer p"))
+                .is_err()
+        );
+        assert!(matches!(
+            auth.check(&Method::POST, "other", &with("Bearer tok")),
+            Err(Denied::Uncovered(_))
+        ));
+    }
+
+    #[test]
+    fn reads_stay_public_unless_protected() {
+        let auth = rules();
+        let none = HeaderMap::new();
+        assert!(auth.check(&Method::GET, "live/a.ts", &none).is_ok());
+        assert!(auth.check(&Method::GET, "elsewhere", &none).is_ok());
+        assert!(auth.check(&Method::GET, "private/x", &none).is_err());
+        assert!(
+            auth.check(&Method::GET, "private/x", &with("Bearer p"))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn only_a_preflight_passes_a_protected_prefix_without_credentials() {
+        let auth = rules();
+        let mut preflight = HeaderMap::new();
+        preflight.insert(
+            header::ACCESS_CONTROL_REQUEST_METHOD,
+            HeaderValue::from_static("GET"),
+        );
+        assert!(
+            auth.check(&Method::OPTIONS, "private/x", &preflight)
+                .is_ok()
+        );
+        let none = HeaderMap::new();
+        assert!(auth.check(&Method::OPTIONS, "private/x", &none).is_err());
+        assert!(auth.check(&Method::OPTIONS, "live/x", &none).is_ok());
+        for odd in ["PATCH", "PROPFIND", "get", "XGET"] {
+            let method = Method::from_bytes(odd.as_bytes()).unwrap();
+            assert!(auth.check(&method, "live/x", &none).is_err(), "{odd}");
+            assert!(
+                matches!(
+                    auth.check(&method, "uncovered", &none),
+                    Err(Denied::Uncovered(_))
+                ),
+                "{odd}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_rules_everything_passes() {
+        assert!(
+            IngestAuth::default()
+                .check(&Method::PUT, "x", &HeaderMap::new())
+                .is_ok()
+        );
+    }
+}

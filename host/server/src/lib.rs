@@ -1,0 +1,18 @@
+//! Strata's HTTP side: everything between a client's socket and the guest runtime.
+//!
+//! How the crate is organised (one folder per concern):
+//! - [`http`]: the listener and its limits, TLS, and each request's path: its key, its access check, the
+//!   guest's decision (through `strata-runtime`), and the outcome carried out against the storage
+//!   (`strata-tiers`), then any manifest-plugin chain.
+//! - [`admin`]: operator routes under `/_strata/`: health, time, metrics, guests.
+//! - [`auth`]: ingest credentials and the admin token.
+//! - [`metrics`]: every Prometheus metric name, and their rendering.
+//! - [`config`]: the settings this crate reads, which the `strata` binary assembles.
+//! - [`state`]: what every request handler shares.
+
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod state;

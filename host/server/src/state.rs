@@ -1,0 +1,33 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use strata_runtime::{Guests, Runtime};
+use strata_tiers::Storage;
+
+use crate::auth::IngestAuth;
+use crate::config::ServerConfig;
+use crate::http::{Drain, Herds, Load};
+
+/// The running origin: its settings, storage and guest runtime.
+pub struct AppState {
+    /// What the server reads at run time.
+    pub config: ServerConfig,
+    /// The objects, seen through the storage trait.
+    pub storage: Arc<dyn Storage>,
+    /// The wasmtime engine and the instance pool.
+    pub runtime: Arc<Runtime>,
+    /// The deployed guests (handlers and manifest plugins) and their versions.
+    pub guests: Arc<Guests>,
+    /// Credentials the data plane requires.
+    pub ingest_auth: IngestAuth,
+    /// Renders the metrics registry.
+    pub metrics: PrometheusHandle,
+    /// Decisions shared by identical requests woken by the same change.
+    pub herds: Herds,
+    /// Data-plane requests in flight, reported to guests as load.
+    pub load: Load,
+    /// Whether the process is shutting down.
+    pub drain: Drain,
+}

@@ -1,0 +1,155 @@
+//! What the rest of the host sees of storage: a narrow trait, so another backend (a shared object store
+//! behind the local tiers, a map in tests) slots in behind it. The guest runtime needs only [`StorageRead`]
+//! (metadata, small objects, listings); the HTTP side needs all of [`Storage`]. Async methods return boxed
+//! futures so both traits can be used as `dyn` objects.
+//!
+//! Optional abilities have defaults (like pingora's storage trait), so a backend implements only what it
+//! has: `prefetch` does nothing, `stats` reports nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+
+use super::{
+    NewObject, ObjectMeta, ObjectWriter, OpenedObject, ReadError, TierError, TierStats, Tiers,
+};
+
+/// Most keys one filtered listing looks at under its prefix (listings of playlists look only at
+/// playlists, `index.rs`).
+const SCAN_LIMIT: usize = 10_000;
+
+/// Reading metadata and small objects: all a guest may do.
+pub trait StorageRead: Send + Sync {
+    /// Metadata of the current version of `key`, an upload in progress included (`complete` false).
+    fn head(&self, key: &str) -> Option<Arc<ObjectMeta>>;
+
+    /// The whole of `key` if it is complete and at most `max_bytes` long.
+    fn read_small<'a>(
+        &'a self,
+        key: &'a str,
+        max_bytes: u64,
+    ) -> BoxFuture<'a, Result<Bytes, ReadError>>;
+
+    /// Up to `limit` keys starting with `prefix` and ending with one of `suffixes` (ASCII
+    /// case-insensitive; none: any ending), in lexical order.
+    fn list(&self, prefix: &str, suffixes: &[String], limit: usize) -> Vec<String>;
+}
+
+/// Everything the HTTP side does with objects.
+pub trait Storage: StorageRead {
+    /// Opens the current version of `key` for reading (from memory, disk, or an upload in progress).
+    fn open<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<OpenedObject>, TierError>>;
+
+    /// Waits until `key` exists with an entity tag other than `unless_etag` (any, if `None`), or
+    /// `timeout`; returns how long it waited.
+    fn watch<'a>(
+        &'a self,
+        key: &'a str,
+        unless_etag: Option<&'a str>,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Duration>;
+
+    /// Starts storing a new version of `key`, current once its writer commits.
+    fn store(
+        self: Arc<Self>,
+        key: String,
+        spec: NewObject,
+        max_bytes: u64,
+    ) -> BoxFuture<'static, Result<Box<dyn Writer>, TierError>>;
+
+    /// Removes `key`; `false` if there was nothing to remove.
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, TierError>>;
+
+    /// Warms `key` into the fastest tier ahead of its request: a hint, never an error.
+    fn prefetch<'a>(&'a self, key: &'a str) -> BoxFuture<'a, ()> {
+        let _ = key;
+        Box::pin(async {})
+    }
+
+    /// Contents and running totals, for metrics.
+    fn stats(&self) -> TierStats {
+        TierStats::default()
+    }
+}
+
+/// A new version being written.
+pub trait Writer: Send {
+    /// Appends a chunk of the body.
+    fn write(&mut self, chunk: Bytes) -> BoxFuture<'_, Result<(), TierError>>;
+
+    /// Makes the version current once it is safely stored.
+    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<Arc<ObjectMeta>, TierError>>;
+}
+
+impl StorageRead for Tiers {
+    fn head(&self, key: &str) -> Option<Arc<ObjectMeta>> {
+        Tiers::head(self, key)
+    }
+
+    fn read_small<'a>(
+        &'a self,
+        key: &'a str,
+        max_bytes: u64,
+    ) -> BoxFuture<'a, Result<Bytes, ReadError>> {
+        Box::pin(Tiers::read_small(self, key, max_bytes))
+    }
+
+    fn list(&self, prefix: &str, suffixes: &[String], limit: usize) -> Vec<String> {
+        if suffixes.is_empty() {
+            Tiers::list(self, prefix, limit)
+        } else {
+            self.list_ending(prefix, suffixes, limit, SCAN_LIMIT)
+        }
+    }
+}
+
+impl Storage for Tiers {
+    fn open<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<OpenedObject>, TierError>> {
+        Box::pin(self.open_object(key))
+    }
+
+    fn watch<'a>(
+        &'a self,
+        key: &'a str,
+        unless_etag: Option<&'a str>,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Duration> {
+        Box::pin(self.wait_for_change(key, unless_etag, timeout))
+    }
+
+    fn store(
+        self: Arc<Self>,
+        key: String,
+        spec: NewObject,
+        max_bytes: u64,
+    ) -> BoxFuture<'static, Result<Box<dyn Writer>, TierError>> {
+        Box::pin(async move {
+            let writer = self.writer(&key, spec, max_bytes).await?;
+            Ok(Box::new(writer) as Box<dyn Writer>)
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, TierError>> {
+        Box::pin(Tiers::delete(self, key))
+    }
+
+    fn prefetch<'a>(&'a self, key: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(Tiers::prefetch(self, key))
+    }
+
+    fn stats(&self) -> TierStats {
+        Tiers::stats(self)
+    }
+}
+
+impl Writer for ObjectWriter {
+    fn write(&mut self, chunk: Bytes) -> BoxFuture<'_, Result<(), TierError>> {
+        Box::pin(ObjectWriter::write(self, chunk))
+    }
+
+    fn commit(self: Box<Self>) -> BoxFuture<'static, Result<Arc<ObjectMeta>, TierError>> {
+        Box::pin(ObjectWriter::commit(*self))
+    }
+}
