@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use bytesize::ByteSize;
 use clap::{Args, Parser, Subcommand};
 
+use strata_cluster::config::{ClusterConfig, S3Config};
+use strata_tiers::InvalidSetting;
+
 use crate::config::{Config, ConfigError};
 
 /// A WebAssembly-programmable origin for HLS and DASH.
@@ -34,7 +37,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the origin.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage the guests of a running origin through its admin API.
     #[command(subcommand)]
     Guest(crate::guest_cli::GuestCommand),
@@ -82,6 +85,17 @@ pub struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Join a cluster whose shared store is this S3 bucket: s3://BUCKET[/PREFIX] (needs --cluster-feed
+    /// or [cluster] in the config). Endpoint, region and credentials: [cluster.s3] or the AWS_*
+    /// environment variables.
+    #[arg(long)]
+    pub cluster_store: Option<String>,
+    /// The cluster's change feed: redis://HOST:PORT[/DB] (Redis or Valkey).
+    #[arg(long)]
+    pub cluster_feed: Option<String>,
+    /// This node's name in the cluster (default: the host name).
+    #[arg(long)]
+    pub node_id: Option<String>,
 }
 
 impl ServeArgs {
@@ -127,7 +141,49 @@ impl ServeArgs {
                 key: key.clone(),
             });
         }
+        self.resolve_cluster(&mut config)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Applies the cluster flags: both the store and the feed, or either over a `[cluster]` section.
+    fn resolve_cluster(&self, config: &mut Config) -> Result<(), ConfigError> {
+        let cluster = match (&mut config.cluster, &self.cluster_store, &self.cluster_feed) {
+            (Some(cluster), _, _) => cluster,
+            (None, Some(store), Some(feed)) => config.cluster.insert(ClusterConfig {
+                store: store.clone(),
+                feed: feed.clone(),
+                node_id: None,
+                inline_bytes: ClusterConfig::DEFAULT_INLINE_BYTES,
+                s3: S3Config::default(),
+            }),
+            (None, None, None) => {
+                if self.node_id.is_some() {
+                    return Err(InvalidSetting::new(
+                        "--node-id",
+                        "names a node of a cluster: give --cluster-store and --cluster-feed too",
+                    )
+                    .into());
+                }
+                return Ok(());
+            }
+            (None, _, _) => {
+                return Err(InvalidSetting::new(
+                    "--cluster-store",
+                    "a cluster needs both --cluster-store and --cluster-feed (or [cluster] in the config)",
+                )
+                .into());
+            }
+        };
+        if let Some(store) = &self.cluster_store {
+            cluster.store = store.clone();
+        }
+        if let Some(feed) = &self.cluster_feed {
+            cluster.feed = feed.clone();
+        }
+        if let Some(node) = &self.node_id {
+            cluster.node_id = Some(node.clone());
+        }
+        Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! Settings: embedded defaults, overridden by a TOML file, overridden by command-line flags. Each section is
 //! the type of the crate that reads it (`[storage]` strata-tiers, `[guest]` and `[plugins]` strata-runtime,
-//! `[http]`, `[tls]`, `[admin]`, `[auth]` and `[[filters]]` strata-server); this file assembles them, checks
+//! `[http]`, `[tls]`, `[admin]`, `[auth]` and `[[filters]]` strata-server, `[cluster]` strata-cluster); this file assembles them, checks
 //! what spans them, and hands each crate its part.
 
 use std::collections::BTreeMap;
@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use bytesize::ByteSize;
 use serde::Deserialize;
+use strata_cluster::config::ClusterConfig;
 use strata_runtime::{GuestConfig, PluginConfig};
 use strata_server::config::{
     AdminConfig, AuthConfig, FilterChain, HttpConfig, ServerConfig, TlsConfig, validate_filters,
@@ -46,6 +47,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// TLS termination on the listener (`[tls]`); without it the listener speaks plain HTTP.
     pub tls: Option<TlsConfig>,
+    /// The cluster this node joins (`[cluster]`); without it Strata is one node.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             plugins: BTreeMap::new(),
             storage: StorageConfig::default(),
             tls: None,
+            cluster: None,
         }
     }
 }
@@ -141,6 +145,9 @@ impl Config {
         self.admin.validate()?;
         self.auth.validate()?;
         validate_filters(&self.filters)?;
+        if let Some(cluster) = &self.cluster {
+            cluster.validate()?;
+        }
         for (name, plugin) in &self.plugins {
             plugin.validate(name)?;
         }
@@ -203,6 +210,22 @@ mod tests {
     fn the_example_file_documents_the_defaults() {
         let example = include_str!("../../strata.example.toml");
         assert_eq!(Config::from_toml(example).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_example_cluster_section_is_valid_once_uncommented() {
+        let example = include_str!("../../strata.example.toml");
+        let start = example.find("# [cluster]").unwrap();
+        let section: String = example[start..]
+            .lines()
+            .map(|line| line.strip_prefix("# ").unwrap_or(line))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let config = Config::from_toml(&section).unwrap();
+        config.validate().unwrap();
+        let cluster = config.cluster.unwrap();
+        assert_eq!(cluster.store, "s3://my-bucket/strata");
+        assert_eq!(cluster.s3.region.as_deref(), Some("us-east-1"));
     }
 
     #[test]

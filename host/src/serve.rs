@@ -1,10 +1,12 @@
-//! `strata serve`: open the tiers, start the guest runtime over them, load the guests, listen. The one
-//! place the three crates meet: the storage (strata-tiers) is handed to the runtime as read access and to
-//! the server as the whole storage trait.
+//! `strata serve`: open the tiers (behind a cluster's shared store when `[cluster]` is set), start the
+//! guest runtime over them, load the guests, listen. The one place the crates meet: the storage
+//! (strata-tiers, or strata-cluster in front of them) is handed to the runtime as read access and to the
+//! server as the whole storage trait.
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use strata_cluster::Cluster;
 use strata_runtime::{Guests, PluginConfig, Runtime};
 use strata_server::auth::IngestAuth;
 use strata_server::http::{Certificates, Drain, Herds, Load};
@@ -39,6 +41,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the data folder {}", config.data_dir.display()))?;
     let tiers = Arc::new(tiers);
     tiers.spawn_expiry(EXPIRY_PERIOD);
+    let storage: Arc<dyn Storage> = match &config.cluster {
+        Some(cluster) => {
+            let disk_budget = config.storage.disk_bytes.map(|b| b.as_u64());
+            Cluster::join(cluster, Arc::clone(&tiers), disk_budget).await? as Arc<dyn Storage>
+        }
+        None => tiers as Arc<dyn Storage>,
+    };
     let wasm = match &config.guest.handler {
         Some(path) => std::fs::read(path)
             .with_context(|| format!("cannot read handler {}", path.display()))?,
@@ -52,7 +61,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .max()
         .unwrap_or_default();
     let runtime = Runtime::new(
-        Arc::clone(&tiers) as Arc<dyn StorageRead>,
+        Arc::clone(&storage) as Arc<dyn StorageRead>,
         config.guest.limits(),
         plugin_memory,
         &config.data_dir.join("guest-cache"),
@@ -87,7 +96,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     warn_about_open_access(&config);
     let state = Arc::new(AppState {
         config: config.server(),
-        storage: tiers as Arc<dyn Storage>,
+        storage,
         runtime,
         guests,
         ingest_auth: IngestAuth::new(&config.auth.ingest),

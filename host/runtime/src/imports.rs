@@ -23,6 +23,7 @@ macro_rules! tiers_import {
                 }
                 self.storage
                     .head(&key)
+                    .await
                     .map(|meta| crate::convert::$version::object_meta(&meta))
             }
 
@@ -50,6 +51,7 @@ macro_rules! tiers_import {
                 };
                 self.storage
                     .list(&prefix, &[], limit.min(LIST_LIMIT) as usize)
+                    .await
             }
 
             async fn list_keys_ending(
@@ -63,6 +65,7 @@ macro_rules! tiers_import {
                 };
                 self.storage
                     .list(&prefix, &suffixes, limit.min(LIST_LIMIT) as usize)
+                    .await
             }
         }
     };

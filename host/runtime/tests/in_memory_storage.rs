@@ -15,8 +15,8 @@ use strata_tiers::{ObjectMeta, Placement, ReadError, StorageRead};
 struct MapStorage(BTreeMap<String, Bytes>);
 
 impl StorageRead for MapStorage {
-    fn head(&self, key: &str) -> Option<Arc<ObjectMeta>> {
-        self.0.get(key).map(|body| {
+    fn head<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<Arc<ObjectMeta>>> {
+        Box::pin(std::future::ready(self.0.get(key).map(|body| {
             Arc::new(ObjectMeta {
                 key: key.to_owned(),
                 size: body.len() as u64,
@@ -30,7 +30,7 @@ impl StorageRead for MapStorage {
                 expires_at: None,
                 complete: true,
             })
-        })
+        })))
     }
 
     fn read_small<'a>(
@@ -49,13 +49,20 @@ impl StorageRead for MapStorage {
         })
     }
 
-    fn list(&self, prefix: &str, _suffixes: &[String], limit: usize) -> Vec<String> {
-        self.0
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+        _suffixes: &'a [String],
+        limit: usize,
+    ) -> BoxFuture<'a, Vec<String>> {
+        let keys = self
+            .0
             .keys()
             .filter(|k| k.starts_with(prefix))
             .take(limit)
             .cloned()
-            .collect()
+            .collect();
+        Box::pin(std::future::ready(keys))
     }
 }
 

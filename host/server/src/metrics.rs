@@ -74,6 +74,14 @@ pub mod names {
     pub const TIER_EXPIRATIONS: &str = "strata_tier_expirations_total";
     /// Uploads refused or failed for want of upload memory.
     pub const UPLOADS_REFUSED: &str = "strata_uploads_refused_total";
+    /// Whether a cluster service (`store`, `feed`) is reachable: 1 or 0.
+    pub const CLUSTER_SERVICE_UP: &str = "strata_cluster_service_up";
+    /// Requests made to a cluster service.
+    pub const CLUSTER_REQUESTS: &str = "strata_cluster_requests_total";
+    /// Requests to a cluster service that failed.
+    pub const CLUSTER_ERRORS: &str = "strata_cluster_errors_total";
+    /// Time spent in requests to a cluster service (divide by the requests for the mean latency).
+    pub const CLUSTER_REQUEST_SECONDS: &str = "strata_cluster_request_seconds_total";
 }
 
 /// Installs the process-wide recorder and returns the handle that renders it.
@@ -161,7 +169,21 @@ pub fn render(state: &AppState) -> String {
     metrics::gauge!(names::GUEST_CACHE_HITS).set(state.runtime.cache_hits() as f64);
     metrics::counter!(names::GUEST_SWAPS).absolute(state.guests.swaps());
     publish_tiers(&stats);
+    publish_services(&state.storage.services());
     state.metrics.render()
+}
+
+/// The cluster's store and feed, as series labelled by `service` (none on a single node).
+fn publish_services(services: &[strata_tiers::ServiceHealth]) {
+    for service in services {
+        let name = service.name;
+        metrics::gauge!(names::CLUSTER_SERVICE_UP, "service" => name)
+            .set(f64::from(u8::from(service.reachable)));
+        metrics::counter!(names::CLUSTER_REQUESTS, "service" => name).absolute(service.requests);
+        metrics::counter!(names::CLUSTER_ERRORS, "service" => name).absolute(service.errors);
+        metrics::gauge!(names::CLUSTER_REQUEST_SECONDS, "service" => name)
+            .set(service.latency_seconds);
+    }
 }
 
 /// Per-tier contents and running totals, as Prometheus series labelled by `tier`.

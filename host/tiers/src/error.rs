@@ -37,6 +37,24 @@ pub enum TierError {
     /// A memory-only object does not fit in the memory tier.
     #[error("memory-only object does not fit in the memory tier")]
     MemoryFull,
+    /// The shared store behind these tiers (a cluster's object store) failed; nothing was stored.
+    #[error("the shared store could not {action} the object: {reason}")]
+    Shared {
+        /// What was being done, e.g. "store".
+        action: &'static str,
+        /// The store's one-line reason.
+        reason: String,
+    },
+    /// A copy of a version stored elsewhere ended at another length than its metadata says.
+    #[error("copy of {key} is {got} bytes, {expected} expected")]
+    IncompleteCopy {
+        /// The object's key.
+        key: String,
+        /// The size its metadata gives.
+        expected: u64,
+        /// The bytes that arrived.
+        got: u64,
+    },
     /// The disk has no room left for the object.
     #[error("disk full while writing {path}")]
     DiskFull {
@@ -54,6 +72,10 @@ impl TierError {
                 format!("storage failed to {action} the object: {}", source.kind())
             }
             TierError::DiskFull { .. } => "the disk is full".into(),
+            // The store's own message names its URL, bucket and folder: that stays in the log.
+            TierError::Shared { action, .. } => {
+                format!("the cluster's object store could not {action} the object; retry")
+            }
             other => other.to_string(),
         }
     }
@@ -92,5 +114,13 @@ mod tests {
             let reason = error.client_reason();
             assert!(!reason.contains('/'), "{reason}");
         }
+        let shared = TierError::Shared {
+            action: "store",
+            reason: "Error performing PUT http://10.0.0.5:8333/bucket/live/x.ts".into(),
+        };
+        assert_eq!(
+            shared.client_reason(),
+            "the cluster's object store could not store the object; retry"
+        );
     }
 }

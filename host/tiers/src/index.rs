@@ -43,6 +43,11 @@ impl Index {
         self.objects.len()
     }
 
+    /// Whether no key is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
     /// Every current version.
     pub fn values(&self) -> impl Iterator<Item = &Arc<ObjectMeta>> {
         self.objects.values()

@@ -23,7 +23,7 @@ mod disk_budget;
 mod error;
 mod expiry;
 pub mod files;
-mod index;
+pub mod index;
 mod memory;
 mod meta;
 mod open;
@@ -47,23 +47,28 @@ use bytes::Bytes;
 pub use config_error::InvalidSetting;
 pub use counters::TierStats;
 pub use error::TierError;
+pub use index::Index;
 pub use memory::MemoryPolicy;
-pub use meta::{NewObject, ObjectMeta};
+pub use meta::{Naming, NewObject, ObjectMeta};
 pub use pattern::KeyPattern;
 pub use placement::{Placement, Policy, RuleConfig, RuleError, Rules, StorageConfig};
-pub use storage::{Storage, StorageRead, Writer};
+pub use signals::Subscription;
+pub use storage::{ServiceHealth, Storage, StorageRead, Writer};
 pub use upload::Upload;
+pub use upload_memory::{Held, UploadMemory};
 pub use writer::ObjectWriter;
 
 use counters::Counters;
 use disk::DiskTier;
 use disk_budget::DiskBudget;
-use index::Index;
 use memory::MemoryTier;
 use reads::CoalescedReads;
 use signals::Signals;
-use upload_memory::UploadMemory;
 use uploads::Uploads;
+
+/// How far ahead of this node's clock a sequence observed from elsewhere may be and still be followed
+/// (nanoseconds: one day of clock skew).
+pub const SEQ_HORIZON: u64 = 86_400 * 1_000_000_000;
 
 /// Locks `mutex`, ignoring poisoning: every update under these locks is a single map call, so a panic
 /// cannot leave the data half-updated.
@@ -324,16 +329,16 @@ impl Tiers {
         started.elapsed()
     }
 
-    /// A commit sequence above every one given before (nanoseconds since the epoch when the clock allows),
-    /// naming one version of one key.
-    fn next_seq(&self) -> u64 {
+    /// A commit sequence above every one given or observed before (nanoseconds since the epoch when the
+    /// clock allows), naming one version of one key.
+    pub fn next_seq(&self) -> u64 {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
         let mut last = self.last_seq.load(Ordering::Relaxed);
         loop {
-            let next = now.max(last + 1);
+            let next = now.max(last.saturating_add(1));
             match self.last_seq.compare_exchange_weak(
                 last,
                 next,
@@ -346,9 +351,46 @@ impl Tiers {
         }
     }
 
-    /// Wakes the requests parked on `key`.
-    fn announce_change(&self, key: &str) {
+    /// Records that a version `seq` exists elsewhere, so versions named here from now on are newer
+    /// (a Lamport clock across the nodes of a cluster); returns `seq`.
+    /// A sequence more than [`SEQ_HORIZON`] ahead of this clock is not followed: it comes from a bad clock
+    /// or from metadata another tool wrote, and following it would exhaust the sequence space.
+    pub fn observe_seq(&self, seq: u64) -> u64 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        if seq <= now.saturating_add(SEQ_HORIZON) {
+            self.last_seq.fetch_max(seq, Ordering::AcqRel);
+        }
+        seq
+    }
+
+    /// Wakes the requests parked on `key`; a backend in front of these tiers calls it when it learns of a
+    /// change the tiers did not make.
+    pub fn announce_change(&self, key: &str) {
         self.signals.announce(key);
+    }
+
+    /// The placement and lifetime rule of `key`.
+    pub fn policy(&self, key: &str) -> Policy {
+        self.rules.policy(key)
+    }
+
+    /// The upload of `key` in progress here, if any.
+    pub fn upload(&self, key: &str) -> Option<Arc<Upload>> {
+        self.uploads.current(key)
+    }
+
+    /// The memory budget uploads in progress share; a backend that buffers upload bytes holds them on it.
+    pub fn upload_memory(&self) -> &Arc<UploadMemory> {
+        &self.upload_memory
+    }
+
+    /// Subscribes to changes of `key` announced from now on (subscribe before checking the condition
+    /// waited for).
+    pub fn subscribe(&self, key: &str) -> Subscription<'_> {
+        self.signals.subscribe(key)
     }
 }
 
@@ -376,6 +418,25 @@ mod tests {
 
     async fn read_all(tiers: &Tiers, key: &str) -> Vec<u8> {
         tiers.read_small(key, u64::MAX).await.unwrap().to_vec()
+    }
+
+    #[test]
+    fn a_sequence_from_far_ahead_is_not_followed_and_the_clock_never_overflows() {
+        let dir = tempfile::tempdir().unwrap();
+        let tiers = Tiers::open(dir.path(), settings(1 << 20)).unwrap();
+        let before = tiers.next_seq();
+        assert_eq!(tiers.observe_seq(u64::MAX), u64::MAX);
+        let after = tiers.next_seq();
+        assert!(after > before && after < u64::MAX / 2, "{after}");
+        let near = after + 1_000_000;
+        tiers.observe_seq(near);
+        assert!(tiers.next_seq() > near, "a near sequence is followed");
+        tiers.last_seq.store(u64::MAX, Ordering::Relaxed);
+        assert_eq!(
+            tiers.next_seq(),
+            u64::MAX,
+            "saturates instead of overflowing"
+        );
     }
 
     #[tokio::test]

@@ -1,5 +1,7 @@
 //! What the tiers record about each object besides its bytes.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::placement::Placement;
@@ -56,4 +58,38 @@ pub struct NewObject {
     pub metadata: Vec<(String, String)>,
     /// Lifetime the uploader asked for, overriding its rule's.
     pub ttl_seconds: Option<u64>,
+    /// Who names the version.
+    pub naming: Naming,
+}
+
+/// Who names a new version. In a cluster every node must give one version the same sequence and entity
+/// tag, and the shared store must record them before the body is complete, so the cluster names its
+/// versions itself and copies keep the name they were given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Naming {
+    /// These tiers: the next local sequence, an entity tag from the body's hash, committed now.
+    #[default]
+    Local,
+    /// Named ahead of the body, with its time and lifetime, exactly as the shared store records it.
+    Given {
+        /// The version's sequence (see [`ObjectMeta::seq`]).
+        seq: u64,
+        /// Its entity tag, quoted.
+        etag: String,
+        /// Its modification time, seconds since the Unix epoch.
+        last_modified: u64,
+        /// When it expires, seconds since the Unix epoch.
+        expires_at: Option<u64>,
+    },
+    /// A copy of a version stored elsewhere, kept exactly as described (its size is checked at commit),
+    /// in the tier the copier chooses.
+    Copy {
+        /// The version copied.
+        of: Arc<ObjectMeta>,
+        /// Where the copy is kept here.
+        placement: Placement,
+        /// Whether readers may follow the copy while it arrives (its chunks are then held in memory
+        /// until it completes, on the upload memory budget).
+        streamed: bool,
+    },
 }

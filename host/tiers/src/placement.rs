@@ -34,6 +34,13 @@ impl Placement {
             Placement::Disk => "disk",
         }
     }
+
+    /// The placement `name` names (as [`Placement::name`] writes it).
+    pub fn parse(name: &str) -> Option<Placement> {
+        [Placement::Memory, Placement::Durable, Placement::Disk]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
 }
 
 /// The `[storage]` config section.

@@ -18,12 +18,13 @@ use super::{
 
 /// Most keys one filtered listing looks at under its prefix (listings of playlists look only at
 /// playlists, `index.rs`).
-const SCAN_LIMIT: usize = 10_000;
+pub const SCAN_LIMIT: usize = 10_000;
 
 /// Reading metadata and small objects: all a guest may do.
 pub trait StorageRead: Send + Sync {
     /// Metadata of the current version of `key`, an upload in progress included (`complete` false).
-    fn head(&self, key: &str) -> Option<Arc<ObjectMeta>>;
+    /// Asynchronous because a shared backend may have to ask its store.
+    fn head<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<Arc<ObjectMeta>>>;
 
     /// The whole of `key` if it is complete and at most `max_bytes` long.
     fn read_small<'a>(
@@ -34,7 +35,13 @@ pub trait StorageRead: Send + Sync {
 
     /// Up to `limit` keys starting with `prefix` and ending with one of `suffixes` (ASCII
     /// case-insensitive; none: any ending), in lexical order.
-    fn list(&self, prefix: &str, suffixes: &[String], limit: usize) -> Vec<String>;
+    /// Asynchronous because a shared backend may have to list its store.
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+        suffixes: &'a [String],
+        limit: usize,
+    ) -> BoxFuture<'a, Vec<String>>;
 }
 
 /// Everything the HTTP side does with objects.
@@ -72,6 +79,29 @@ pub trait Storage: StorageRead {
     fn stats(&self) -> TierStats {
         TierStats::default()
     }
+
+    /// The services this storage depends on (a cluster's object store and change feed), for the health
+    /// route and the metrics; none for local tiers.
+    fn services(&self) -> Vec<ServiceHealth> {
+        Vec::new()
+    }
+}
+
+/// How a service a storage backend depends on is doing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceHealth {
+    /// Its role: `store` or `feed`.
+    pub name: &'static str,
+    /// Whether its last request succeeded (the feed: whether it is connected).
+    pub reachable: bool,
+    /// Requests made to it.
+    pub requests: u64,
+    /// Requests that failed.
+    pub errors: u64,
+    /// Time spent in its requests, in seconds.
+    pub latency_seconds: f64,
+    /// The last failure, in one line; empty if none.
+    pub last_error: String,
 }
 
 /// A new version being written.
@@ -84,8 +114,8 @@ pub trait Writer: Send {
 }
 
 impl StorageRead for Tiers {
-    fn head(&self, key: &str) -> Option<Arc<ObjectMeta>> {
-        Tiers::head(self, key)
+    fn head<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<Arc<ObjectMeta>>> {
+        Box::pin(std::future::ready(Tiers::head(self, key)))
     }
 
     fn read_small<'a>(
@@ -96,12 +126,18 @@ impl StorageRead for Tiers {
         Box::pin(Tiers::read_small(self, key, max_bytes))
     }
 
-    fn list(&self, prefix: &str, suffixes: &[String], limit: usize) -> Vec<String> {
-        if suffixes.is_empty() {
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+        suffixes: &'a [String],
+        limit: usize,
+    ) -> BoxFuture<'a, Vec<String>> {
+        let keys = if suffixes.is_empty() {
             Tiers::list(self, prefix, limit)
         } else {
             self.list_ending(prefix, suffixes, limit, SCAN_LIMIT)
-        }
+        };
+        Box::pin(std::future::ready(keys))
     }
 }
 

@@ -11,7 +11,7 @@ use super::disk::DiskWrite;
 use super::index::Index;
 use super::open::hot_object;
 use super::upload_memory::Held;
-use super::{NewObject, ObjectMeta, Placement, TierError, Tiers, Upload, files, now_secs};
+use super::{Naming, NewObject, ObjectMeta, Placement, TierError, Tiers, Upload, files, now_secs};
 
 impl Tiers {
     /// Starts a new version of `key`, placed by its rule; readable while it arrives if the rule allows,
@@ -26,8 +26,20 @@ impl Tiers {
         max_bytes: u64,
     ) -> Result<ObjectWriter, TierError> {
         self.upload_memory.admit()?;
-        let policy = self.rules.policy(key);
-        let seq = self.next_seq();
+        let mut policy = self.rules.policy(key);
+        let seq = match &spec.naming {
+            Naming::Local => self.next_seq(),
+            Naming::Given { seq, .. } => self.observe_seq(*seq),
+            Naming::Copy {
+                of,
+                placement,
+                streamed,
+            } => {
+                policy.placement = *placement;
+                policy.streaming_reads = *streamed;
+                self.observe_seq(of.seq)
+            }
+        };
         let disk = match policy.placement.on_disk() {
             true => Some(self.disk.begin(seq).await?),
             false => None,
@@ -37,7 +49,16 @@ impl Tiers {
             Placement::Durable => self.memory.admits(0).then(BytesMut::new),
             Placement::Disk => None,
         };
-        let ttl_seconds = spec.ttl_seconds.or(policy.ttl_seconds);
+        let mut spec = spec;
+        if let Naming::Copy { of, .. } = &spec.naming {
+            spec.content_type = of.content_type.clone();
+            spec.cache_control = of.cache_control.clone();
+            spec.metadata = of.metadata.clone();
+        }
+        let ttl_seconds = match spec.naming {
+            Naming::Local => spec.ttl_seconds.or(policy.ttl_seconds),
+            _ => None,
+        };
         let upload = policy.streaming_reads.then(|| {
             let upload = Upload::new(
                 ObjectMeta {
@@ -151,13 +172,33 @@ impl ObjectWriter {
         Ok(())
     }
 
+    /// The key being written.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The sequence this version commits under.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
     /// Makes the object current: for disk placements synced, renamed into place and indexed before this
     /// returns; kept hot for durable and memory placements.
     ///
     /// # Errors
-    /// `MemoryFull` when a memory-only object no longer fits; the disk's failure. Nothing is stored then.
+    /// `MemoryFull` when a memory-only object no longer fits; `IncompleteCopy` when a copy's body is not
+    /// the size its metadata gives; the disk's failure. Nothing is stored then.
     pub async fn commit(mut self) -> Result<Arc<ObjectMeta>, TierError> {
         let meta = Arc::new(self.final_meta());
+        if let Naming::Copy { of: copied, .. } = &self.spec.naming
+            && copied.size != self.size
+        {
+            return Err(TierError::IncompleteCopy {
+                key: self.key.clone(),
+                expected: copied.size,
+                got: self.size,
+            });
+        }
         let tiers = Arc::clone(&self.tiers);
         let hot = self.hot.take().map(BytesMut::freeze);
         self.hot_held.release();
@@ -223,21 +264,34 @@ impl ObjectWriter {
         Ok(meta)
     }
 
-    /// The metadata of the version as written: its size, content hash and lifetime.
+    /// The metadata of the version as written: its size, name and lifetime.
     fn final_meta(&mut self) -> ObjectMeta {
-        let hash = self.hasher.finalize().to_hex();
         let now = now_secs();
+        let (etag, last_modified, expires_at) = match &self.spec.naming {
+            Naming::Local => {
+                let hash = self.hasher.finalize().to_hex();
+                let expires_at = self.ttl_seconds.map(|ttl| now.saturating_add(ttl));
+                (format!("\"{}\"", &hash[..32]), now, expires_at)
+            }
+            Naming::Given {
+                etag,
+                last_modified,
+                expires_at,
+                ..
+            } => (etag.clone(), *last_modified, *expires_at),
+            Naming::Copy { of, .. } => (of.etag.clone(), of.last_modified, of.expires_at),
+        };
         ObjectMeta {
             key: self.key.clone(),
             size: self.size,
             content_type: std::mem::take(&mut self.spec.content_type),
-            etag: format!("\"{}\"", &hash[..32]),
-            last_modified: now,
+            etag,
+            last_modified,
             cache_control: self.spec.cache_control.take(),
             metadata: std::mem::take(&mut self.spec.metadata),
             seq: self.seq,
             placement: self.placement,
-            expires_at: self.ttl_seconds.map(|ttl| now.saturating_add(ttl)),
+            expires_at,
             complete: true,
         }
     }

@@ -35,7 +35,7 @@ pub async fn handle(
     let method = request.method().clone();
     let reads = method == Method::GET || method == Method::HEAD;
     if route == "health" && reads {
-        return text("ok\n".to_owned(), "text/plain; charset=utf-8");
+        return text(health(state), "text/plain; charset=utf-8");
     }
     if route == "time" && reads {
         return clock::now();
@@ -68,4 +68,25 @@ fn text(body: String, content_type: &'static str) -> Response<ResponseBody> {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// `ok`, or `degraded` when a service the storage depends on cannot be reached, then one line per service
+/// (a cluster's store and feed) saying whether this node reaches it. Always 200: a degraded node still
+/// serves what it holds, and the body says what it lacks.
+fn health(state: &AppState) -> String {
+    let services = state.storage.services();
+    let mut out = match services.iter().all(|s| s.reachable) {
+        true => "ok\n".to_owned(),
+        false => "degraded\n".to_owned(),
+    };
+    for service in services {
+        match service.reachable {
+            true => out.push_str(&format!("{}: reachable\n", service.name)),
+            false => out.push_str(&format!(
+                "{}: unreachable ({})\n",
+                service.name, service.last_error
+            )),
+        }
+    }
+    out
 }

@@ -208,7 +208,7 @@ async fn run_decisions(
         let decide = || state.runtime.decide(deployment, &guest_request);
         let decision = match woken_by.take() {
             Some(key) => {
-                let version = state.storage.head(&key).map(|meta| meta.etag.clone());
+                let version = state.storage.head(&key).await.map(|meta| meta.etag.clone());
                 let herd = HerdKey::new(
                     &deployment.version.id,
                     &guest_request,

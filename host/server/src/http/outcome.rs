@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use super::body::{self, ResponseBody};
 use super::linger;
 use strata_abi::types as abi;
-use strata_tiers::{NewObject, ObjectBody, Storage, TierError, Upload};
+use strata_tiers::{Naming, NewObject, ObjectBody, Storage, TierError, Upload};
 
 /// The result of trying to serve: a response, or "the object changed since the guest decided".
 pub enum Served {
@@ -185,6 +185,7 @@ pub async fn store(
         cache_control: plan.cache_control,
         metadata: plan.metadata,
         ttl_seconds: plan.ttl_seconds,
+        naming: Naming::Local,
     };
     let mut writer = match Arc::clone(storage)
         .store(plan.key.clone(), spec, limits.max_bytes)
@@ -266,10 +267,17 @@ fn tier_failure(key: &str, error: TierError) -> Response<ResponseBody> {
         TierError::DiskFull { .. } | TierError::DiskBudget { .. } | TierError::MemoryFull => {
             StatusCode::INSUFFICIENT_STORAGE
         }
-        TierError::UploadMemoryFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
-        TierError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        TierError::UploadMemoryFull { .. } | TierError::Shared { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        TierError::Io { .. } | TierError::IncompleteCopy { .. } => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     };
-    if matches!(error, TierError::UploadMemoryFull { .. }) {
+    if matches!(
+        error,
+        TierError::UploadMemoryFull { .. } | TierError::Shared { .. }
+    ) {
         tracing::warn!(%key, %error, "upload refused");
         let mut response = body::error(status, format!("{key}: {}", error.client_reason()));
         response
