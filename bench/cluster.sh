@@ -66,7 +66,7 @@ start_node b "${cluster[@]}" --node-id b
 start_node c "${cluster[@]}" --node-id c
 start_node single
 
-probe() { python3 bench/cluster_probe.py "$@"; }
+probe() { python3 bench/latency_probe.py "$@"; }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 median() {
     printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END {

@@ -19,12 +19,13 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/strata-bench.XXXXXX")
 chmod 755 "$WORK" # nginx workers started by root run as nobody and must read www/
 NGINX_PID=""
 STRATA_PID=""
+SPIN_PID=""
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 cleanup() {
-    for pid in "$STRATA_PID" "$NGINX_PID"; do
+    for pid in "$STRATA_PID" "$NGINX_PID" "$SPIN_PID"; do
         if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
             kill "$pid" 2>/dev/null || true
             wait "$pid" 2>/dev/null || true
@@ -152,9 +153,41 @@ for f in "${FILES[@]}"; do
     [[ $code == 201 || $code == 204 ]] || die "PUT $f to strata answered $code"
 done
 
-# Both servers must serve identical bytes before we time them.
+declare -A URL=([nginx]=$NGINX_URL [strata]=$STRATA_URL)
+SERVERS=(nginx strata)
+
+# Spin, when a Spin CLI is at hand (STRATA_SPIN, `spin` on PATH, or ../shared/tools): the same guest logic
+# as a Spin component, objects in Spin's key-value store (sqlite), every byte through the component.
+SPIN_CLI=${STRATA_SPIN:-$(command -v spin || true)}
+if [[ -z $SPIN_CLI && -f $REPO/../shared/tools/spin-4.0.2-linux-x86_64.xz ]]; then
+    xz -dc "$REPO/../shared/tools/spin-4.0.2-linux-x86_64.xz" >"$WORK/spin" && chmod +x "$WORK/spin"
+    SPIN_CLI=$WORK/spin
+fi
+if [[ -n $SPIN_CLI ]]; then
+    log "building the Spin component (release)"
+    (cd "$REPO" && cargo build --release -p strata-guest-spin --target wasm32-wasip2 >&2)
+    SPIN_WASM="${CARGO_TARGET_DIR:-$REPO/target}/wasm32-wasip2/release/strata_guest_spin.wasm"
+    mkdir -p "$WORK/spin-app"
+    printf '%s\n' 'spin_manifest_version = 2' '[application]' 'name = "strata"' 'version = "0.1.0"' \
+        '[[trigger.http]]' 'route = "/..."' 'component = "strata"' '[component.strata]' \
+        "source = \"$SPIN_WASM\"" 'key_value_stores = ["default"]' >"$WORK/spin-app/spin.toml"
+    SPIN_PORT=$(free_port)
+    (cd "$WORK/spin-app" && exec "$SPIN_CLI" up --listen "127.0.0.1:$SPIN_PORT" -f spin.toml >"$WORK/spin.out" 2>&1) &
+    SPIN_PID=$!
+    wait_for 60 grep -q '^Serving http://' "$WORK/spin.out" || die "spin up did not start: $(tail -5 "$WORK/spin.out")"
+    URL[spin]="http://127.0.0.1:$SPIN_PORT"
+    SERVERS+=(spin)
+    for f in "${FILES[@]}"; do
+        code=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT --data-binary "@$WORK/www/bench/$f" "${URL[spin]}/bench/$f")
+        [[ $code == 201 || $code == 204 ]] || die "PUT $f to spin answered $code"
+    done
+else
+    log "no Spin CLI found: Spin is left out of the table"
+fi
+
+# Every server must serve identical bytes before we time them.
 for f in "${FILES[@]}"; do
-    for url in "$NGINX_URL" "$STRATA_URL"; do
+    for url in "${URL[@]}"; do
         curl -fsS "$url/bench/$f" -o "$WORK/check"
         cmp -s "$WORK/check" "$WORK/www/bench/$f" || die "$url/bench/$f differs from the file on disk"
     done
@@ -163,10 +196,12 @@ done
 declare -A RPS P50 P99 ERRORS
 log "wrk -t$THREADS -c$CONNECTIONS -d${SECONDS_PER_RUN}s --latency, $ROUNDS rounds, servers alternating"
 for ((round = 1; round <= ROUNDS; round++)); do
-    if ((round % 2)); then order=(nginx strata); else order=(strata nginx); fi
+    # The order rotates every round, so no server always runs first (or right after another).
+    shift_by=$(( (round - 1) % ${#SERVERS[@]} ))
+    order=("${SERVERS[@]:shift_by}" "${SERVERS[@]:0:shift_by}")
     for f in "${FILES[@]}"; do
         for server in "${order[@]}"; do
-            if [[ $server == nginx ]]; then base=$NGINX_URL; else base=$STRATA_URL; fi
+            base=${URL[$server]}
             out="$WORK/wrk-$round-$server-$f.txt"
             wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "$base/bench/$f" >"$out"
             rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
@@ -189,18 +224,39 @@ echo
 echo "Hot GET, $(nproc) CPUs ($(uname -m)), wrk -t$THREADS -c$CONNECTIONS -d${SECONDS_PER_RUN}s, median of $ROUNDS rounds;"
 echo "nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///') (sendfile, disk) vs strata $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unversioned) (memory tier, through the guest), loopback."
 echo
-echo "| file | server | req/s | p50 latency | p99 latency | errors | strata / nginx req/s |"
+echo "| file | server | req/s | p50 latency | p99 latency | errors | / nginx req/s |"
 echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
 for f in "${FILES[@]}"; do
     # shellcheck disable=SC2086 # word splitting of the space-separated samples is intended
     nginx_rps=$(median ${RPS[$f,nginx]})
-    for server in nginx strata; do
+    for server in "${SERVERS[@]}"; do
         # shellcheck disable=SC2086
         rps=$(median ${RPS[$f,$server]}) p50=$(median ${P50[$f,$server]}) p99=$(median ${P99[$f,$server]})
         ratio=""
-        [[ $server == strata ]] && ratio=$(awk -v a="$rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }')
+        [[ $server != nginx ]] && ratio=$(awk -v a="$rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f", a / b }')
         size=$(wc -c <"$WORK/www/bench/$f")
         printf '| %s (%s B) | %s | %.0f | %.3f ms | %.3f ms | %s | %s |\n' \
             "$f" "$size" "$server" "$rps" "$p50" "$p99" "${ERRORS[$f,$server]}" "$ratio"
     done
 done
+
+# LL-HLS on each origin that runs the guest: a blocking reload parked before the playlist PUT that satisfies
+# it; the delay from the writer's answer to the reload's (Spin polls its store every 20 ms, the host wakes
+# parked requests on the key's change signal).
+echo
+echo "LL-HLS blocking reload, writer's PUT answered -> parked reload answered (ms; 100 reloads a round,"
+echo "median of $ROUNDS rounds; bench/latency_probe.py wake):"
+echo
+echo "| server | p50 | p99 |"
+echo "| --- | ---: | ---: |"
+for server in "${SERVERS[@]}"; do
+    [[ $server == nginx ]] && continue
+    p50s=() p99s=()
+    for ((round = 1; round <= ROUNDS; round++)); do
+        out=$(python3 "$REPO/bench/latency_probe.py" wake "${URL[$server]}" "${URL[$server]}" 100)
+        p50s+=("$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["p50"])' "$out")")
+        p99s+=("$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["p99"])' "$out")")
+    done
+    printf '| %s | %s | %s |\n' "$server" "$(median "${p50s[@]}")" "$(median "${p99s[@]}")"
+done
+

@@ -358,8 +358,9 @@ fn waits_on_one_node_are_answered_by_writes_on_another() {
     put_ok(
         &a,
         "/live/hls/index.m3u8",
-        b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
-          #EXTINF:2.0,\nseg0.ts\n#EXTINF:2.0,\nseg1.ts\n",
+        // A long target duration: the wait (one target duration) outlasts a store write on a loaded machine.
+        b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:0\n\
+          #EXTINF:10.0,\nseg0.ts\n#EXTINF:10.0,\nseg1.ts\n",
     );
     let segment = PseudoRandom::vec(3, 500_000);
     let url = b.url("/live/hls/seg1.ts");
@@ -372,23 +373,21 @@ fn waits_on_one_node_are_answered_by_writes_on_another() {
     });
     wait_parked(&b);
     put_ok(&a, "/live/hls/seg1.ts", &segment);
-    assert_eq!(waiter.join().expect("waiter"), (200, segment));
+    let (status, body) = waiter.join().expect("waiter");
+    assert!(
+        status == 200 && body == segment,
+        "the awaited segment: {status}, {} bytes: {}",
+        body.len(),
+        String::from_utf8_lossy(&body[..body.len().min(100)])
+    );
 
     // An LL-HLS blocking reload parked on B is answered by the playlist PUT on A, and a GET of the
     // preload-hinted part on B is answered when the part lands on A.
+    // Here too a long target duration keeps the waits longer than a write on a loaded machine.
     let ll = |parts: u64| {
-        let mut text = String::from(
-            "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n\
-             #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5\n\
-             #EXT-X-PART-INF:PART-TARGET=0.5\n#EXT-X-MEDIA-SEQUENCE:0\n",
-        );
-        for p in 0..parts {
-            text.push_str(&format!("#EXT-X-PART:DURATION=0.5,URI=\"0.{p}.m4s\"\n"));
-        }
-        text.push_str(&format!(
-            "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"0.{parts}.m4s\"\n"
-        ));
-        text.into_bytes()
+        common::playlists::ll_hls(parts)
+            .replace("TARGETDURATION:2", "TARGETDURATION:10")
+            .into_bytes()
     };
     put_ok(&a, "/live/ll/0.0.m4s", b"part 0.0");
     put_ok(&a, "/live/ll/index.m3u8", &ll(1));

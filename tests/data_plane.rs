@@ -801,3 +801,33 @@ fn metrics_count_requests_by_method_and_status() {
         "a guest ran, so its memory peak is known"
     );
 }
+
+#[test]
+fn a_missing_segment_is_awaited_only_while_its_playlist_is_live() {
+    let s = Strata::start(&[]);
+    let live = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:1,\nseg0.ts\n";
+    put(&s, "/ended/index.m3u8", format!("{live}#EXT-X-ENDLIST\n"));
+    put(&s, "/live/index.m3u8", live);
+    // Live: the request is held (parked) for a target duration, then 404 cacheable for one.
+    let waiter = {
+        let url = s.url("/live/seg0.ts");
+        std::thread::spawn(move || common::client().get(url).send().expect("GET"))
+    };
+    poll_until(Duration::from_secs(10), "the GET is parked", || {
+        s.metric("strata_parked_requests") >= 1.0
+    });
+    let held = waiter.join().expect("waiter");
+    assert_eq!(held.status(), StatusCode::NOT_FOUND);
+    assert_eq!(held.headers()["cache-control"], "max-age=1");
+    // Ended: the segment can no longer arrive, so 404 without being held.
+    let ended = s.http().get(s.url("/ended/seg0.ts")).send().expect("GET");
+    assert_eq!(ended.status(), StatusCode::NOT_FOUND);
+    assert_ne!(
+        ended.headers().get("cache-control").map(|v| v.as_bytes()),
+        Some(&b"max-age=1"[..])
+    );
+    assert!(
+        ended.text().expect("reason").contains("no object"),
+        "a plain miss, not a held one"
+    );
+}

@@ -6,26 +6,8 @@ mod common;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::Strata;
+use common::playlists::{LIVE, MULTIVARIANT};
 use reqwest::StatusCode;
-
-const MULTIVARIANT: &str = "#EXTM3U
-#EXT-X-STREAM-INF:BANDWIDTH=3000000,RESOLUTION=1280x720,CODECS=\"avc1.64001f,mp4a.40.2\"
-hi/index.m3u8
-#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,CODECS=\"avc1.64001e,mp4a.40.2\"
-lo/index.m3u8
-";
-
-const LIVE: &str = "#EXTM3U
-#EXT-X-TARGETDURATION:4
-#EXT-X-MEDIA-SEQUENCE:10
-#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00Z
-#EXTINF:4,
-s10.ts
-#EXTINF:4,
-s11.ts
-#EXTINF:4,
-s12.ts
-";
 
 fn start() -> (Strata, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("config dir");

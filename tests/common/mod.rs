@@ -9,6 +9,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset of the harness.
 
+pub mod playlists;
+
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};

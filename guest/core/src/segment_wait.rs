@@ -34,7 +34,8 @@ pub fn held_cache_control(naming: &str, target_durations: u64) -> Option<String>
     ))
 }
 
-/// A wait for `key` if it is a segment that a playlist in its own folder names; `None` otherwise.
+/// A wait for `key` if it is a segment that a live playlist in its own folder names; `None` otherwise (an
+/// ended playlist's segments can no longer arrive).
 ///
 /// The timeout is that playlist's `#EXT-X-TARGETDURATION` in ms, capped at [`MAX_TIMEOUT_MS`], or
 /// [`DEFAULT_TIMEOUT_MS`] without one. Playlists that cannot be read are skipped.
@@ -42,11 +43,19 @@ pub fn plan(key: &str, store: &impl Objects) -> Option<WaitPlan> {
     if class_of(key) != ObjectClass::Segment {
         return None;
     }
-    naming_playlist::find(key, store).map(|text| WaitPlan {
-        key: key.to_string(),
-        unless_etag: None,
-        timeout_ms: timeout_ms(&text),
-    })
+    naming_playlist::find(key, store)
+        .filter(|text| !has_ended(text))
+        .map(|text| WaitPlan {
+            key: key.to_string(),
+            unless_etag: None,
+            timeout_ms: timeout_ms(&text),
+        })
+}
+
+/// Whether an HLS playlist is complete (`#EXT-X-ENDLIST`): a segment it names that is missing can no
+/// longer arrive, so it is 404 at once.
+fn has_ended(text: &str) -> bool {
+    text.lines().any(|l| l.trim() == "#EXT-X-ENDLIST")
 }
 
 /// `#EXT-X-TARGETDURATION` of an HLS playlist in seconds, when present and not zero.
@@ -91,6 +100,13 @@ mod tests {
     fn waits_for_segment_named_in_hls_playlist() {
         let store = MemStore::default().with("live/index.m3u8", HLS.as_bytes());
         assert_eq!(plan("live/seg11.ts", &store), wait("live/seg11.ts", 4_000));
+    }
+
+    #[test]
+    fn a_segment_of_an_ended_playlist_does_not_wait() {
+        let ended = format!("{HLS}#EXT-X-ENDLIST\n");
+        let store = MemStore::default().with("vod/index.m3u8", ended.as_bytes());
+        assert_eq!(plan("vod/seg11.ts", &store), None);
     }
 
     #[test]

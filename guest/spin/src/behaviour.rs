@@ -4,12 +4,41 @@
 
 use strata_guest_core::types::{Limits, Request};
 
-use crate::execute::{HttpResponse, handle};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use crate::clock::Clock;
+use crate::execute::{HttpResponse, POLL_MS, handle};
 use crate::kv::memory::MemoryKv;
 use crate::objects::CHUNK_BYTES;
 
 /// 2024-05-01T12:00:00Z.
 const NOW_MS: u64 = 1_714_564_800_000;
+
+/// What a test does while a request pauses, given the clock's new time.
+type DuringPause = Box<dyn FnMut(u64)>;
+
+/// A clock the test moves: each pause advances it and then runs the test's `during_pause` (another
+/// request's write arriving while this one waits).
+#[derive(Default)]
+struct TestClock {
+    now: Cell<u64>,
+    pauses: Cell<u32>,
+    during_pause: RefCell<Option<DuringPause>>,
+}
+
+impl Clock for TestClock {
+    fn now_ms(&self) -> u64 {
+        self.now.get()
+    }
+    fn sleep_ms(&self, ms: u64) {
+        self.now.set(self.now.get() + ms);
+        self.pauses.set(self.pauses.get() + 1);
+        if let Some(during) = self.during_pause.borrow_mut().as_mut() {
+            during(self.now.get());
+        }
+    }
+}
 
 fn kv() -> MemoryKv {
     MemoryKv::new(CHUNK_BYTES)
@@ -45,7 +74,12 @@ fn send(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> HttpResponse {
-    handle(kv, request(method, path, headers), body)
+    handle(
+        kv,
+        &TestClock::default(),
+        request(method, path, headers),
+        body,
+    )
 }
 
 fn get(kv: &MemoryKv, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
@@ -172,7 +206,7 @@ fn an_expired_object_is_gone() {
     assert_eq!(get(&kv, "/t.ts", &[]).status, 200);
     let mut later = request("GET", "/t.ts", &[]);
     later.now_ms += 61_000;
-    assert_eq!(handle(&kv, later, b"").status, 404);
+    assert_eq!(handle(&kv, &TestClock::default(), later, b"").status, 404);
 }
 
 #[test]
@@ -196,16 +230,140 @@ fn a_playlist_is_rewritten_by_guest_core() {
 }
 
 #[test]
-fn a_segment_named_but_not_uploaded_is_503_retry_at_once() {
-    let kv = kv();
+fn a_segment_named_but_not_uploaded_is_waited_for_up_to_a_target_duration() {
+    let kv = Rc::new(kv());
     let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg7.ts\n";
     send(&kv, "PUT", "/ev/index.m3u8", &[], playlist.as_bytes());
-    let missing = get(&kv, "/ev/seg7.ts", &[]);
-    assert_eq!(missing.status, 503, "not available yet, and no hang");
-    assert_eq!(missing.header("retry-after"), Some("2"));
-    assert_eq!(missing.header("cache-control"), Some("no-store"));
-    // A segment no playlist names is simply missing.
-    assert_eq!(get(&kv, "/ev/seg8.ts", &[]).status, 404);
+
+    // Nothing arrives: held for the target duration, then 404 cacheable for one target duration.
+    let clock = TestClock::default();
+    let missing = handle(&*kv, &clock, request("GET", "/ev/seg7.ts", &[]), b"");
+    assert_eq!(missing.status, 404);
+    assert_eq!(clock.now_ms(), 2_000, "held for one target duration");
+    assert_eq!(
+        u64::from(clock.pauses.get()),
+        2_000 / POLL_MS,
+        "polled every {POLL_MS} ms"
+    );
+    assert_eq!(missing.header("cache-control"), Some("max-age=2"));
+
+    // The segment lands while the request waits: served within one poll of its arrival.
+    let clock = TestClock::default();
+    let writer = Rc::clone(&kv);
+    *clock.during_pause.borrow_mut() = Some(Box::new(move |now| {
+        if now == 300 {
+            send(&writer, "PUT", "/ev/seg7.ts", &[], b"segment seven");
+        }
+    }));
+    let served = handle(&*kv, &clock, request("GET", "/ev/seg7.ts", &[]), b"");
+    assert_eq!(served.status, 200);
+    assert_eq!(served.body, b"segment seven");
+    assert_eq!(clock.now_ms(), 300);
+    // A segment no playlist names is simply missing, at once.
+    let clock = TestClock::default();
+    assert_eq!(
+        handle(&*kv, &clock, request("GET", "/ev/seg8.ts", &[]), b"").status,
+        404
+    );
+    assert_eq!(clock.now_ms(), 0);
+}
+
+#[test]
+fn a_missing_segment_of_an_ended_playlist_is_404_at_once() {
+    let kv = kv();
+    let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg7.ts\n#EXT-X-ENDLIST\n";
+    send(&kv, "PUT", "/vod/index.m3u8", &[], playlist.as_bytes());
+    let clock = TestClock::default();
+    assert_eq!(
+        handle(&kv, &clock, request("GET", "/vod/seg7.ts", &[]), b"").status,
+        404
+    );
+    assert_eq!(
+        clock.now_ms(),
+        0,
+        "no wait for a segment that can no longer arrive"
+    );
+}
+
+#[test]
+fn a_blocking_reload_holds_until_the_playlist_has_the_part() {
+    let kv = Rc::new(kv());
+    let ll = |parts: u32| {
+        let mut text = String::from(
+            "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n\
+             #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5\n\
+             #EXT-X-PART-INF:PART-TARGET=0.5\n#EXT-X-MEDIA-SEQUENCE:0\n",
+        );
+        for p in 0..parts {
+            text.push_str(&format!("#EXT-X-PART:DURATION=0.5,URI=\"0.{p}.m4s\"\n"));
+        }
+        text.push_str(&format!(
+            "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"0.{parts}.m4s\"\n"
+        ));
+        text
+    };
+    send(&kv, "PUT", "/ll/index.m3u8", &[], ll(1).as_bytes());
+    let clock = TestClock::default();
+    let writer = Rc::clone(&kv);
+    *clock.during_pause.borrow_mut() = Some(Box::new(move |now| match now {
+        200 => drop(send(
+            &writer,
+            "PUT",
+            "/ll/index.m3u8",
+            &[],
+            ll(2).as_bytes(),
+        )),
+        500 => drop(send(
+            &writer,
+            "PUT",
+            "/ll/index.m3u8",
+            &[],
+            ll(3).as_bytes(),
+        )),
+        _ => {}
+    }));
+    let answer = handle(
+        &*kv,
+        &clock,
+        request("GET", "/ll/index.m3u8?_HLS_msn=0&_HLS_part=2", &[]),
+        b"",
+    );
+    assert_eq!(answer.status, 200);
+    assert_eq!(String::from_utf8(answer.body).unwrap(), ll(3));
+    assert_eq!(
+        clock.now_ms(),
+        500,
+        "held across a version that did not hold the part"
+    );
+}
+
+#[test]
+fn lengths_are_declared_on_get_and_head() {
+    let kv = kv();
+    let body = pattern(CHUNK_BYTES + 10);
+    send(&kv, "PUT", "/v/seg.ts", &[], &body);
+    let whole = get(&kv, "/v/seg.ts", &[]);
+    assert_eq!(
+        whole.header("content-length"),
+        Some(&*body.len().to_string())
+    );
+    let head = send(&kv, "HEAD", "/v/seg.ts", &[], b"");
+    assert!(head.body.is_empty());
+    assert_eq!(
+        head.header("content-length"),
+        Some(&*body.len().to_string())
+    );
+    let range = get(&kv, "/v/seg.ts", &[("range", "bytes=10-19")]);
+    assert_eq!(range.status, 206);
+    assert_eq!(range.header("content-length"), Some("10"));
+    assert_eq!(range.body, &body[10..20]);
+    let not_modified = get(
+        &kv,
+        "/v/seg.ts",
+        &[("if-none-match", whole.header("etag").unwrap())],
+    );
+    assert_eq!(not_modified.status, 304);
+    assert_eq!(not_modified.header("content-length"), None);
 }
 
 #[test]
@@ -237,6 +395,9 @@ fn an_upload_over_the_limit_is_refused_and_stores_nothing() {
     let kv = kv();
     let mut req = request("PUT", "/huge.ts", &[]);
     req.limits.max_object_bytes = 10;
-    assert_eq!(handle(&kv, req, &[0; 11]).status, 413);
+    assert_eq!(
+        handle(&kv, &TestClock::default(), req, &[0; 11]).status,
+        413
+    );
     assert!(kv.map.borrow().is_empty());
 }

@@ -1,20 +1,30 @@
 //! Carrying out guest/core's outcomes on Spin, where no host moves the bytes: the shell does it itself,
 //! against the objects in the key-value store.
 //!
-//! `wait` has no change signal to park on in Spin (and one request cannot see another's writes arrive), so
-//! the shell answers it at once as what it is, an object not available yet: 503 with `Retry-After` (the
-//! wait's timeout) and `no-store`, PROTOCOLS.md's answer for a transient miss. Deciding again as if the
-//! wait had run would give the cacheable answers of a request really held (rfc8216bis Appendix B).
+//! `wait` has no change signal to park on in Spin (one request cannot be told of another's writes), so the
+//! shell polls the store for the key every [`POLL_MS`] until it changes or the wait's timeout passes, then
+//! decides again with the time waited, as the Strata host does after a wake. Blocking playlist reloads,
+//! hinted parts and announced segments therefore hold on Spin too, up to the same deadlines.
+//!
+//! Responses carry `Content-Length` whenever the length is known (every answer here is whole), on HEAD too.
 
 use guest_core::response;
-use guest_core::types::{Headers, Outcome, Request};
+use guest_core::types::{Headers, Outcome, Request, WaitPlan};
 use strata_guest_core as guest_core;
 
+use crate::clock::Clock;
 use crate::kv::Kv;
 use crate::objects::KvObjects;
 
-/// Most decisions one request may take (a changed object or a wait asks for another).
-const MAX_DECISIONS: usize = 4;
+/// Most decisions one request may take: a changed object or a finished wait asks for another, and a
+/// blocking reload may wait on several versions of its playlist before one holds what it asked for.
+const MAX_DECISIONS: usize = 64;
+
+/// Longest a request is held across its waits, whatever the guest asks (the host's parking deadline).
+const MAX_HELD_MS: u32 = 30_000;
+
+/// Pause between two looks at a key a request waits on, in ms: the delay a wait adds is at most this.
+pub const POLL_MS: u64 = 20;
 
 /// A response the Spin shell sends whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +48,8 @@ impl HttpResponse {
 }
 
 /// Decides `req` (whose body is `body`) with guest/core over the objects in `kv` at wall-clock `now_ms`,
-/// and carries the outcome out.
-pub fn handle<K: Kv>(kv: &K, req: Request, body: &[u8]) -> HttpResponse {
+/// and carries the outcome out; waits poll `kv` on `clock`.
+pub fn handle<K: Kv>(kv: &K, clock: &impl Clock, mut req: Request, body: &[u8]) -> HttpResponse {
     if let Some(answer) = operator_route(&req) {
         return answer;
     }
@@ -80,7 +90,7 @@ pub fn handle<K: Kv>(kv: &K, req: Request, body: &[u8]) -> HttpResponse {
                         format!("bytes {first}-{last}/{}", meta.size),
                     ));
                 }
-                return whole(plan.status, headers, bytes, is_head);
+                return sized(plan.status, headers, last - first + 1, bytes, is_head);
             }
             Outcome::Store(plan) => {
                 let max = req.limits.max_object_bytes;
@@ -110,15 +120,11 @@ pub fn handle<K: Kv>(kv: &K, req: Request, body: &[u8]) -> HttpResponse {
                 };
             }
             Outcome::Wait(plan) => {
-                let r = response::error_with(
-                    503,
-                    &format!("{} is not available yet; retry", plan.key),
-                    vec![(
-                        "retry-after".into(),
-                        plan.timeout_ms.div_ceil(1000).max(1).to_string(),
-                    )],
-                );
-                return whole(r.status, r.headers, r.body, false);
+                if req.waited_ms >= MAX_HELD_MS {
+                    return error(503, "held too long; retry");
+                }
+                let waited = wait_for(&objects, clock, &plan);
+                req.waited_ms = req.waited_ms.saturating_add(waited);
             }
         }
     }
@@ -150,13 +156,49 @@ fn operator_route(req: &Request) -> Option<HttpResponse> {
     ))
 }
 
-/// A response with its body, or without it for HEAD. Content-Length is left to Spin, which knows what it
-/// sends (a HEAD must not declare a length its empty body does not have).
+/// Polls the store until `plan`'s key exists with an entity tag other than the one it names, or its timeout
+/// passes; returns the milliseconds waited.
+fn wait_for<K: Kv>(objects: &KvObjects<'_, K>, clock: &impl Clock, plan: &WaitPlan) -> u32 {
+    let started = clock.now_ms();
+    let timeout = u64::from(plan.timeout_ms);
+    loop {
+        let etag = guest_core::objects::Objects::head(objects, &plan.key).map(|m| m.etag);
+        let changed = etag.is_some_and(|etag| plan.unless_etag.as_ref() != Some(&etag));
+        let waited = clock.now_ms().saturating_sub(started);
+        if changed || waited >= timeout {
+            return u32::try_from(waited).unwrap_or(u32::MAX);
+        }
+        clock.sleep_ms(POLL_MS.min(timeout - waited));
+    }
+}
+
+/// A response with its body (without it for HEAD), declaring the body's length.
 fn whole(status: u16, headers: Headers, body: Vec<u8>, is_head: bool) -> HttpResponse {
+    let length = body.len() as u64;
+    sized(status, headers, length, body, is_head)
+}
+
+/// A response whose GET body is `length` bytes: `body`, or nothing for HEAD, which declares the same length
+/// (Spin sends a HEAD's Content-Length as given; without it, GETs went out chunked).
+fn sized(
+    status: u16,
+    mut headers: Headers,
+    length: u64,
+    body: Vec<u8>,
+    is_head: bool,
+) -> HttpResponse {
+    let bodiless = matches!(status, 100..=199 | 204 | 304);
+    if !bodiless && !headers.iter().any(|(name, _)| name == "content-length") {
+        headers.push(("content-length".into(), length.to_string()));
+    }
     HttpResponse {
         status,
         headers,
-        body: if is_head { Vec::new() } else { body },
+        body: if is_head || bodiless {
+            Vec::new()
+        } else {
+            body
+        },
     }
 }
 

@@ -5,9 +5,11 @@
 //!   tests).
 //! - [`objects`]: objects as a metadata record plus 1 MB chunks; guest/core's `Objects` over them.
 //! - [`execute`]: decide a request and carry out its outcome (respond, serve, store, delete, wait).
+//! - [`clock`]: elapsed time and pauses for waits, which poll the store.
 //! - [`settings`]: the guest's settings from the Spin variable `settings`.
 //! - `spin` (component only): the `#[http_component]` entry point converting Spin's request and response.
 
+pub mod clock;
 pub mod execute;
 pub mod kv;
 pub mod objects;

@@ -7,6 +7,7 @@ use spin_sdk::key_value::Store;
 use spin_sdk::variables;
 use strata_guest_core::types::{Limits, Request as CoreRequest};
 
+use crate::clock::SystemClock;
 use crate::execute;
 use crate::kv::{Kv, KvError};
 use crate::settings;
@@ -87,7 +88,7 @@ fn serve_request(req: Request) -> Response {
         // Spin gives a component no measure of the host's load.
         load_permille: 0,
     };
-    let out = execute::handle(&store, head, req.body());
+    let out = execute::handle(&store, &SystemClock::new(), head, req.body());
     let mut response = Response::builder();
     response.status(out.status);
     for (name, value) in out.headers {

@@ -127,8 +127,11 @@ impl Runtime {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        // The slot permit lives in the store's data, which wasmtime drops before it hands the instance back
+        // to the pool: a request let in by a freed permit can find the pool still full. Twice the slots
+        // cover stores being torn down; the permits alone bound how many decisions run at once.
         config.allocation_strategy(limits::pooling_strategy(
-            limits.max_instances,
+            limits.max_instances.saturating_mul(2),
             max_memory_bytes.max(limits.memory_bytes),
         ));
         let engine = Engine::new(&config).map_err(GuestError::Invalid)?;

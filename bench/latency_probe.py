@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Latency probes of bench/cluster.sh, over keep-alive HTTP/1.1 connections (standard library only).
+"""Latency probes of bench/cluster.sh and bench/http_get.sh, over keep-alive HTTP/1.1 connections
+(standard library only).
 
 Each probe prints one JSON object of millisecond samples' p50 and p99:
   freshness A B N      PUT a playlist version on A, then GET on B until it serves it: A's answer -> B's
