@@ -122,12 +122,10 @@ impl Cluster {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut changes = self.local.subscribe(key);
         loop {
-            let changed = match (self.current(key).await, unless_etag) {
-                (Some(meta), Some(etag)) => meta.etag != etag,
-                (Some(_), None) => true,
-                (None, _) => false,
-            };
-            if changed || tokio::time::Instant::now() >= deadline {
+            let current = self.current(key).await;
+            if strata_tiers::ends_watch(current.as_deref(), unless_etag)
+                || tokio::time::Instant::now() >= deadline
+            {
                 break;
             }
             let wake_at = match self.feed.state().up {

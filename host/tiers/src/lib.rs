@@ -53,7 +53,7 @@ pub use meta::{Naming, NewObject, ObjectMeta};
 pub use pattern::KeyPattern;
 pub use placement::{Placement, Policy, RuleConfig, RuleError, Rules, StorageConfig};
 pub use signals::Subscription;
-pub use storage::{ServiceHealth, Storage, StorageRead, Writer};
+pub use storage::{ServiceHealth, Storage, StorageRead, Writer, ends_watch};
 pub use upload::Upload;
 pub use upload_memory::{Held, UploadMemory};
 pub use writer::ObjectWriter;
@@ -311,12 +311,7 @@ impl Tiers {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut changes = self.signals.subscribe(key);
         loop {
-            let changed = match (self.head(key), unless_etag) {
-                (Some(meta), Some(etag)) => meta.etag != etag,
-                (Some(_), None) => true,
-                (None, _) => false,
-            };
-            if changed {
+            if ends_watch(self.head(key).as_deref(), unless_etag) {
                 break;
             }
             if tokio::time::timeout_at(deadline, changes.changed())

@@ -44,6 +44,12 @@ pub trait StorageRead: Send + Sync {
     ) -> BoxFuture<'a, Vec<String>>;
 }
 
+/// Whether `current`, the version of a watched key now, ends a [`Storage::watch`] that waits for an entity
+/// tag other than `unless_etag` (or for any version, if `None`): the one rule every backend's watch uses.
+pub fn ends_watch(current: Option<&ObjectMeta>, unless_etag: Option<&str>) -> bool {
+    current.is_some_and(|meta| unless_etag != Some(meta.etag.as_str()))
+}
+
 /// Everything the HTTP side does with objects.
 pub trait Storage: StorageRead {
     /// Opens the current version of `key` for reading (from memory, disk, or an upload in progress).
