@@ -507,6 +507,15 @@ fn without_the_store_writes_are_refused_and_cached_reads_go_on() {
         health(&a).contains("store: unreachable")
     });
     assert_eq!(
+        a.metric(r#"strata_cluster_service_up{service="store"}"#),
+        0.0
+    );
+    assert!(a.metric(r#"strata_cluster_errors_total{service="store"}"#) >= 1.0);
+    assert_eq!(
+        a.metric(r#"strata_cluster_service_up{service="feed"}"#),
+        1.0
+    );
+    assert_eq!(
         status(&b, "/vod/new.ts"),
         404,
         "nothing half-stored is served"
@@ -520,6 +529,11 @@ fn without_the_store_writes_are_refused_and_cached_reads_go_on() {
         weed.get("nostore/vod/new.ts").as_deref(),
         Some(&b"stored"[..])
     );
+    assert_eq!(
+        a.metric(r#"strata_cluster_service_up{service="store"}"#),
+        1.0
+    );
+    assert!(a.metric(r#"strata_cluster_requests_total{service="store"}"#) > 0.0);
     poll_until(SETTLE, "B serves the new object", || {
         get(&b, "/vod/new.ts") == (200, b"stored".to_vec())
     });
