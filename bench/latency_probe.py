@@ -8,6 +8,8 @@ Each probe prints one JSON object of millisecond samples' p50 and p99:
   put URL SIZE N       sequential PUTs of SIZE bytes: request sent -> answer
   write URL DIR SIZE N writes N objects of SIZE bytes under /DIR/
   cold URL DIR N       first GETs of the N objects under /DIR/ (time to the last byte)
+  miss URL N [SIZE]    PUT a new version of a SIZE-byte (2048) live playlist, then time the first GET of it
+                       (request sent -> last byte): with a decision cache, a miss every time
 """
 import http.client
 import json
@@ -124,12 +126,41 @@ def cold(url, folder, n):
     return quantiles(samples)
 
 
+def live_playlist(version, size):
+    """A live media playlist of exactly `size` bytes whose text changes with `version`."""
+    text = f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{version}\n"
+    i = version
+    while len(text) < size - 64:
+        text += f"#EXTINF:2.000000,\nsegment_{i:06d}.ts\n"
+        i += 1
+    pad = size - len(text) - 2
+    assert pad >= 0, size
+    return (text + "#" + "x" * pad + "\n").encode()
+
+
+def miss(url, n, size=2048):
+    c = conn(url)
+    path = f"/miss/{size}/index.m3u8"
+    samples = []
+    for v in range(1, n + 1):
+        body = live_playlist(v, size)
+        status, _ = request(c, "PUT", path, body)
+        assert status in (200, 201, 204), status
+        started = time.perf_counter()
+        status, got = request(c, "GET", path)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert status == 200 and got == body, (status, len(got))
+    return quantiles(samples)
+
+
 if __name__ == "__main__":
     probe, args = sys.argv[1], sys.argv[2:]
     if probe in ("freshness", "wake"):
         out = globals()[probe](args[0], args[1], int(args[2]))
     elif probe == "put":
         out = put(args[0], int(args[1]), int(args[2]))
+    elif probe == "miss":
+        out = miss(args[0], int(args[1]), int(args[2]) if len(args) > 2 else 2048)
     elif probe == "write":
         out = write(args[0], args[1], int(args[2]), int(args[3]))
     else:

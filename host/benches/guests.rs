@@ -239,7 +239,7 @@ async fn cmsd_lookup(
                     let started = Instant::now();
                     let outcome = runtime.decide(&deployment, &request).await?;
                     samples.push(started.elapsed());
-                    let abi::Outcome::Serve(plan) = outcome else {
+                    let abi::Outcome::Serve(plan) = outcome.decision.outcome else {
                         anyhow::bail!("{path}: not served");
                     };
                     let has_d = plan

@@ -73,6 +73,9 @@ pub struct ServeArgs {
     /// Most guest instances alive at once.
     #[arg(long)]
     pub guest_max_instances: Option<u32>,
+    /// Memory for remembered guest decisions, e.g. 64MiB; 0 asks the guest on every request.
+    #[arg(long)]
+    pub decision_cache_bytes: Option<ByteSize>,
     /// Folder watched for <name>.wasm files that deploy themselves.
     #[arg(long)]
     pub guests_dir: Option<PathBuf>,
@@ -128,6 +131,9 @@ impl ServeArgs {
         }
         if let Some(n) = self.guest_max_instances {
             config.guest.max_instances = n;
+        }
+        if let Some(bytes) = self.decision_cache_bytes {
+            config.guest.decision_cache_bytes = bytes;
         }
         if let Some(dir) = &self.guests_dir {
             config.guest.guests_dir = Some(dir.clone());

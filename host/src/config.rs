@@ -192,6 +192,7 @@ impl Config {
             max_object_bytes: self.max_object_bytes.as_u64(),
             max_playlist_bytes: self.guest.max_read_bytes.as_u64(),
             memory_budget_bytes: self.memory_bytes.as_u64(),
+            decision_cache_bytes: self.guest.decision_cache_bytes.as_u64(),
         }
     }
 }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use strata_cluster::Cluster;
 use strata_runtime::{Guests, PluginConfig, Runtime};
 use strata_server::auth::IngestAuth;
-use strata_server::http::{Certificates, Drain, Herds, Load};
+use strata_server::http::{Certificates, DecisionCache, Drain, Herds, Load};
 use strata_server::state::AppState;
 use strata_tiers::{Storage, StorageRead, Tiers};
 use tokio::net::TcpListener;
@@ -102,6 +102,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ingest_auth: IngestAuth::new(&config.auth.ingest),
         metrics,
         herds: Herds::default(),
+        decisions: DecisionCache::new(config.guest.decision_cache_bytes.as_u64()),
         load: Load::new(config.guest.max_instances),
         drain: Drain::default(),
     });

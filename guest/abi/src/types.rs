@@ -164,3 +164,47 @@ pub enum Outcome {
     /// Park, then decide again.
     Wait(WaitPlan),
 }
+
+/// Which query parameters a reusable decision depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryParts {
+    /// None: the decision is the same whatever the query.
+    None,
+    /// Every parameter.
+    All,
+    /// Only these parameters, by exact name.
+    Only(Vec<String>),
+}
+
+/// When the host may carry out a decision again for another request without asking the guest: the WIT
+/// `reuse` record (`docs/decisions/0051`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reuse {
+    /// The query parameters the decision depends on (`CMCD` never counts).
+    pub query: QueryParts,
+    /// Lower-case names of the request headers the decision depends on (`cmcd-*` never count).
+    pub headers: Vec<String>,
+    /// Longest the decision stays right, in milliseconds from the request's `now_ms`.
+    pub max_age_ms: u32,
+    /// The decision depends on whether the load is at or above this threshold.
+    pub load_threshold_permille: Option<u16>,
+}
+
+/// A guest's answer: the outcome, and whether the host may reuse it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// What the host does with this request.
+    pub outcome: Outcome,
+    /// `None`: ask the guest for every request.
+    pub reuse: Option<Reuse>,
+}
+
+impl From<Outcome> for Decision {
+    /// A decision the host must not reuse.
+    fn from(outcome: Outcome) -> Self {
+        Decision {
+            outcome,
+            reuse: None,
+        }
+    }
+}

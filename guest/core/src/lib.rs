@@ -32,6 +32,7 @@
 //! - [`iso8601`]: date-times and durations as playlists and query parameters write them.
 //! - [`llhls`]: LL-HLS blocking playlist reload, delta updates, rendition reports and their caching.
 //! - [`utc_timing`]: the clock source live MPDs name for players.
+//! - [`reuse`]: whether the host may replay a decision, and what it depends on.
 
 pub mod abr;
 pub mod cache_control;
@@ -55,6 +56,7 @@ pub mod prefetch;
 pub mod query;
 pub mod range;
 pub mod response;
+pub mod reuse;
 pub mod segment_wait;
 pub mod signing;
 pub mod time_shift;

@@ -138,6 +138,24 @@ pub fn outcome(o: plain::Outcome) -> wit::Outcome {
     }
 }
 
+/// The core's decision as WIT: the outcome and the guest's reuse hint.
+#[cfg(not(feature = "abi-v0-1"))]
+pub fn decision(d: plain::Decision) -> wit::Decision {
+    wit::Decision {
+        outcome: outcome(d.outcome),
+        reuse: d.reuse.map(|r| wit::Reuse {
+            query: match r.query {
+                plain::QueryParts::None => wit::QueryParts::None,
+                plain::QueryParts::All => wit::QueryParts::All,
+                plain::QueryParts::Only(names) => wit::QueryParts::Only(names),
+            },
+            headers: r.headers,
+            max_age_ms: r.max_age_ms,
+            load_threshold_permille: r.load_threshold_permille,
+        }),
+    }
+}
+
 fn object_meta(m: wit::ObjectMeta) -> plain::ObjectMeta {
     plain::ObjectMeta {
         key: m.key,

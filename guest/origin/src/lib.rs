@@ -8,13 +8,23 @@ mod bindings;
 mod convert;
 
 use bindings::exports::strata::origin::handler::Guest;
-use bindings::strata::origin::types::{Outcome, Request};
+use bindings::strata::origin::types::Request;
 
 /// The component's export: one decision per request.
 struct Origin;
 
+#[cfg(not(feature = "abi-v0-1"))]
 impl Guest for Origin {
-    fn handle(req: Request) -> Outcome {
+    fn handle(req: Request) -> bindings::strata::origin::types::Decision {
+        let req = convert::request(req);
+        convert::decision(strata_guest_core::reuse::decide(&req, &convert::Tiers))
+    }
+}
+
+/// The 0.1.0 ABI has no reuse hint: the outcome alone.
+#[cfg(feature = "abi-v0-1")]
+impl Guest for Origin {
+    fn handle(req: Request) -> bindings::strata::origin::types::Outcome {
         let req = convert::request(req);
         convert::outcome(strata_guest_core::decide(&req, &convert::Tiers))
     }

@@ -18,6 +18,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("TRAPPING", "strata-test-guest-trapping"),
     ("MEMORY_HOG", "strata-test-guest-memory-hog"),
     ("SNOOPER", "strata-test-guest-snooper"),
+    ("CLOCK", "strata-test-guest-clock"),
     ("FUTURE_ABI", "strata-test-guest-future-abi"),
     ("VERSION_ONE", "strata-test-guest-version-one"),
     ("VERSION_TWO", "strata-test-guest-version-two"),

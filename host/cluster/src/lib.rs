@@ -170,6 +170,18 @@ impl StorageRead for Cluster {
     ) -> BoxFuture<'a, Vec<String>> {
         Box::pin(self.keys(prefix, suffixes, limit))
     }
+
+    /// The local tiers' stamps: this node's writes and every change the feed brings move them.
+    fn stamps(&self) -> Option<&strata_tiers::ChangeStamps> {
+        Some(self.local.stamps())
+    }
+
+    /// A change the feed did not bring (a lost message, the feed down, the store written behind Strata's
+    /// back) moves no stamp: what was read is trusted no longer than the catalog trusts an answer without
+    /// the feed.
+    fn unstamped_change_bound(&self) -> Option<Duration> {
+        Some(catalog::STALE_BOUND)
+    }
 }
 
 impl Storage for Cluster {

@@ -29,6 +29,9 @@ pub struct GuestConfig {
     pub max_read_bytes: ByteSize,
     /// Most guest instances alive at once (the pooling allocator's size); more requests wait.
     pub max_instances: u32,
+    /// Memory for the host's remembered decisions (`docs/decisions/0051`): a decision the guest marks
+    /// reusable is replayed until something it read changes; 0 asks the guest on every request.
+    pub decision_cache_bytes: ByteSize,
     /// A folder watched for `<name>.wasm` files, each deployed as guest `<name>` when it changes.
     pub guests_dir: Option<PathBuf>,
     /// Prefixes whose objects need signed URLs (`[[guest.signing]]`).
@@ -85,6 +88,7 @@ impl Default for GuestConfig {
             wall_deadline_ms: 1_000,
             max_read_bytes: ByteSize::mib(4),
             max_instances: 128,
+            decision_cache_bytes: ByteSize::mib(64),
             guests_dir: None,
             signing: Vec::new(),
             abr: Vec::new(),

@@ -140,3 +140,21 @@ pub fn request_v0_1(r: &plain::Request) -> bindings::v0_1::strata::origin::types
         load_permille: r.load_permille,
     }
 }
+
+/// A 0.2.0 guest's decision as the host's: its outcome and its reuse hint.
+pub fn decision_v0_2(d: bindings::v0_2::strata::origin::types::Decision) -> plain::Decision {
+    use bindings::v0_2::strata::origin::types as wit;
+    plain::Decision {
+        outcome: v0_2::outcome(d.outcome),
+        reuse: d.reuse.map(|r| plain::Reuse {
+            query: match r.query {
+                wit::QueryParts::None => plain::QueryParts::None,
+                wit::QueryParts::All => plain::QueryParts::All,
+                wit::QueryParts::Only(names) => plain::QueryParts::Only(names),
+            },
+            headers: r.headers,
+            max_age_ms: r.max_age_ms,
+            load_threshold_permille: r.load_threshold_permille,
+        }),
+    }
+}

@@ -21,10 +21,10 @@ macro_rules! tiers_import {
                 if !self.may_reach(&key) {
                     return None;
                 }
-                self.storage
-                    .head(&key)
-                    .await
-                    .map(|meta| crate::convert::$version::object_meta(&meta))
+                self.note_key(&key);
+                let meta = self.storage.head(&key).await?;
+                self.reads.saw(&meta);
+                Some(crate::convert::$version::object_meta(&meta))
             }
 
             async fn read(
@@ -37,6 +37,10 @@ macro_rules! tiers_import {
                     return Err(ReadError::Denied);
                 }
                 let max_bytes = max_bytes.min(self.max_read_bytes);
+                self.note_key(&key);
+                if let Some(meta) = self.storage.head(&key).await {
+                    self.reads.saw(&meta);
+                }
                 match self.storage.read_small(&key, max_bytes).await {
                     Ok(bytes) => Ok(bytes.to_vec()),
                     Err(TierReadError::NotFound) => Err(ReadError::NotFound),
@@ -49,6 +53,7 @@ macro_rules! tiers_import {
                 let Some(prefix) = self.listable(prefix) else {
                     return Vec::new();
                 };
+                self.note_listing(&prefix);
                 self.storage
                     .list(&prefix, &[], limit.min(LIST_LIMIT) as usize)
                     .await
@@ -63,6 +68,7 @@ macro_rules! tiers_import {
                 let Some(prefix) = self.listable(prefix) else {
                     return Vec::new();
                 };
+                self.note_listing(&prefix);
                 self.storage
                     .list(&prefix, &suffixes, limit.min(LIST_LIMIT) as usize)
                     .await
@@ -81,6 +87,23 @@ impl GuestState {
             Some(ns) if ns.starts_with(prefix.as_str()) => Some(ns.to_owned()),
             Some(ns) if !prefix.starts_with(ns) => None,
             _ => Some(prefix),
+        }
+    }
+
+    /// Records, before reading `key`, its change stamp, so the host can tell later whether the decision
+    /// still holds (`strata_tiers::stamps`).
+    fn note_key(&mut self, key: &str) {
+        match self.storage.stamps() {
+            Some(stamps) => self.reads.add(stamps.key(key)),
+            None => self.reads.untracked(),
+        }
+    }
+
+    /// Records, before listing `prefix`, the change stamp of its listings.
+    fn note_listing(&mut self, prefix: &str) {
+        match self.storage.stamps() {
+            Some(stamps) => self.reads.add(stamps.listing(prefix)),
+            None => self.reads.untracked(),
         }
     }
 

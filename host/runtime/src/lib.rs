@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use strata_abi::types as abi;
 use strata_tiers::StorageRead;
+use strata_tiers::stamps::ReadSet;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
@@ -87,7 +88,19 @@ pub struct GuestState {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: MemoryLimiter,
+    /// What the decision read through `tiers`, as change stamps (`imports.rs`).
+    reads: ReadSet,
     _slot: OwnedSemaphorePermit,
+}
+
+/// A handler's decision and what it read to make it: the host may replay the decision while none of that
+/// changed, if the guest's hint allows (`docs/decisions/0051`).
+#[derive(Debug)]
+pub struct Decided {
+    /// The guest's outcome and reuse hint (none from guests of the 0.1.0 ABI).
+    pub decision: abi::Decision,
+    /// The keys looked up or read and the prefixes listed, with the stamps seen before each.
+    pub reads: ReadSet,
 }
 
 impl WasiView for GuestState {
@@ -174,8 +187,8 @@ impl Runtime {
         deployment::link(&self.engine, &self.linkers, &component, expected)
     }
 
-    /// Runs the handler of `deployment` on `request` in a fresh instance and returns its outcome, converted
-    /// from and to the ABI version the handler was built for.
+    /// Runs the handler of `deployment` on `request` in a fresh instance and returns its decision, converted
+    /// from and to the ABI version the handler was built for, with what it read.
     ///
     /// # Errors
     /// When the guest traps, runs past a deadline or its memory cap, no slot frees in time, or it is not a
@@ -184,7 +197,7 @@ impl Runtime {
         &self,
         deployment: &Deployment,
         request: &abi::Request,
-    ) -> Result<abi::Outcome, GuestError> {
+    ) -> Result<Decided, GuestError> {
         let mut store = self
             .store(
                 deployment.namespace.clone(),
@@ -201,7 +214,7 @@ impl Runtime {
                         .strata_origin_handler()
                         .call_handle(&mut store, &request)
                         .await?;
-                    Ok(convert::v0_2::outcome(outcome))
+                    Ok(convert::decision_v0_2(outcome))
                 }
                 Linked::HandlerV0_1(handler) => {
                     let request = convert::request_v0_1(request);
@@ -210,7 +223,7 @@ impl Runtime {
                         .strata_origin_handler()
                         .call_handle(&mut store, &request)
                         .await?;
-                    Ok(convert::v0_1::outcome(outcome))
+                    Ok(abi::Decision::from(convert::v0_1::outcome(outcome)))
                 }
                 Linked::FilterV0_1(_) | Linked::FilterV0_2(_) => Err(wasmtime::Error::msg(
                     format!("{} is a manifest filter, not a handler", deployment.name),
@@ -221,7 +234,11 @@ impl Runtime {
         // Past the wall deadline the call's future is dropped, which cancels the guest; dropping the store
         // then frees its instance slot.
         match tokio::time::timeout(wall, call).await {
-            Ok(outcome) => outcome.map_err(|error| failure(&store, error, self.limits.deadline)),
+            Ok(Ok(decision)) => Ok(Decided {
+                decision,
+                reads: std::mem::take(&mut store.data_mut().reads),
+            }),
+            Ok(Err(error)) => Err(failure(&store, error, self.limits.deadline)),
             Err(_) => Err(GuestError::WallClock(wall.as_millis())),
         }
     }
@@ -249,6 +266,7 @@ impl Runtime {
                 .build(),
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_bytes, Arc::clone(&self.memory_peak)),
+            reads: ReadSet::default(),
             _slot: slot,
         };
         let mut store = Store::new(&self.engine, state);

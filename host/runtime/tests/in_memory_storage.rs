@@ -121,10 +121,10 @@ async fn a_guest_reads_through_any_storage_within_its_namespace() {
         .decide(&deployment, &request("key=tenant/note"))
         .await
         .expect("decides");
-    assert_eq!(body(mine), (200, "mine".to_owned()));
+    assert_eq!(body(mine.decision.outcome), (200, "mine".to_owned()));
     let theirs = runtime
         .decide(&deployment, &request("key=other/secret"))
         .await
         .expect("decides");
-    assert_eq!(body(theirs), (403, "denied".to_owned()));
+    assert_eq!(body(theirs.decision.outcome), (403, "denied".to_owned()));
 }

@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub max_playlist_bytes: u64,
     /// The memory tier's budget, in bytes, reported in the metrics beside its use.
     pub memory_budget_bytes: u64,
+    /// Memory for remembered guest decisions, in bytes; 0 turns the decision cache off.
+    pub decision_cache_bytes: u64,
 }
 
 /// Deadlines and caps on connections, so no client (silent, slow or stalled) holds the origin's resources

@@ -2,6 +2,7 @@
 //! through a function here, so the rest of the host never spells a metric. The storage and the runtime keep
 //! plain counters (they know nothing of a registry); [`render`] publishes them with the registry's own.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
@@ -82,6 +83,22 @@ pub mod names {
     pub const CLUSTER_ERRORS: &str = "strata_cluster_errors_total";
     /// Time spent in requests to a cluster service (divide by the requests for the mean latency).
     pub const CLUSTER_REQUEST_SECONDS: &str = "strata_cluster_request_seconds_total";
+    /// Requests answered with a remembered guest decision, without entering Wasm.
+    pub const DECISION_CACHE_HITS: &str = "strata_decision_cache_hits_total";
+    /// Requests that could have been answered from the decision cache and were not.
+    pub const DECISION_CACHE_MISSES: &str = "strata_decision_cache_misses_total";
+    /// Remembered decisions dropped because something they read changed or their lifetime ended.
+    pub const DECISION_CACHE_INVALIDATIONS: &str = "strata_decision_cache_invalidations_total";
+    /// Decisions remembered.
+    pub const DECISION_CACHE_STORED: &str = "strata_decision_cache_stored_total";
+    /// Remembered decisions pushed out by the budget.
+    pub const DECISION_CACHE_EVICTIONS: &str = "strata_decision_cache_evictions_total";
+    /// Remembered decisions held now.
+    pub const DECISION_CACHE_ENTRIES: &str = "strata_decision_cache_entries";
+    /// Bytes the decision cache holds now.
+    pub const DECISION_CACHE_BYTES: &str = "strata_decision_cache_bytes";
+    /// The decision cache's budget.
+    pub const DECISION_CACHE_BUDGET_BYTES: &str = "strata_decision_cache_budget_bytes";
 }
 
 /// Installs the process-wide recorder and returns the handle that renders it.
@@ -98,20 +115,52 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
     Ok(handle)
 }
 
+/// The methods counted by name; others are `other`.
+const METHODS: [&str; 7] = ["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "other"];
+
+/// The statuses whose series are registered once and kept: what a busy origin answers most.
+const COMMON_STATUSES: [u16; 12] = [200, 201, 204, 206, 304, 400, 403, 404, 416, 429, 500, 503];
+
+/// Handles of the per-request series, each registered on its first use (so the metrics list only series
+/// that happened): looking a labelled series up in the registry on every request costs more than the rest
+/// of a remembered decision's answer.
+struct RequestSeries {
+    /// By method, then by index in [`COMMON_STATUSES`].
+    requests: [[OnceLock<metrics::Counter>; COMMON_STATUSES.len()]; METHODS.len()],
+    /// By method.
+    durations: [OnceLock<metrics::Histogram>; METHODS.len()],
+}
+
+static REQUEST_SERIES: RequestSeries = RequestSeries {
+    requests: [const { [const { OnceLock::new() }; COMMON_STATUSES.len()] }; METHODS.len()],
+    durations: [const { OnceLock::new() }; METHODS.len()],
+};
+
 /// Counts one answered request by method and status, and its latency.
 pub fn record_request(method: &Method, status: StatusCode, elapsed: Duration) {
-    let method = match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::PUT => "PUT",
-        Method::POST => "POST",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        _ => "other",
+    let index = match *method {
+        Method::GET => 0,
+        Method::HEAD => 1,
+        Method::PUT => 2,
+        Method::POST => 3,
+        Method::DELETE => 4,
+        Method::OPTIONS => 5,
+        _ => 6,
     };
-    metrics::counter!(names::REQUESTS, "method" => method, "status" => status.as_str().to_owned())
-        .increment(1);
-    metrics::histogram!(names::REQUEST_DURATION, "method" => method).record(elapsed.as_secs_f64());
+    let method = METHODS[index];
+    let series = &REQUEST_SERIES;
+    match COMMON_STATUSES.iter().position(|s| *s == status.as_u16()) {
+        Some(at) => series.requests[index][at]
+            .get_or_init(|| {
+                metrics::counter!(names::REQUESTS, "method" => method, "status" => status.as_str().to_owned())
+            })
+            .increment(1),
+        None => metrics::counter!(names::REQUESTS, "method" => method, "status" => status.as_str().to_owned())
+            .increment(1),
+    }
+    series.durations[index]
+        .get_or_init(|| metrics::histogram!(names::REQUEST_DURATION, "method" => method))
+        .record(elapsed.as_secs_f64());
 }
 
 /// Counts a guest that trapped or timed out.
@@ -152,11 +201,6 @@ pub fn record_refused_deploy() {
     metrics::counter!(names::DEPLOYS_REFUSED).increment(1);
 }
 
-/// Moves the count of data-plane requests in flight by `delta`.
-pub fn move_in_flight(delta: f64) {
-    metrics::gauge!(names::IN_FLIGHT_REQUESTS).increment(delta);
-}
-
 /// The registry as Prometheus text, with gauges read fresh from the storage and the runtime.
 pub fn render(state: &AppState) -> String {
     let stats = state.storage.stats();
@@ -164,13 +208,27 @@ pub fn render(state: &AppState) -> String {
     metrics::gauge!(names::MEMORY_TIER_OBJECTS).set(stats.memory_objects as f64);
     metrics::gauge!(names::MEMORY_TIER_BYTES).set(stats.memory_bytes as f64);
     metrics::gauge!(names::MEMORY_TIER_BUDGET_BYTES).set(state.config.memory_budget_bytes as f64);
+    metrics::gauge!(names::IN_FLIGHT_REQUESTS).set(f64::from(state.load.in_flight()));
     metrics::gauge!(names::GUEST_MEMORY_PEAK_BYTES).set(state.runtime.memory_peak() as f64);
     metrics::gauge!(names::GUEST_COMPILES).set(state.runtime.compiles() as f64);
     metrics::gauge!(names::GUEST_CACHE_HITS).set(state.runtime.cache_hits() as f64);
     metrics::counter!(names::GUEST_SWAPS).absolute(state.guests.swaps());
     publish_tiers(&stats);
     publish_services(&state.storage.services());
+    publish_decision_cache(&state.decisions.stats());
     state.metrics.render()
+}
+
+/// What the decision cache holds and has done.
+fn publish_decision_cache(stats: &crate::http::CacheStats) {
+    metrics::counter!(names::DECISION_CACHE_HITS).absolute(stats.hits);
+    metrics::counter!(names::DECISION_CACHE_MISSES).absolute(stats.misses);
+    metrics::counter!(names::DECISION_CACHE_INVALIDATIONS).absolute(stats.invalidated);
+    metrics::counter!(names::DECISION_CACHE_STORED).absolute(stats.stored);
+    metrics::counter!(names::DECISION_CACHE_EVICTIONS).absolute(stats.evicted);
+    metrics::gauge!(names::DECISION_CACHE_ENTRIES).set(stats.entries as f64);
+    metrics::gauge!(names::DECISION_CACHE_BYTES).set(stats.bytes as f64);
+    metrics::gauge!(names::DECISION_CACHE_BUDGET_BYTES).set(stats.budget as f64);
 }
 
 /// The cluster's store and feed, as series labelled by `service` (none on a single node).

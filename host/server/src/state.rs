@@ -8,7 +8,7 @@ use strata_tiers::Storage;
 
 use crate::auth::IngestAuth;
 use crate::config::ServerConfig;
-use crate::http::{Drain, Herds, Load};
+use crate::http::{DecisionCache, Drain, Herds, Load};
 
 /// The running origin: its settings, storage and guest runtime.
 pub struct AppState {
@@ -26,6 +26,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Decisions shared by identical requests woken by the same change.
     pub herds: Herds,
+    /// Remembered reusable decisions, replayed without the guest while what they read holds.
+    pub decisions: DecisionCache,
     /// Data-plane requests in flight, reported to guests as load.
     pub load: Load,
     /// Whether the process is shutting down.

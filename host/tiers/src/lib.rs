@@ -13,7 +13,8 @@
 //!   streamed in and committed; `expiry`: TTLs; `disk_budget`; `uploads`: the registry of uploads in
 //!   progress; [`upload`]: one upload readable while it arrives; `upload_memory`: the memory uploads hold.
 //! - `memory`: the memory tier (policies, memory-only share); `disk`: the crash-safe file format.
-//! - [`placement`]: rules by [`pattern::KeyPattern`]; `signals`: per-key change signals; [`files`]:
+//! - [`placement`]: rules by [`pattern::KeyPattern`]; `signals`: per-key change signals; [`stamps`]: change
+//!   stamps a cache of decisions checks; [`files`]:
 //!   durable file writes the rest of the host shares.
 
 mod config_error;
@@ -31,6 +32,7 @@ pub mod pattern;
 pub mod placement;
 mod reads;
 mod signals;
+pub mod stamps;
 pub mod storage;
 pub mod upload;
 mod upload_memory;
@@ -53,6 +55,7 @@ pub use meta::{Naming, NewObject, ObjectMeta};
 pub use pattern::KeyPattern;
 pub use placement::{Placement, Policy, RuleConfig, RuleError, Rules, StorageConfig};
 pub use signals::Subscription;
+pub use stamps::ChangeStamps;
 pub use storage::{ServiceHealth, Storage, StorageRead, Writer, ends_watch};
 pub use upload::Upload;
 pub use upload_memory::{Held, UploadMemory};
@@ -126,6 +129,7 @@ pub struct Tiers {
     counters: Counters,
     last_seq: AtomicU64,
     signals: Signals,
+    stamps: ChangeStamps,
     upload_memory: Arc<UploadMemory>,
 }
 
@@ -201,6 +205,7 @@ impl Tiers {
             counters,
             last_seq: AtomicU64::new(last_seq),
             signals: Signals::default(),
+            stamps: ChangeStamps::default(),
             upload_memory: UploadMemory::new(settings.upload_memory_bytes),
         })
     }
@@ -364,7 +369,13 @@ impl Tiers {
     /// Wakes the requests parked on `key`; a backend in front of these tiers calls it when it learns of a
     /// change the tiers did not make.
     pub fn announce_change(&self, key: &str) {
+        self.stamps.mark(key);
         self.signals.announce(key);
+    }
+
+    /// The change stamps of these tiers: every announced change moves them.
+    pub fn stamps(&self) -> &ChangeStamps {
+        &self.stamps
     }
 
     /// The placement and lifetime rule of `key`.

@@ -13,7 +13,8 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
 use super::{
-    NewObject, ObjectMeta, ObjectWriter, OpenedObject, ReadError, TierError, TierStats, Tiers,
+    ChangeStamps, NewObject, ObjectMeta, ObjectWriter, OpenedObject, ReadError, TierError,
+    TierStats, Tiers,
 };
 
 /// Most keys one filtered listing looks at under its prefix (listings of playlists look only at
@@ -42,6 +43,19 @@ pub trait StorageRead: Send + Sync {
         suffixes: &'a [String],
         limit: usize,
     ) -> BoxFuture<'a, Vec<String>>;
+
+    /// The change stamps every change of this storage moves (`stamps.rs`), so a caller can tell later
+    /// whether what it read has changed; `None` when this storage cannot promise that, and then nothing read
+    /// through it is reused.
+    fn stamps(&self) -> Option<&ChangeStamps> {
+        None
+    }
+
+    /// Longest a change made elsewhere can stay unseen by [`StorageRead::stamps`] (a shared store changed
+    /// behind this node's back); `None` when every change moves them at once.
+    fn unstamped_change_bound(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Whether `current`, the version of a watched key now, ends a [`Storage::watch`] that waits for an entity
@@ -144,6 +158,10 @@ impl StorageRead for Tiers {
             self.list_ending(prefix, suffixes, limit, SCAN_LIMIT)
         };
         Box::pin(std::future::ready(keys))
+    }
+
+    fn stamps(&self) -> Option<&ChangeStamps> {
+        Some(Tiers::stamps(self))
     }
 }
 

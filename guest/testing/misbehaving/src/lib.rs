@@ -12,7 +12,7 @@ wit_bindgen::generate!({
 });
 
 pub use exports::strata::origin::handler::Guest;
-pub use strata::origin::types::{Outcome, Request, Response};
+pub use strata::origin::types::{Decision, Outcome, Request, Response};
 
 /// Paths containing this word make the guest misbehave.
 pub const TRIGGER: &str = "misbehave";
@@ -33,12 +33,17 @@ macro_rules! guest {
         struct Misbehaving;
 
         impl $crate::Guest for Misbehaving {
-            fn handle(req: $crate::Request) -> $crate::Outcome {
-                if !req.path.contains($crate::TRIGGER) {
-                    return $crate::fine();
+            fn handle(req: $crate::Request) -> $crate::Decision {
+                let outcome = if req.path.contains($crate::TRIGGER) {
+                    let misbehave: fn(&$crate::Request) -> $crate::Outcome = $misbehave;
+                    misbehave(&req)
+                } else {
+                    $crate::fine()
+                };
+                $crate::Decision {
+                    outcome,
+                    reuse: None,
                 }
-                let misbehave: fn(&$crate::Request) -> $crate::Outcome = $misbehave;
-                misbehave(&req)
             }
         }
 

@@ -4,20 +4,23 @@
 wit_bindgen::generate!({ path: "../../../wit", world: "origin-handler" });
 
 use exports::strata::origin::handler::Guest;
-use strata::origin::types::{Outcome, Request, Response};
+use strata::origin::types::{Decision, Outcome, Request, Response};
 
 struct Trapping;
 
 impl Guest for Trapping {
-    fn handle(req: Request) -> Outcome {
+    fn handle(req: Request) -> Decision {
         if !req.path.starts_with("/fine") {
             panic!("the trapping test guest refuses {}", req.path)
         }
-        Outcome::Respond(Response {
-            status: 200,
-            headers: vec![("content-type".into(), "text/plain".into())],
-            body: b"fine".to_vec(),
-        })
+        Decision {
+            outcome: Outcome::Respond(Response {
+                status: 200,
+                headers: vec![("content-type".into(), "text/plain".into())],
+                body: b"fine".to_vec(),
+            }),
+            reuse: None,
+        }
     }
 }
 

@@ -61,7 +61,14 @@ pub struct Handler {
     pub deployment: Arc<Deployment>,
     /// The operator's settings this guest owns.
     pub settings: Arc<Settings>,
+    /// The number of the live set this handler belongs to, unique in the process: every deploy and rollback
+    /// makes a new set, so whatever is remembered of a handler's decisions is keyed on it and a swap
+    /// retires it.
+    pub generation: u64,
 }
+
+/// Live sets made since start, in this process (every [`Guests`] of it).
+static GENERATIONS: AtomicU64 = AtomicU64::new(0);
 
 /// The live set; never mutated, replaced whole.
 struct Snapshot {
@@ -74,6 +81,7 @@ struct Snapshot {
 
 impl Snapshot {
     fn new(slots: BTreeMap<String, Arc<Slot>>, settings: &Settings) -> Self {
+        let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed);
         let handlers: Vec<&Arc<Deployment>> = slots
             .values()
             .filter(|slot| slot.record.kind == GuestKind::Handler)
@@ -90,6 +98,7 @@ impl Snapshot {
                 deployment.namespace.as_deref(),
                 &namespaces,
             )),
+            generation,
         };
         let mut namespaced: Vec<Handler> = handlers
             .iter()

@@ -13,9 +13,10 @@ use hyper::body::Incoming;
 
 use super::body::{self, ResponseBody};
 use super::collapse::HerdKey;
+use super::decision_cache::{self, Asked, Entry, Replay};
 use super::filters;
 use super::linger;
-use super::outcome::{self, Served};
+use super::outcome::{self, Served, Serving};
 use super::target::Target;
 use crate::admin;
 use crate::auth::Denied;
@@ -129,18 +130,53 @@ async fn decide_and_execute(
         );
     };
     let chain = filters::chain_for(&state.config, &parts.method, target);
+    // A plugin chain changes what the guest sees of the request (`filters::prepare`) and runs anyway:
+    // those requests are decided every time.
+    let remembers = chain.is_none()
+        && state.decisions.enabled()
+        && matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let asked = remembers.then(|| Asked {
+        generation: handler.generation,
+        method: &parts.method,
+        key: target.key(),
+        query: parts.uri.query().unwrap_or_default(),
+        headers: &parts.headers,
+        load_permille: state.load.permille(),
+    });
+    let is_head = parts.method == Method::HEAD;
+    let mut first = None;
+    if let Some(asked) = &asked
+        && let Some(entry) = state.decisions.replay(asked, state.storage.as_ref())
+    {
+        match Box::pin(carry_out(state, &handler.deployment, &entry, is_head)).await {
+            Carried::Done(response) => {
+                if let Some(unread) = request_body {
+                    linger::discard(unread).await;
+                }
+                return response;
+            }
+            Carried::Stale => state.decisions.forget(asked),
+            Carried::Wait(plan) => first = Some(plan),
+        }
+    }
     let mut guest_request = guest_request(state, &handler, &parts, target);
     if chain.is_some() {
         filters::prepare(&mut guest_request);
     }
     let is_head = guest_request.method == Method::HEAD.as_str();
-    let response = run_decisions(
+    // Boxed: a future holds the state of everything it awaits inline, and a request's future is moved
+    // several times on its way into hyper; the remembered-decision path above stays small without it.
+    let response = Box::pin(run_decisions(
         state,
         &handler.deployment,
-        is_head,
+        Decisions {
+            is_head,
+            asked: asked.as_ref(),
+            first,
+        },
         guest_request,
         &mut request_body,
-    )
+    ))
     .await;
     if let Some(unread) = request_body {
         linger::discard(unread).await;
@@ -154,6 +190,43 @@ async fn decide_and_execute(
         return response.map(|_| body::empty());
     }
     response
+}
+
+/// The result of carrying out a remembered decision.
+enum Carried {
+    /// The answer.
+    Done(Response<ResponseBody>),
+    /// The object it served changed since: ask the guest.
+    Stale,
+    /// Park as it says, then ask the guest.
+    Wait(abi::WaitPlan),
+}
+
+/// Carries out a remembered (or just remembered) decision of `deployment`.
+async fn carry_out(
+    state: &Arc<AppState>,
+    deployment: &Deployment,
+    entry: &Entry,
+    is_head: bool,
+) -> Carried {
+    match &entry.replay {
+        Replay::Respond(prepared) => Carried::Done(prepared.response(is_head)),
+        Replay::Serve { serving, prefetch } => {
+            match outcome::serve(state.storage.as_ref(), serving, is_head).await {
+                Served::Response(response) => {
+                    let warm = prefetch
+                        .iter()
+                        .filter(|key| within(deployment.namespace.as_deref(), key))
+                        .cloned()
+                        .collect();
+                    outcome::prefetch(&state.storage, warm);
+                    Carried::Done(response)
+                }
+                Served::Stale => Carried::Stale,
+            }
+        }
+        Replay::Wait(plan) => Carried::Wait(plan.clone()),
+    }
 }
 
 /// The request head as `handler` sees it: the canonical path of the target, and only the settings the
@@ -184,11 +257,17 @@ fn guest_request(
             max_object_bytes: state.config.max_object_bytes,
         },
         settings: (*handler.settings).clone(),
-        now_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        now_ms: decision_cache::now_ms(),
         load_permille: state.load.permille(),
     }
+}
+
+/// How one request's decisions go: HEAD or not, the cache's view of it (when its decisions may be
+/// remembered), and a remembered `wait` to carry out before asking the guest.
+struct Decisions<'a> {
+    is_head: bool,
+    asked: Option<&'a Asked<'a>>,
+    first: Option<abi::WaitPlan>,
 }
 
 /// Asks the guest and carries out its outcomes until one of them produces a response. Takes the request
@@ -196,32 +275,77 @@ fn guest_request(
 async fn run_decisions(
     state: &Arc<AppState>,
     deployment: &Deployment,
-    is_head: bool,
+    how: Decisions<'_>,
     mut guest_request: abi::Request,
     request_body: &mut Option<Incoming>,
 ) -> Response<ResponseBody> {
+    let Decisions {
+        is_head,
+        asked,
+        mut first,
+    } = how;
     let mut parked = Duration::ZERO;
     let mut decisions = 0;
     // The key whose change woke this request, right after a wait.
     let mut woken_by: Option<String> = None;
     while decisions < MAX_DECISIONS {
-        let decide = || state.runtime.decide(deployment, &guest_request);
-        let decision = match woken_by.take() {
-            Some(key) => {
-                let version = state.storage.head(&key).await.map(|meta| meta.etag.clone());
-                let herd = HerdKey::new(
-                    &deployment.version.id,
-                    &guest_request,
-                    &key,
-                    version.as_deref(),
-                );
-                Box::pin(state.herds.decide(herd, decide)).await
+        let decision = if let Some(plan) = first.take() {
+            abi::Outcome::Wait(plan)
+        } else {
+            let decide = || state.runtime.decide(deployment, &guest_request);
+            let decided = match woken_by.take() {
+                Some(key) => {
+                    let version = state.storage.head(&key).await.map(|meta| meta.etag.clone());
+                    let herd = HerdKey::new(
+                        &deployment.version.id,
+                        &guest_request,
+                        &key,
+                        version.as_deref(),
+                    );
+                    let decide = || async { decide().await.map(|d| d.decision.outcome) };
+                    Box::pin(state.herds.decide(herd, decide)).await
+                }
+                None => match Box::pin(decide()).await {
+                    Ok(decided) => {
+                        let remembered =
+                            asked
+                                .filter(|_| guest_request.waited_ms == 0)
+                                .and_then(|asked| {
+                                    state.decisions.remember(
+                                        asked,
+                                        &decided,
+                                        guest_request.now_ms,
+                                        state.storage.as_ref(),
+                                    )
+                                });
+                        if let Some(entry) = remembered
+                            && outcome_key(&decided.decision.outcome)
+                                .is_none_or(|key| within(deployment.namespace.as_deref(), key))
+                        {
+                            match Box::pin(carry_out(state, deployment, &entry, is_head)).await {
+                                Carried::Done(response) => return response,
+                                Carried::Stale => {
+                                    if let Some(asked) = asked {
+                                        state.decisions.forget(asked);
+                                    }
+                                    decisions += 1;
+                                    continue;
+                                }
+                                Carried::Wait(plan) => {
+                                    first = Some(plan);
+                                    continue;
+                                }
+                            }
+                        }
+                        Ok(decided.decision.outcome)
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            match decided {
+                Ok(outcome) => outcome,
+                Err(e) => return guest_failure(&guest_request.path, e),
             }
-            None => Box::pin(decide()).await,
-        };
-        let decision = match decision {
-            Ok(outcome) => outcome,
-            Err(e) => return guest_failure(&guest_request.path, e),
         };
         if let Some(key) = outcome_key(&decision)
             && !within(deployment.namespace.as_deref(), key)
@@ -236,10 +360,16 @@ async fn run_decisions(
         }
         match decision {
             abi::Outcome::Respond(response) => return outcome::respond(response, is_head),
-            abi::Outcome::Serve(mut plan) => {
-                let mut warm = std::mem::take(&mut plan.prefetch);
-                match Box::pin(outcome::serve(state.storage.as_ref(), plan, is_head)).await {
+            abi::Outcome::Serve(plan) => {
+                let serving = match Serving::new(&plan) {
+                    Ok(serving) => serving,
+                    Err(reason) => {
+                        return body::error(StatusCode::INTERNAL_SERVER_ERROR, reason);
+                    }
+                };
+                match Box::pin(outcome::serve(state.storage.as_ref(), &serving, is_head)).await {
                     Served::Response(response) => {
+                        let mut warm = plan.prefetch;
                         warm.retain(|key| within(deployment.namespace.as_deref(), key));
                         outcome::prefetch(&state.storage, warm);
                         return response;

@@ -12,10 +12,15 @@ const MAX_DISCARD: u64 = 16 * 1024 * 1024;
 const MAX_WAIT: Duration = Duration::from_secs(2);
 
 /// Discards what is left of `body`, within `MAX_DISCARD` bytes and `MAX_WAIT`.
-pub async fn discard(mut body: Incoming) {
+pub async fn discard(body: Incoming) {
     if body.is_end_stream() {
         return;
     }
+    // Boxed: most requests have no body left, and their futures should not carry this one's state.
+    Box::pin(drain(body)).await;
+}
+
+async fn drain(mut body: Incoming) {
     let drain = async {
         let mut discarded = 0u64;
         while let Some(Ok(frame)) = body.frame().await {

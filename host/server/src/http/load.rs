@@ -26,11 +26,15 @@ impl Load {
         }
     }
 
-    /// Counts one request in flight until the returned guard drops; also in `strata_in_flight_requests`.
+    /// Counts one request in flight until the returned guard drops (`strata_in_flight_requests` reads it).
     pub fn enter(&self) -> InFlight<'_> {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        crate::metrics::move_in_flight(1.0);
         InFlight(self)
+    }
+
+    /// Requests in flight now (parked ones excepted).
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
     }
 
     /// Requests in flight per capacity, in permille, saturating at `u16::MAX`.
@@ -48,7 +52,6 @@ impl Load {
     /// Takes a request counted by [`Load::enter`] out of the count while it is parked by a `wait`.
     pub fn park(&self) -> Parked<'_> {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
-        crate::metrics::move_in_flight(-1.0);
         Parked(self)
     }
 }
@@ -56,7 +59,6 @@ impl Load {
 impl Drop for Parked<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_add(1, Ordering::Relaxed);
-        crate::metrics::move_in_flight(1.0);
     }
 }
 
@@ -67,7 +69,6 @@ pub struct InFlight<'a>(&'a Load);
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
-        crate::metrics::move_in_flight(-1.0);
     }
 }
 

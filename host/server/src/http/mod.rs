@@ -4,6 +4,7 @@ mod accept;
 mod body;
 mod collapse;
 mod connection;
+mod decision_cache;
 mod dispatch;
 mod drain;
 mod filters;
@@ -16,6 +17,7 @@ mod tls;
 
 pub use body::ResponseBody;
 pub use collapse::Herds;
+pub use decision_cache::{CacheStats, DecisionCache};
 pub use drain::Drain;
 pub use filters::plugin_limits;
 pub use load::{InFlight, Load};

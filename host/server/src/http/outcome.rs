@@ -4,7 +4,8 @@ use std::io::SeekFrom;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{self, HeaderName, HeaderValue};
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -23,52 +24,134 @@ pub enum Served {
     Stale,
 }
 
-/// Builds a response from a guest's status and headers, refusing values HTTP cannot carry.
-pub fn head(
+/// A guest's status and header fields, checked once: what HTTP cannot carry is refused.
+fn header_map(
     status: u16,
     headers: &[(String, String)],
-    body: ResponseBody,
-) -> Result<Response<ResponseBody>, String> {
+) -> Result<(StatusCode, HeaderMap), String> {
     let status = StatusCode::from_u16(status)
         .map_err(|_| format!("guest answered invalid status {status}"))?;
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
+    let mut map = HeaderMap::with_capacity(headers.len() + 2);
     for (name, value) in headers {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("guest answered invalid header name {name:?}"))?;
         let value = HeaderValue::from_str(value)
             .map_err(|_| format!("guest answered invalid value for header {name}"))?;
-        response.headers_mut().append(name, value);
+        map.append(name, value);
     }
+    Ok((status, map))
+}
+
+/// A response of `status` with the guest's `headers` and no body; `Err` names what HTTP cannot carry.
+fn bare(status: u16, headers: &[(String, String)]) -> Result<Response<ResponseBody>, String> {
+    let (status, headers) = header_map(status, headers)?;
+    let mut response = Response::new(body::empty());
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
     Ok(response)
+}
+
+/// A response written by the guest, checked and ready to send as often as asked (the decision cache keeps
+/// it whole).
+#[derive(Debug)]
+pub struct Prepared {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Prepared {
+    /// Checks a guest's response; `Err` names what HTTP cannot carry.
+    pub fn new(response: abi::Response) -> Result<Prepared, String> {
+        let (status, mut headers) = header_map(response.status, &response.headers)?;
+        headers.insert(
+            header::CONTENT_LENGTH,
+            HeaderValue::from(response.body.len()),
+        );
+        Ok(Prepared {
+            status,
+            headers,
+            body: Bytes::from(response.body),
+        })
+    }
+
+    /// The response (without its body for a HEAD; the body is shared, never copied).
+    pub fn response(&self, is_head: bool) -> Response<ResponseBody> {
+        let body = if is_head {
+            body::empty()
+        } else {
+            body::full(self.body.clone())
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers.clone();
+        response
+    }
+
+    /// Bytes it holds, for the decision cache's budget.
+    pub fn weight(&self) -> usize {
+        self.body.len() + headers_weight(&self.headers)
+    }
 }
 
 /// A guest-written response.
 pub fn respond(response: abi::Response, is_head: bool) -> Response<ResponseBody> {
-    let length = response.body.len();
-    let body = if is_head {
-        body::empty()
-    } else {
-        body::full(response.body)
-    };
-    match head(response.status, &response.headers, body) {
-        Ok(mut response) => {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-            response
-        }
+    match Prepared::new(response) {
+        Ok(prepared) => prepared.response(is_head),
         Err(reason) => body::error(StatusCode::INTERNAL_SERVER_ERROR, reason),
     }
 }
 
-/// Streams the object a serve plan names, from memory or disk.
-pub async fn serve(storage: &dyn Storage, plan: abi::ServePlan, is_head: bool) -> Served {
-    let opened = match storage.open(&plan.key).await {
-        Ok(Some(opened)) if opened.meta.etag == plan.etag => opened,
+/// A serve plan, checked: the object, the version decided on, the range, and the response head.
+#[derive(Debug)]
+pub struct Serving {
+    key: String,
+    etag: String,
+    range: Option<abi::ByteRange>,
+    status: StatusCode,
+    headers: HeaderMap,
+}
+
+impl Serving {
+    /// Checks a guest's serve plan (its prefetch hint is the caller's); `Err` names what HTTP cannot carry.
+    pub fn new(plan: &abi::ServePlan) -> Result<Serving, String> {
+        let (status, headers) = header_map(plan.status, &plan.headers)?;
+        Ok(Serving {
+            key: plan.key.clone(),
+            etag: plan.etag.clone(),
+            range: plan.range,
+            status,
+            headers,
+        })
+    }
+
+    /// Bytes it holds, for the decision cache's budget.
+    pub fn weight(&self) -> usize {
+        self.key.len() + self.etag.len() + headers_weight(&self.headers)
+    }
+
+    fn response(&self, body: ResponseBody) -> Response<ResponseBody> {
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers.clone();
+        response
+    }
+}
+
+fn headers_weight(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 32)
+        .sum()
+}
+
+/// Streams the object `serving` names, from memory or disk.
+pub async fn serve(storage: &dyn Storage, serving: &Serving, is_head: bool) -> Served {
+    let opened = match storage.open(&serving.key).await {
+        Ok(Some(opened)) if opened.meta.etag == serving.etag => opened,
         Ok(_) => return Served::Stale,
         Err(e) => {
-            tracing::error!(key = %plan.key, error = %e, "cannot open object");
+            tracing::error!(key = %serving.key, error = %e, "cannot open object");
             return Served::Response(body::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 e.client_reason(),
@@ -77,12 +160,12 @@ pub async fn serve(storage: &dyn Storage, plan: abi::ServePlan, is_head: bool) -
     };
     let opened = match opened.body {
         ObjectBody::Growing(upload) => {
-            return Served::Response(serve_growing(&upload, plan, is_head));
+            return Served::Response(serve_growing(&upload, serving, is_head));
         }
         _ => opened,
     };
     let size = opened.meta.size;
-    let (first, length) = match plan.range {
+    let (first, length) = match serving.range {
         None => (0, size),
         Some(range) if range.first <= range.last && range.last < size => {
             (range.first, range.last - range.first + 1)
@@ -113,15 +196,10 @@ pub async fn serve(storage: &dyn Storage, plan: abi::ServePlan, is_head: bool) -
             ObjectBody::Growing(_) => body::empty(),
         }
     };
-    let mut response = match head(plan.status, &plan.headers, content) {
-        Ok(response) => response,
-        Err(reason) => {
-            return Served::Response(body::error(StatusCode::INTERNAL_SERVER_ERROR, reason));
-        }
-    };
+    let mut response = serving.response(content);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    if plan.range.is_some() {
+    if serving.range.is_some() {
         let range = format!("bytes {first}-{}/{size}", first + length - 1);
         if let Ok(value) = HeaderValue::from_str(&range) {
             headers.insert(header::CONTENT_RANGE, value);
@@ -141,8 +219,8 @@ pub fn prefetch(storage: &Arc<dyn Storage>, keys: Vec<String>) {
 
 /// Streams an object whose upload is still arriving, following the writer: no Content-Length (the size is
 /// not known yet), and for a closed range a Content-Range with an unknown complete length (RFC 9110 §14.4).
-fn serve_growing(upload: &Upload, plan: abi::ServePlan, is_head: bool) -> Response<ResponseBody> {
-    let (first, end) = match plan.range {
+fn serve_growing(upload: &Upload, serving: &Serving, is_head: bool) -> Response<ResponseBody> {
+    let (first, end) = match serving.range {
         None => (0, None),
         Some(range) => (range.first, Some(range.last.saturating_add(1))),
     };
@@ -151,11 +229,8 @@ fn serve_growing(upload: &Upload, plan: abi::ServePlan, is_head: bool) -> Respon
     } else {
         body::chunks(upload.reader(first, end))
     };
-    let mut response = match head(plan.status, &plan.headers, content) {
-        Ok(response) => response,
-        Err(reason) => return body::error(StatusCode::INTERNAL_SERVER_ERROR, reason),
-    };
-    if let Some(range) = plan.range
+    let mut response = serving.response(content);
+    if let Some(range) = serving.range
         && let Ok(value) = HeaderValue::from_str(&format!("bytes {}-{}/*", range.first, range.last))
     {
         response.headers_mut().insert(header::CONTENT_RANGE, value);
@@ -237,7 +312,7 @@ pub async fn store(
         Ok(meta) => meta,
         Err(e) => return tier_failure(&plan.key, e),
     };
-    match head(plan.status, &plan.headers, body::empty()) {
+    match bare(plan.status, &plan.headers) {
         Ok(mut response) => {
             if let Ok(etag) = HeaderValue::from_str(&meta.etag) {
                 response.headers_mut().insert(header::ETAG, etag);
@@ -251,7 +326,7 @@ pub async fn store(
 /// Removes the object a delete plan names.
 pub async fn delete(storage: &dyn Storage, plan: abi::DeletePlan) -> Response<ResponseBody> {
     match storage.delete(&plan.key).await {
-        Ok(true) => match head(plan.status, &plan.headers, body::empty()) {
+        Ok(true) => match bare(plan.status, &plan.headers) {
             Ok(response) => response,
             Err(reason) => body::error(StatusCode::INTERNAL_SERVER_ERROR, reason),
         },
