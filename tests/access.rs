@@ -394,6 +394,11 @@ fn empty_secrets_stop_the_start_naming_the_key() {
             vec![],
             "guest.signing[0].key",
         ),
+        (
+            "[[auth.cdn]]\npattern = \"live/**\"\nsecrets = [\"current\", \" \"]\n",
+            vec![],
+            "auth.cdn[0].secrets",
+        ),
     ];
     for (i, (config, flags, key)) in cases.into_iter().enumerate() {
         let path = dir.path().join(format!("strata-{i}.toml"));
@@ -411,4 +416,77 @@ fn empty_secrets_stop_the_start_naming_the_key() {
             "{key}: {stderr}"
         );
     }
+}
+
+/// `[[auth.cdn]]`: reads of covered keys need one of the CDN's two secrets (rotation) in its header, however
+/// the path is spelled; other keys, writes (the ingest rules' business) and preflights do not.
+#[test]
+fn reads_under_a_cdn_rule_need_the_cdns_secret() {
+    let s = Strata::with_config(
+        "[[auth.cdn]]\npattern = \"live/**\"\nsecrets = [\"old-secret\", \"new-secret\"]\n\n\
+         [[auth.cdn]]\npattern = \"tenant/**\"\nheader = \"X-Edge-Key\"\nsecrets = [\"edge\"]\n",
+        &[],
+    );
+    for (path, body) in [
+        ("/live/index.m3u8", "#EXTM3U\n"),
+        ("/vod/index.m3u8", "#EXTM3U\n"),
+    ] {
+        let status = s
+            .http()
+            .put(s.url(path))
+            .body(body)
+            .send()
+            .expect("PUT")
+            .status();
+        assert!(status.is_success(), "PUT {path}: {status}");
+    }
+    let get = |path: &str, header: Option<(&str, &str)>| {
+        let mut request = s.http().get(s.url(path));
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        let response = request.send().expect("GET");
+        (response.status().as_u16(), response.text().expect("body"))
+    };
+    for path in [
+        "/live/index.m3u8",
+        "/%6Cive/index.m3u8",
+        "/live/%69ndex.m3u8",
+        "/live/missing.ts",
+    ] {
+        let (status, body) = get(path, None);
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(body.contains("x-strata-cdn-secret"), "{body}");
+        assert_eq!(
+            get(path, Some(("x-strata-cdn-secret", "wrong"))).0,
+            403,
+            "{path}"
+        );
+    }
+    for secret in ["old-secret", "new-secret"] {
+        let (status, body) = get("/live/index.m3u8", Some(("X-Strata-CDN-Secret", secret)));
+        assert_eq!((status, body.as_str()), (200, "#EXTM3U\n"), "{secret}");
+    }
+    assert_eq!(get("/vod/index.m3u8", None).0, 200);
+    assert_eq!(
+        get("/tenant/a.ts", Some(("x-strata-cdn-secret", "old-secret"))).0,
+        403
+    );
+    assert_eq!(get("/tenant/a.ts", Some(("x-edge-key", "edge"))).0, 404);
+    let head = s
+        .http()
+        .head(s.url("/live/index.m3u8"))
+        .send()
+        .expect("HEAD")
+        .status();
+    assert_eq!(head.as_u16(), 403);
+    let preflight = s
+        .http()
+        .request(reqwest::Method::OPTIONS, s.url("/live/index.m3u8"))
+        .header("origin", "https://player.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .expect("OPTIONS")
+        .status();
+    assert!(preflight.is_success(), "preflight: {preflight}");
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use strata_cluster::Cluster;
 use strata_runtime::{Guests, PluginConfig, Runtime};
-use strata_server::auth::IngestAuth;
+use strata_server::auth::{CdnAuth, IngestAuth};
 use strata_server::http::{Certificates, DecisionCache, Drain, Herds, Load};
 use strata_server::state::AppState;
 use strata_tiers::{Storage, StorageRead, Tiers};
@@ -100,6 +100,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         runtime,
         guests,
         ingest_auth: IngestAuth::new(&config.auth.ingest),
+        cdn_auth: CdnAuth::new(&config.auth.cdn),
         metrics,
         herds: Herds::default(),
         decisions: DecisionCache::new(config.guest.decision_cache_bytes.as_u64()),

@@ -1,11 +1,13 @@
-//! Credentials: the ingest rules of the data plane (Bearer or Basic, per key pattern, first match wins) and
-//! the parsing both they and the admin token share. Checked by the host, on the request's decoded key,
-//! before any guest sees the request.
+//! Credentials: the ingest rules of the data plane (Bearer or Basic, per key pattern, first match wins), the
+//! CDN rules (reads only with the CDN's shared secret), and the parsing the rules and the admin token share.
+//! Checked by the host, on the request's decoded key, before any guest sees the request.
 
 use base64::Engine as _;
 use http::{HeaderMap, Method, header};
 
-use crate::config::IngestRule;
+use http::HeaderName;
+
+use crate::config::{CdnRule, IngestRule};
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,6 +57,66 @@ impl IngestAuth {
             (None, Access::Write) => Err(Denied::Uncovered(key.to_owned())),
             (Some(rule), Access::Read) if !rule.protect_reads => Ok(()),
             (Some(rule), _) => rule.admits(headers),
+        }
+    }
+}
+
+/// The CDN rules, in the order written, each with its header parsed once.
+#[derive(Debug, Default)]
+pub struct CdnAuth {
+    rules: Vec<(CdnRule, Option<HeaderName>)>,
+}
+
+/// Why a read was refused: it did not come from the CDN.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("reads of this path must come through the CDN (missing or wrong {0} header)")]
+pub struct NotFromCdn(pub String);
+
+impl CdnAuth {
+    /// The CDN rules of the config (checked: each has a pattern, a valid header name and secrets).
+    pub fn new(rules: &[CdnRule]) -> Self {
+        CdnAuth {
+            rules: rules
+                .iter()
+                .map(|rule| {
+                    let header = HeaderName::from_bytes(rule.header_name().as_bytes()).ok();
+                    (rule.clone(), header)
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether a request of `method` for `key`, the request's decoded key, may proceed with these
+    /// `headers`: reads (GET, HEAD, an OPTIONS that is not a preflight) under the first rule matching `key`
+    /// must carry one of its secrets, compared in constant time; other requests are the ingest rules'.
+    ///
+    /// # Errors
+    /// [`NotFromCdn`] naming the header, when a covered read lacks the secret.
+    pub fn check(&self, method: &Method, key: &str, headers: &HeaderMap) -> Result<(), NotFromCdn> {
+        if self.rules.is_empty() || Access::of(method, headers) != Access::Read {
+            return Ok(());
+        }
+        let Some((rule, header)) = self
+            .rules
+            .iter()
+            .find(|(rule, _)| rule.pattern.as_ref().is_some_and(|p| p.matches(key)))
+        else {
+            return Ok(());
+        };
+        let given = header
+            .as_ref()
+            .and_then(|name| headers.get(name))
+            .map(http::HeaderValue::as_bytes);
+        // Every secret is compared, so the time taken does not tell which one came close.
+        let matched = given.is_some_and(|given| {
+            rule.secrets.iter().fold(false, |any, secret| {
+                any | constant_time_eq::constant_time_eq(secret.as_bytes(), given)
+            })
+        });
+        if matched {
+            Ok(())
+        } else {
+            Err(NotFromCdn(rule.header_name()))
         }
     }
 }
@@ -139,6 +201,73 @@ mod tests {
     use super::*;
     use http::HeaderValue;
     use strata_tiers::KeyPattern;
+
+    fn cdn() -> CdnAuth {
+        CdnAuth::new(&[CdnRule {
+            pattern: Some(KeyPattern::new("live/**").unwrap()),
+            header: None,
+            secrets: vec!["old-secret".into(), "new-secret".into()],
+        }])
+    }
+
+    fn one_header(name: &str, value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn covered_reads_need_either_secret() {
+        let cdn = cdn();
+        let none = HeaderMap::new();
+        assert!(cdn.check(&Method::GET, "live/a.m3u8", &none).is_err());
+        assert!(
+            cdn.check(
+                &Method::HEAD,
+                "live/a.m3u8",
+                &one_header("x-strata-cdn-secret", "nope")
+            )
+            .is_err()
+        );
+        assert!(cdn.check(&Method::OPTIONS, "live/a.m3u8", &none).is_err());
+        for secret in ["old-secret", "new-secret"] {
+            let headers = one_header("X-Strata-CDN-Secret", secret);
+            assert_eq!(cdn.check(&Method::GET, "live/a.m3u8", &headers), Ok(()));
+        }
+        // A prefix of a secret, or one with more after it, is not the secret.
+        assert!(
+            cdn.check(
+                &Method::GET,
+                "live/a",
+                &one_header("x-strata-cdn-secret", "new-secre")
+            )
+            .is_err()
+        );
+        assert!(
+            cdn.check(
+                &Method::GET,
+                "live/a",
+                &one_header("x-strata-cdn-secret", "new-secret2")
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn other_keys_writes_and_preflights_are_not_the_cdn_rules() {
+        let cdn = cdn();
+        let none = HeaderMap::new();
+        assert_eq!(cdn.check(&Method::GET, "vod/a.m3u8", &none), Ok(()));
+        assert_eq!(cdn.check(&Method::PUT, "live/a.m3u8", &none), Ok(()));
+        let preflight = one_header("access-control-request-method", "GET");
+        assert_eq!(
+            cdn.check(&Method::OPTIONS, "live/a.m3u8", &preflight),
+            Ok(())
+        );
+    }
 
     fn rules() -> IngestAuth {
         IngestAuth::new(&[

@@ -146,6 +146,39 @@ impl AdminConfig {
 pub struct AuthConfig {
     /// Credential rules, first match wins; once any exists, every write needs credentials.
     pub ingest: Vec<IngestRule>,
+    /// Keys only a CDN may read: reads must carry its shared secret, first match wins.
+    pub cdn: Vec<CdnRule>,
+}
+
+/// The header a CDN sends its shared secret in, unless a rule names another.
+pub const DEFAULT_CDN_HEADER: &str = "x-strata-cdn-secret";
+
+/// Most secrets a CDN rule accepts at once: the current one and the next, while the CDN rotates.
+pub const MAX_CDN_SECRETS: usize = 2;
+
+/// Reads of the keys a pattern matches must come from the CDN: they carry one of its secrets in a header
+/// the CDN adds to every origin request (MediaPackage's CDN authorization).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CdnRule {
+    /// The keys it covers, e.g. `live/**`.
+    pub pattern: Option<KeyPattern>,
+    /// The request header carrying the secret (default `x-strata-cdn-secret`).
+    #[serde(default)]
+    pub header: Option<String>,
+    /// The accepted secrets: one, or two while rotating.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+}
+
+impl CdnRule {
+    /// The header it reads, lower-case.
+    pub fn header_name(&self) -> String {
+        self.header
+            .as_deref()
+            .unwrap_or(DEFAULT_CDN_HEADER)
+            .to_ascii_lowercase()
+    }
 }
 
 /// Credentials accepted for the keys a pattern matches.
@@ -174,6 +207,7 @@ impl AuthConfig {
     /// # Errors
     /// [`InvalidSetting`] naming `auth.ingest[<i>]...`.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
+        self.validate_cdn()?;
         for (i, rule) in self.ingest.iter().enumerate() {
             let key = |field: &str| format!("auth.ingest[{i}]{field}");
             if let Some(prefix) = &rule.prefix {
@@ -212,6 +246,47 @@ impl AuthConfig {
                         ));
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AuthConfig {
+    /// Checks every CDN rule: a pattern, a header name HTTP can carry, one or two secrets, none empty.
+    fn validate_cdn(&self) -> Result<(), InvalidSetting> {
+        for (i, rule) in self.cdn.iter().enumerate() {
+            let key = |field: &str| format!("auth.cdn[{i}]{field}");
+            if rule.pattern.is_none() {
+                return Err(InvalidSetting::new(
+                    &key(".pattern"),
+                    "each rule needs the pattern of the keys only the CDN may read, e.g. \"live/**\"",
+                ));
+            }
+            if http::HeaderName::from_bytes(rule.header_name().as_bytes()).is_err() {
+                return Err(InvalidSetting::new(
+                    &key(".header"),
+                    "not a valid HTTP header name",
+                ));
+            }
+            if rule.secrets.is_empty() || rule.secrets.len() > MAX_CDN_SECRETS {
+                return Err(InvalidSetting::new(
+                    &key(".secrets"),
+                    "give one secret, or two while the CDN rotates from one to the other",
+                ));
+            }
+            if rule.secrets.iter().any(|s| s.trim().is_empty()) {
+                return Err(empty_secret(&key(".secrets"), "a CDN secret"));
+            }
+            if rule
+                .secrets
+                .iter()
+                .any(|s| http::HeaderValue::from_str(s).is_err())
+            {
+                return Err(InvalidSetting::new(
+                    &key(".secrets"),
+                    "a secret must be printable ASCII, as a header value",
+                ));
             }
         }
         Ok(())

@@ -6,7 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use strata_runtime::{Guests, Runtime};
 use strata_tiers::Storage;
 
-use crate::auth::IngestAuth;
+use crate::auth::{CdnAuth, IngestAuth};
 use crate::config::ServerConfig;
 use crate::http::{DecisionCache, Drain, Herds, Load};
 
@@ -22,6 +22,8 @@ pub struct AppState {
     pub guests: Arc<Guests>,
     /// Credentials the data plane requires.
     pub ingest_auth: IngestAuth,
+    /// Keys only the CDN may read.
+    pub cdn_auth: CdnAuth,
     /// Renders the metrics registry.
     pub metrics: PrometheusHandle,
     /// Decisions shared by identical requests woken by the same change.

@@ -85,12 +85,17 @@ async fn answer(
                 body::error(StatusCode::BAD_REQUEST, reason)
             }
             Ok(target) => {
-                match state
-                    .ingest_auth
-                    .check(request.method(), target.key(), request.headers())
-                {
+                let method = request.method();
+                let (key, headers) = (target.key(), request.headers());
+                match state.ingest_auth.check(method, key, headers) {
                     Err(denied) => refuse(denied, request).await,
-                    Ok(()) => decide_and_execute(&state, request, &target).await,
+                    Ok(()) => match state.cdn_auth.check(method, key, headers) {
+                        Err(not_from_cdn) => {
+                            linger::discard(request.into_body()).await;
+                            body::error(StatusCode::FORBIDDEN, not_from_cdn)
+                        }
+                        Ok(()) => decide_and_execute(&state, request, &target).await,
+                    },
                 }
             }
         }
