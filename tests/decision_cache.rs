@@ -6,6 +6,8 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::playlists::{LIVE, MULTIVARIANT};
@@ -483,6 +485,337 @@ fn send(
         headers,
         body: response.text().expect("body"),
     }
+}
+
+/// A chunked PUT that stays open: its first bytes are sent at once, the rest on [`SlowUpload::finish`].
+struct SlowUpload(TcpStream);
+
+impl SlowUpload {
+    fn begin(s: &Strata, path: &str, first: &[u8]) -> SlowUpload {
+        let mut stream = TcpStream::connect(s.addr()).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("read timeout");
+        let mut head = format!(
+            "PUT {path} HTTP/1.1\r\nHost: strata\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+            first.len()
+        )
+        .into_bytes();
+        head.extend_from_slice(first);
+        head.extend_from_slice(b"\r\n");
+        stream.write_all(&head).expect("send the upload's start");
+        SlowUpload(stream)
+    }
+
+    /// Sends `rest` and the end of the body; the upload's status.
+    fn finish(mut self, rest: &[u8]) -> u16 {
+        let mut tail = format!("{:x}\r\n", rest.len()).into_bytes();
+        tail.extend_from_slice(rest);
+        tail.extend_from_slice(b"\r\n0\r\n\r\n");
+        self.0.write_all(&tail).expect("send the upload's end");
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            match self.0.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            }
+        }
+        String::from_utf8_lossy(&answer)
+            .split_whitespace()
+            .nth(1)
+            .and_then(|status| status.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Deploys test guest `wasm` as `name`, with `query` (`?namespace=...`).
+fn deploy(s: &Strata, name: &str, query: &str, wasm: &str) {
+    let status = s
+        .http()
+        .put(s.url(&format!("/_strata/guests/{name}{query}")))
+        .body(std::fs::read(wasm).expect("test guest"))
+        .send()
+        .expect("deploy")
+        .status();
+    assert!(status.is_success(), "deploy {name}: {status}");
+}
+
+#[test]
+fn a_namespaced_guest_never_replays_an_outcome_outside_its_namespace() {
+    let s = Strata::start(&[]);
+    // Stored through the default handler, before the tenant's guest takes `tenant/` over.
+    let etag_of = |path: &str, body: &str| {
+        let response = s
+            .http()
+            .put(s.url(path))
+            .body(body.to_owned())
+            .send()
+            .expect("PUT");
+        assert!(response.status().is_success(), "PUT {path}");
+        response
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .expect("etag")
+            .trim_matches('"')
+            .to_owned()
+    };
+    let secret = etag_of("/other/secret.ts", "another tenant's secret");
+    let own = etag_of("/tenant/own.ts", "mine");
+    deploy(
+        &s,
+        "tenant",
+        "?namespace=tenant/",
+        strata_test_guests::CLOCK,
+    );
+    // The guest names an object outside its namespace and marks the decision reusable: refused every time.
+    let path = format!("/tenant/x?serve=other/secret.ts&etag={secret}&reuse=60000");
+    for attempt in 0..3 {
+        let answer = get(&s, &path);
+        assert_eq!(answer.status, 500, "attempt {attempt}: {answer:?}");
+        assert!(
+            !answer.body.contains("tenant's secret"),
+            "attempt {attempt}: {answer:?}"
+        );
+    }
+    // Inside its namespace the same decision is remembered.
+    let path = format!("/tenant/x?serve=tenant/own.ts&etag={own}&reuse=60000");
+    assert_eq!(get(&s, &path).body, "mine");
+    let before = hits(&s);
+    assert_eq!(get(&s, &path).body, "mine");
+    assert_eq!(hits(&s), before + 1.0);
+}
+
+#[test]
+fn cmsd_mb_follows_the_load_of_each_request() {
+    // One instance slot: each request in flight is 1000 permille, the threshold.
+    let config = "[guest]\nmax_instances = 1\ncmsd_load_threshold_permille = 1000\n";
+    let cached = Strata::with_config(config, &[]);
+    let fresh = Strata::with_config(config, &["--decision-cache-bytes", "0"]);
+    let playlist =
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:2.0,\nseg1.ts\n";
+    let segment = "s".repeat(100_000);
+    for s in [&cached, &fresh] {
+        put(s, "/live/index.m3u8", playlist, &[]);
+        put(s, "/live/seg1.ts", &segment, &[]);
+    }
+    let expected = get(&fresh, "/live/seg1.ts");
+    assert!(
+        header(&expected, "cmsd-dynamic").is_some(),
+        "at the threshold: {expected:?}"
+    );
+    // Twice the threshold while an upload elsewhere is in flight: half the bitrate.
+    let upload = SlowUpload::begin(&cached, "/elsewhere/slow.ts", b"abcd");
+    poll_until(Duration::from_secs(10), "the upload is in flight", || {
+        cached.metric("strata_in_flight_requests") >= 1.0
+    });
+    let loaded = get(&cached, "/live/seg1.ts");
+    assert_ne!(
+        header(&loaded, "cmsd-dynamic"),
+        header(&expected, "cmsd-dynamic"),
+        "decided under twice the load"
+    );
+    assert_eq!(upload.finish(b"efgh"), 201);
+    poll_until(Duration::from_secs(10), "the upload is done", || {
+        cached.metric("strata_in_flight_requests") == 0.0
+    });
+    for attempt in 0..2 {
+        let got = get(&cached, "/live/seg1.ts");
+        assert!(
+            got == expected,
+            "attempt {attempt}: mb decided under another load was replayed: {:?}, not {:?}",
+            header(&got, "cmsd-dynamic"),
+            header(&expected, "cmsd-dynamic")
+        );
+    }
+}
+
+#[test]
+fn the_budget_holds_whatever_clients_send() {
+    let budget = 16 * 1024;
+    let s = Strata::start(&["--decision-cache-bytes", &budget.to_string()]);
+    put(&s, "/tv/hi/index.m3u8", LIVE, &[]);
+    put(&s, "/tv/hi/s1.ts", &"x".repeat(1000), &[]);
+    let within_budget = |phase: &str| {
+        let bytes = s.metric("strata_decision_cache_bytes");
+        assert!(
+            bytes <= f64::from(budget),
+            "{phase}: {bytes} bytes held, budget {budget}"
+        );
+        assert_eq!(
+            s.metric("strata_decision_cache_budget_bytes"),
+            f64::from(budget)
+        );
+    };
+    for i in 0..300 {
+        get(
+            &s,
+            &format!("/tv/hi/index.m3u8?n={i}&pad={}", "p".repeat(i % 50)),
+        );
+    }
+    within_budget("distinct queries");
+    let long = "v".repeat(4000);
+    for i in 0..100 {
+        get_with(
+            &s,
+            "/tv/hi/s1.ts",
+            &[
+                ("if-none-match", &format!("\"{long}{i}\"")),
+                ("range", &format!("bytes={i}-")),
+            ],
+        );
+    }
+    within_budget("distinct header values");
+    for i in 0..300 {
+        get(&s, &format!("/missing/{}/{i}.m3u8", "k".repeat(200)));
+        send(
+            &s,
+            "OPTIONS",
+            &format!("/tv/hi/{i}.ts"),
+            None,
+            &[(
+                "access-control-request-headers".into(),
+                format!("x-{long}-{i}"),
+            )],
+        );
+    }
+    within_budget("distinct keys and preflights");
+    assert!(s.metric("strata_decision_cache_evictions_total") > 0.0);
+    // It still works: a hot playlist is replayed.
+    get(&s, "/tv/hi/index.m3u8");
+    let before = hits(&s);
+    assert_eq!(get(&s, "/tv/hi/index.m3u8").body, LIVE);
+    assert_eq!(hits(&s), before + 1.0);
+}
+
+#[test]
+fn reads_of_an_object_still_uploading_are_never_remembered() {
+    let s = Strata::start(&[]);
+    let upload = SlowUpload::begin(&s, "/up/seg.ts", b"abcd");
+    let head = || send(&s, "HEAD", "/up/seg.ts", None, &[]);
+    poll_until(Duration::from_secs(10), "the upload is readable", || {
+        head().status == 200
+    });
+    // (A 404 decided before the upload began may be remembered: the upload's start ends it.)
+    let stored = s.metric("strata_decision_cache_stored_total");
+    assert_eq!(head().status, 200);
+    let range = get_with(&s, "/up/seg.ts", &[("range", "bytes=0-1")]);
+    assert_eq!((range.status, range.body.as_str()), (206, "ab"));
+    assert_eq!(
+        s.metric("strata_decision_cache_stored_total"),
+        stored,
+        "a decision on an upload in progress was remembered"
+    );
+    assert_eq!(upload.finish(b"efgh"), 201);
+    for _ in 0..2 {
+        assert_eq!(get(&s, "/up/seg.ts").body, "abcdefgh");
+        let range = get_with(&s, "/up/seg.ts", &[("range", "bytes=0-1")]);
+        assert_eq!(
+            header(&range, "content-range"),
+            Some("bytes 0-1/8"),
+            "{range:?}"
+        );
+        assert_eq!(head().status, 200);
+        assert_eq!(header(&head(), "content-length"), Some("8"));
+    }
+}
+
+#[test]
+fn an_evicted_memory_only_object_is_not_replayed() {
+    let config = "[[storage.rules]]\npattern = \"mem/**\"\nplacement = \"memory\"\n";
+    let s = Strata::with_config(config, &["--memory-bytes", "4MiB"]);
+    put(&s, "/mem/index.m3u8", LIVE, &[]);
+    assert_eq!(get(&s, "/mem/index.m3u8").body, LIVE);
+    let before = hits(&s);
+    assert_eq!(get(&s, "/mem/index.m3u8").body, LIVE);
+    assert_eq!(hits(&s), before + 1.0, "remembered");
+    // Memory-only objects leave oldest first once the memory tier is full.
+    let filler = "f".repeat(100_000);
+    let mut n = 0;
+    poll_until(Duration::from_secs(30), "the playlist is evicted", || {
+        n += 1;
+        put(&s, &format!("/mem/fill{n}.ts"), &filler, &[]);
+        s.metric("strata_tier_dropped_total{tier=\"memory\"}") > 0.0
+    });
+    for attempt in 0..2 {
+        assert_eq!(get(&s, "/mem/index.m3u8").status, 404, "attempt {attempt}");
+    }
+}
+
+/// Requests a guest may treat alike that a cache key could tell apart, or the other way round: encoded
+/// and case-varied paths and queries, CMCD however spelled, HEAD and preflights, every conditional and
+/// Range combination. An origin that remembers decisions answers each (twice) as one that does not.
+#[test]
+fn every_form_of_a_request_matches_an_origin_without_the_cache() {
+    let cached = Strata::start(&[]);
+    let fresh = Strata::start(&["--decision-cache-bytes", "0"]);
+    for s in [&cached, &fresh] {
+        put(s, "/c/index.m3u8", &live_with(1), &[]);
+        put(s, "/c/seg1.ts", &"0123456789".repeat(10), &[]);
+        put(s, "/c/a b.ts", "spaced", &[]);
+    }
+    let etag = header(&get(&fresh, "/c/index.m3u8"), "etag")
+        .expect("etag")
+        .to_owned();
+    let segment_etag = header(&get(&fresh, "/c/seg1.ts"), "etag")
+        .expect("etag")
+        .to_owned();
+    let paths = [
+        "/c/index.m3u8",
+        "/c/%69ndex.m3u8",
+        "/c//index.m3u8",
+        "/c/seg1.ts",
+        "/c/a%20b.ts",
+        "/c/missing.ts",
+    ];
+    let queries = [
+        "",
+        "?",
+        "?x=1&&",
+        "?X=1",
+        "?CMCD=bl%3D1",
+        "?cmcd=nor%3D%22seg1.ts%22",
+        "?%43MCD=x&_HLS_skip=YES",
+        "?_hls_skip=yes",
+        "?AWS.MANIFESTFILTER=video_height%3A0-480",
+    ];
+    let header_sets: Vec<Vec<(String, String)>> = [
+        vec![],
+        vec![("if-none-match", etag.as_str())],
+        vec![("if-none-match", segment_etag.as_str())],
+        vec![("if-none-match", "*")],
+        vec![("if-modified-since", "Tue, 01 Dec 2099 00:00:00 GMT")],
+        vec![("range", "bytes=0-3")],
+        vec![("range", "bytes=0-3"), ("if-range", segment_etag.as_str())],
+        vec![("range", "bytes=0-3"), ("if-range", "\"other\"")],
+        vec![("range", "bytes=0-3, 5-6")],
+        vec![("range", "bytes=5-2")],
+        vec![("access-control-request-headers", "range")],
+        vec![("cmcd-request", "nor=\"seg1.ts\"")],
+    ]
+    .into_iter()
+    .map(|set| {
+        set.into_iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect()
+    })
+    .collect();
+    for method in ["GET", "HEAD", "OPTIONS"] {
+        for path in paths {
+            for query in queries {
+                for headers in &header_sets {
+                    let target = format!("{path}{query}");
+                    let expected = send(&fresh, method, &target, None, headers);
+                    for attempt in 0..2 {
+                        let got = send(&cached, method, &target, None, headers);
+                        assert_eq!(got, expected, "{method} {target} {headers:?} #{attempt}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(hits(&cached) > 1000.0);
 }
 
 /// The property: whatever the sequence of writes and reads, an origin that remembers decisions answers

@@ -9,6 +9,7 @@
 //! | `abr:<prefix>` = `cmcd` | [`AbrRoute`] |
 //! | `cmsd_load_threshold_permille` = n | [`Settings::cmsd_load_threshold_permille`] |
 //! | `utc_timing` = `auto` / `off` / URL | [`ClockSource`] |
+//! | `stale:<prefix>` = `<target durations>[,<status>]` | [`StaleRoute`] |
 //! | anything else | [`Settings::custom`] |
 
 /// Objects under `prefix` need URLs signed with `key`.
@@ -34,6 +35,31 @@ pub struct AbrRoute {
     pub prefix: String,
     /// The policy.
     pub policy: AbrPolicy,
+}
+
+/// When the live playlists under a prefix count as stale (their encoder stopped updating them) and what
+/// they answer then, so a CDN with origin failover moves to another origin (MediaPackage's stale manifest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleRoute {
+    /// A folder of keys, ending with `/`.
+    pub prefix: String,
+    /// Not updated for this many target durations: stale. 0: never.
+    pub after_target_durations: u16,
+    /// What a stale playlist answers: 404, or a 5xx.
+    pub status: u16,
+}
+
+/// Target durations without an update after which a live playlist no route names is stale.
+pub const DEFAULT_STALE_AFTER_TARGET_DURATIONS: u16 = 3;
+
+/// What a stale playlist no route names answers.
+pub const DEFAULT_STALE_STATUS: u16 = 404;
+
+impl StaleRoute {
+    /// Whether `status` may answer a stale playlist: 404, or a server error a CDN fails over on.
+    pub fn valid_status(status: u16) -> bool {
+        status == 404 || (500..=599).contains(&status)
+    }
 }
 
 /// Where live MPDs without a clock source send players for the time.
@@ -62,6 +88,8 @@ pub struct Settings {
     pub cmsd_load_threshold_permille: u16,
     /// The clock source of live MPDs.
     pub clock: ClockSource,
+    /// When live playlists go stale, by prefix (others: [`DEFAULT_STALE_AFTER_TARGET_DURATIONS`]).
+    pub stale: Vec<StaleRoute>,
     /// Free-form settings for customers' guests.
     pub custom: Vec<(String, String)>,
 }
@@ -73,6 +101,7 @@ impl Default for Settings {
             abr: Vec::new(),
             cmsd_load_threshold_permille: DEFAULT_CMSD_LOAD_THRESHOLD_PERMILLE,
             clock: ClockSource::Origin,
+            stale: Vec::new(),
             custom: Vec::new(),
         }
     }
@@ -83,6 +112,7 @@ const SIGN: &str = "sign:";
 const ABR: &str = "abr:";
 const THRESHOLD: &str = "cmsd_load_threshold_permille";
 const UTC_TIMING: &str = "utc_timing";
+const STALE: &str = "stale:";
 
 impl Settings {
     /// The settings written as `pairs` in the string form (see the module's table).
@@ -104,6 +134,10 @@ impl Settings {
                     policy: AbrPolicy::parse(value)
                         .ok_or_else(|| format!("setting {name:?}: policy {value:?} is not cmcd"))?,
                 });
+            } else if let Some(prefix) = name.strip_prefix(STALE) {
+                settings
+                    .stale
+                    .push(StaleRoute::parse(name, folder(name, prefix)?, value)?);
             } else if name == THRESHOLD {
                 settings.cmsd_load_threshold_permille = value
                     .parse()
@@ -135,8 +169,35 @@ impl Settings {
             self.cmsd_load_threshold_permille.to_string(),
         ));
         pairs.push((UTC_TIMING.to_owned(), self.clock.written()));
+        for r in &self.stale {
+            pairs.push((
+                format!("{STALE}{}", r.prefix),
+                format!("{},{}", r.after_target_durations, r.status),
+            ));
+        }
         pairs.extend(self.custom.iter().cloned());
         pairs
+    }
+}
+
+impl StaleRoute {
+    /// The route of `prefix` written as `<target durations>[,<status>]`.
+    fn parse(name: &str, prefix: String, value: &str) -> Result<Self, String> {
+        let (after, status) = value.split_once(',').unwrap_or((value, "404"));
+        let after_target_durations = after.trim().parse().map_err(|_| {
+            format!("setting {name:?}: {after:?} is not a number of target durations")
+        })?;
+        let status = status
+            .trim()
+            .parse()
+            .ok()
+            .filter(|s| StaleRoute::valid_status(*s))
+            .ok_or_else(|| format!("setting {name:?}: the status must be 404 or 5xx"))?;
+        Ok(StaleRoute {
+            prefix,
+            after_target_durations,
+            status,
+        })
     }
 }
 
@@ -215,6 +276,8 @@ mod tests {
             ("abr:live/", "cmcd"),
             ("cmsd_load_threshold_permille", "700"),
             ("utc_timing", "https://time.example/iso"),
+            ("stale:live/", "4,503"),
+            ("stale:vod/", "0"),
             ("tenant_flag", "on"),
         ]);
         let settings = Settings::from_pairs(&written).unwrap();
@@ -231,6 +294,21 @@ mod tests {
             settings.clock,
             ClockSource::Url("https://time.example/iso".into())
         );
+        assert_eq!(
+            settings.stale,
+            [
+                StaleRoute {
+                    prefix: "live/".into(),
+                    after_target_durations: 4,
+                    status: 503
+                },
+                StaleRoute {
+                    prefix: "vod/".into(),
+                    after_target_durations: 0,
+                    status: 404
+                }
+            ]
+        );
         assert_eq!(settings.custom, pairs(&[("tenant_flag", "on")]));
         assert_eq!(
             Settings::from_pairs(&settings.to_pairs()).unwrap(),
@@ -246,6 +324,8 @@ mod tests {
             ("abr:live/", "bola"),
             ("cmsd_load_threshold_permille", "lots"),
             ("utc_timing", "ntp://x"),
+            ("stale:live/", "soon"),
+            ("stale:live/", "3,200"),
         ] {
             let error = Settings::from_pairs(&pairs(&[(name, value)])).unwrap_err();
             assert!(error.contains(name), "{error}");

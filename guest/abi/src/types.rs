@@ -3,7 +3,11 @@
 //! convert these to and from their own bindings; the host's HTTP layer works on these, never on generated
 //! types.
 
-pub use crate::settings::{AbrPolicy, AbrRoute, ClockSource, Settings, SignedPrefix};
+pub use crate::settings::{AbrPolicy, AbrRoute, ClockSource, Settings, SignedPrefix, StaleRoute};
+
+/// The response header a guest puts on its refusal of a stale live playlist (its value: seconds since the
+/// last update), so the host can count those refusals; CDNs and operators see why the origin refused.
+pub const STALE_MANIFEST_HEADER: &str = "x-strata-stale-manifest";
 
 /// Header fields in arrival order; names lower-case.
 pub type Headers = Vec<(String, String)>;

@@ -33,6 +33,7 @@
 //! - [`llhls`]: LL-HLS blocking playlist reload, delta updates, rendition reports and their caching.
 //! - [`utc_timing`]: the clock source live MPDs name for players.
 //! - [`reuse`]: whether the host may replay a decision, and what it depends on.
+//! - [`stale`]: live playlists whose encoder stopped updating them answer 404 (or a 5xx) for CDN failover.
 
 pub mod abr;
 pub mod cache_control;
@@ -59,6 +60,7 @@ pub mod response;
 pub mod reuse;
 pub mod segment_wait;
 pub mod signing;
+pub mod stale;
 pub mod time_shift;
 pub mod ttl;
 pub mod utc_timing;

@@ -79,6 +79,9 @@ pub fn get(
         }
         return serve(cache_control::for_object(meta), Vec::new());
     };
+    if let Some(stale) = crate::stale::check(req, meta, &text, store) {
+        return Outcome::Respond(stale);
+    }
     let dash = extension(&meta.key).is_some_and(|e| e.eq_ignore_ascii_case("mpd"));
     if dash || !text.contains("#EXT-X-STREAM-INF") {
         // Only HLS multivariant playlists have variants to choose; others stay shared-cacheable.

@@ -25,6 +25,13 @@ pub trait Objects {
     /// Up to `limit` keys starting with `prefix` and ending with one of `suffixes` (ASCII
     /// case-insensitive), in lexical order: a folder's playlists without listing its segments.
     fn list_ending(&self, prefix: &str, suffixes: &[&str], limit: u32) -> Vec<String>;
+
+    /// Notes that the decision being made from these objects holds only `ms` more milliseconds by the
+    /// clock (a live playlist about to go stale), so a platform that remembers decisions stops replaying
+    /// it then; platforms that remember nothing ignore it.
+    fn expires_in(&self, ms: u64) {
+        let _ = ms;
+    }
 }
 
 /// Whether `key` ends with one of `suffixes`, ASCII case-insensitively: the filter of

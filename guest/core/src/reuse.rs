@@ -8,17 +8,20 @@
 //!   compares without `CMCD`;
 //! - the headers a GET, HEAD or preflight reads: conditionals, `Range`, the preflight's requested headers;
 //! - the load, when a serve may carry CMSD `mb` (above the operator's threshold);
-//! - the clock, for a signed URL: until its token expires.
+//! - the clock, for a signed URL until its token expires, and for a live playlist until it would go stale
+//!   ([`crate::stale`]).
 //!
 //! Never reusable: writes, requests that waited (their answers depend on `waited-ms`), and playlists on
 //! routes whose variants follow the player's CMCD (the one decision CMCD changes; the host never keys on
-//! CMCD). A replayed serve keeps the prefetch hint (CMCD `nor`) of the request it was decided for: players
-//! asking for the same object name the same next one, and a hint may be skipped.
+//! CMCD). The host does not replay a serve's prefetch hint (CMCD `nor`): it is what one player announced.
 
+use crate::cmsd;
 use crate::media_type::{ObjectClass, class_of};
-use crate::objects::Objects;
+use std::cell::Cell;
+
+use crate::objects::{Objects, ReadError};
 use crate::signing;
-use crate::types::{AbrPolicy, Decision, Outcome, QueryParts, Request, Reuse};
+use crate::types::{AbrPolicy, Decision, ObjectMeta, Outcome, QueryParts, Request, Reuse};
 
 /// Longest a decision that depends on no clock is replayed: long enough that a hot playlist is decided
 /// once per version, short enough that the cache turns over.
@@ -36,9 +39,46 @@ pub const HEADERS: [&str; 5] = [
 
 /// Decides `req` as [`crate::decide`] does, with the hint saying whether and how the host may reuse it.
 pub fn decide(req: &Request, store: &impl Objects) -> Decision {
-    let outcome = crate::decide(req, store);
-    let reuse = hint(req, &outcome);
+    let timed = Timed {
+        store,
+        left_ms: Cell::new(None),
+    };
+    let outcome = crate::decide(req, &timed);
+    let reuse = hint(req, &outcome).map(|mut reuse| {
+        if let Some(left) = timed.left_ms.get() {
+            reuse.max_age_ms = reuse
+                .max_age_ms
+                .min(u32::try_from(left).unwrap_or(u32::MAX));
+        }
+        reuse
+    });
     Decision { outcome, reuse }
+}
+
+/// The store a decision reads, noting the shortest time its answer was said to hold
+/// ([`Objects::expires_in`]: a live playlist about to go stale).
+struct Timed<'a, O> {
+    store: &'a O,
+    left_ms: Cell<Option<u64>>,
+}
+
+impl<O: Objects> Objects for Timed<'_, O> {
+    fn head(&self, key: &str) -> Option<ObjectMeta> {
+        self.store.head(key)
+    }
+
+    fn read(&self, key: &str, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
+        self.store.read(key, max_bytes)
+    }
+
+    fn list_ending(&self, prefix: &str, suffixes: &[&str], limit: u32) -> Vec<String> {
+        self.store.list_ending(prefix, suffixes, limit)
+    }
+
+    fn expires_in(&self, ms: u64) {
+        let shortest = self.left_ms.get().map_or(ms, |left| left.min(ms));
+        self.left_ms.set(Some(shortest));
+    }
 }
 
 /// The reuse hint of `outcome`, decided for `req`; `None` when the host must ask again every time.
@@ -46,12 +86,23 @@ pub fn hint(req: &Request, outcome: &Outcome) -> Option<Reuse> {
     if !matches!(req.method.as_str(), "GET" | "HEAD" | "OPTIONS") || req.waited_ms > 0 {
         return None;
     }
+    let threshold = Some(req.settings.cmsd_load_threshold_permille.max(1));
     let load_threshold_permille = match outcome {
         Outcome::Store(_) | Outcome::Delete(_) => return None,
-        // CMSD `mb` goes on media objects, never on playlists.
-        Outcome::Serve(plan) if class_of(&plan.key) != ObjectClass::Playlist => {
-            Some(req.settings.cmsd_load_threshold_permille.max(1))
+        // CMSD `mb` scales the object's bitrate by the exact load: a serve carrying it is right for that load
+        // only, not for every load on its side of the threshold.
+        Outcome::Serve(plan)
+            if plan
+                .headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case(cmsd::DYNAMIC_HEADER)) =>
+        {
+            return None;
         }
+        // CMSD `mb` goes on media objects, never on playlists. Every answer for a media object names the
+        // threshold, whatever its outcome (a 304 as a serve), so the host keeps one spec per object.
+        Outcome::Serve(plan) if class_of(&plan.key) != ObjectClass::Playlist => threshold,
+        _ if class_of(&req.key) != ObjectClass::Playlist => threshold,
         Outcome::Serve(_) | Outcome::Respond(_) | Outcome::Wait(_) => None,
     };
     if follows_cmcd(req) {
@@ -131,6 +182,62 @@ mod tests {
             .reuse
             .expect("a segment GET is reusable");
         assert_eq!(reuse.load_threshold_permille, Some(800));
+    }
+
+    #[test]
+    fn a_serve_under_load_is_not_reusable() {
+        let mut store = store();
+        store.put("live/a.ts", &[0; 100_000]);
+        let mut req = request("GET", "/live/a.ts", &[]);
+        req.settings.cmsd_load_threshold_permille = 800;
+        req.load_permille = 1600;
+        let decision = decide(&req, &store);
+        let Outcome::Serve(plan) = &decision.outcome else {
+            panic!("a segment GET is a serve: {:?}", decision.outcome);
+        };
+        assert!(
+            plan.headers
+                .iter()
+                .any(|(name, _)| name == cmsd::DYNAMIC_HEADER),
+            "{plan:?}"
+        );
+        assert_eq!(decision.reuse, None, "mb is right for this load only");
+        req.load_permille = 400;
+        assert_eq!(
+            decide(&req, &store)
+                .reuse
+                .and_then(|r| r.load_threshold_permille),
+            Some(800)
+        );
+    }
+
+    #[test]
+    fn every_answer_for_a_segment_names_the_threshold() {
+        let store = store();
+        let mut req = request("GET", "/live/a.ts", &[]);
+        req.settings.cmsd_load_threshold_permille = 800;
+        let Outcome::Serve(plan) = decide(&req, &store).outcome else {
+            panic!("a segment GET is a serve");
+        };
+        req.headers = vec![("if-none-match".into(), plan.etag.clone())];
+        let not_modified = decide(&req, &store);
+        assert!(
+            matches!(&not_modified.outcome, Outcome::Respond(r) if r.status == 304),
+            "{:?}",
+            not_modified.outcome
+        );
+        assert_eq!(
+            not_modified.reuse.and_then(|r| r.load_threshold_permille),
+            Some(800)
+        );
+        let missing = decide(&request("GET", "/live/none.ts", &[]), &store);
+        assert!(
+            missing
+                .reuse
+                .is_some_and(|r| r.load_threshold_permille.is_some())
+        );
+        let playlist = decide(&request("GET", "/live/index.m3u8", &[]), &store);
+        assert_eq!(playlist.reuse.and_then(|r| r.load_threshold_permille), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::objects::{Objects, ReadError};
-use crate::types::{Headers, Limits, ObjectMeta, Request, Settings};
+use crate::types::{Headers, Limits, ObjectMeta, Request, Settings, StaleRoute};
 
 /// Objects by key; a `BTreeMap` so listings are in lexical order like the real tiers.
 #[derive(Default)]
@@ -65,6 +65,8 @@ pub fn meta(key: &str, size: u64) -> ObjectMeta {
     }
 }
 
+/// A request at [`NOW_MS`]. Its objects are dated [`LAST_MODIFIED`] (1994), so every live playlist would
+/// be stale: test requests never find one stale unless a test clears `settings.stale` (`stale.rs`).
 pub fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> Request {
     Request {
         method: method.to_string(),
@@ -79,19 +81,34 @@ pub fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> Request {
         limits: Limits {
             max_object_bytes: 1 << 20,
         },
-        settings: Settings::default(),
+        settings: Settings {
+            stale: vec![never_stale()],
+            ..Settings::default()
+        },
         now_ms: NOW_MS,
         load_permille: 0,
     }
 }
 
-/// Settings from their string form, e.g. `&[("sign:live/", "key")]`.
+/// Settings from their string form, e.g. `&[("sign:live/", "key")]`, with staleness off as in
+/// [`request`].
 pub fn settings(pairs: &[(&str, &str)]) -> Settings {
     let pairs: Vec<(String, String)> = pairs
         .iter()
         .map(|(n, v)| (n.to_string(), v.to_string()))
         .collect();
-    Settings::from_pairs(&pairs).expect("valid test settings")
+    let mut settings = Settings::from_pairs(&pairs).expect("valid test settings");
+    settings.stale.push(never_stale());
+    settings
+}
+
+/// A route under which no playlist goes stale, for every key.
+fn never_stale() -> StaleRoute {
+    StaleRoute {
+        prefix: String::new(),
+        after_target_durations: 0,
+        status: 404,
+    }
 }
 
 pub fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {

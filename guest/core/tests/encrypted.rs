@@ -9,7 +9,9 @@ use std::path::Path;
 
 use strata_guest_core::objects::{Objects, ReadError, ends_with_any};
 use strata_guest_core::signing;
-use strata_guest_core::types::{Limits, ObjectMeta, Outcome, Request, Settings, SignedPrefix};
+use strata_guest_core::types::{
+    Limits, ObjectMeta, Outcome, Request, Settings, SignedPrefix, StaleRoute,
+};
 
 /// Objects in memory, as the host's tiers would hold them.
 #[derive(Default)]
@@ -61,7 +63,13 @@ fn corpus(name: &str) -> String {
     .expect("corpus file")
 }
 
-fn get(key: &str, query: &str, settings: Settings, now_ms: u64) -> Request {
+/// A GET at `now_ms`; the corpus playlists were written long before, so staleness is off here.
+fn get(key: &str, query: &str, mut settings: Settings, now_ms: u64) -> Request {
+    settings.stale.push(StaleRoute {
+        prefix: String::new(),
+        after_target_durations: 0,
+        status: 404,
+    });
     Request {
         method: "GET".into(),
         key: key.into(),

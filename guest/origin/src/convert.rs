@@ -93,6 +93,15 @@ fn settings(s: wit::Settings) -> plain::Settings {
             wit::ClockSource::Off => plain::ClockSource::Off,
             wit::ClockSource::Url(url) => plain::ClockSource::Url(url),
         },
+        stale: s
+            .stale
+            .into_iter()
+            .map(|r| plain::StaleRoute {
+                prefix: r.prefix,
+                after_target_durations: r.after_target_durations,
+                status: r.status,
+            })
+            .collect(),
         custom: s.custom,
     }
 }
@@ -206,6 +215,11 @@ mod tests {
                 }],
                 cmsd_load_threshold_permille: 700,
                 clock: wit::ClockSource::Url("https://t.example".into()),
+                stale: vec![wit::StaleRoute {
+                    prefix: "live/".into(),
+                    after_target_durations: 4,
+                    status: 503,
+                }],
                 custom: vec![("x".into(), "y".into())],
             },
             now_ms: 11,
@@ -224,6 +238,7 @@ mod tests {
             ("abr:live/", "cmcd"),
             ("cmsd_load_threshold_permille", "700"),
             ("utc_timing", "https://t.example"),
+            ("stale:live/", "4,503"),
             ("x", "y"),
         ] {
             assert!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytesize::ByteSize;
 use serde::Deserialize;
-use strata_abi::settings::{AbrPolicy, AbrRoute, ClockSource, Settings, SignedPrefix};
+use strata_abi::settings::{AbrPolicy, AbrRoute, ClockSource, Settings, SignedPrefix, StaleRoute};
 use strata_tiers::InvalidSetting;
 
 use super::{FilterLimits, GuestLimits};
@@ -38,6 +38,9 @@ pub struct GuestConfig {
     pub signing: Vec<SigningConfig>,
     /// Prefixes whose multivariant playlists are chosen per player (`[[guest.abr]]`).
     pub abr: Vec<AbrConfig>,
+    /// When the live playlists under a prefix go stale (`[[guest.stale]]`); elsewhere after 3 target
+    /// durations, answering 404.
+    pub stale: Vec<StaleConfig>,
     /// At or above this load (permille of `max_instances`) segment answers carry CMSD-Dynamic `mb`.
     pub cmsd_load_threshold_permille: u16,
     /// The clock source of live MPDs without one: `auto` (the origin's `/_strata/time`), `off`, or an
@@ -67,6 +70,28 @@ pub struct AbrConfig {
     pub policy: String,
 }
 
+/// When the live playlists under one prefix go stale.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaleConfig {
+    /// A folder of keys, e.g. `live/`.
+    pub prefix: String,
+    /// Not updated for this many target durations: stale (0: never).
+    #[serde(default = "default_stale_after")]
+    pub after_target_durations: u16,
+    /// What a stale playlist answers: 404 (default) or a 5xx.
+    #[serde(default = "default_stale_status")]
+    pub status: u16,
+}
+
+fn default_stale_after() -> u16 {
+    strata_abi::settings::DEFAULT_STALE_AFTER_TARGET_DURATIONS
+}
+
+fn default_stale_status() -> u16 {
+    strata_abi::settings::DEFAULT_STALE_STATUS
+}
+
 /// The sandbox of one manifest plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -92,6 +117,7 @@ impl Default for GuestConfig {
             guests_dir: None,
             signing: Vec::new(),
             abr: Vec::new(),
+            stale: Vec::new(),
             cmsd_load_threshold_permille:
                 strata_abi::settings::DEFAULT_CMSD_LOAD_THRESHOLD_PERMILLE,
             utc_timing: "auto".into(),
@@ -123,6 +149,10 @@ const MOVED_SETTINGS: &[(&str, &str)] = &[
     (
         "cmsd_load_threshold_permille",
         "the threshold is now written [guest] cmsd_load_threshold_permille = <n>",
+    ),
+    (
+        "stale:",
+        "stale-playlist routes are written [[guest.stale]] prefix = \"<prefix>\" after_target_durations = <n> status = <404 or 5xx>",
     ),
     (
         "utc_timing",
@@ -214,6 +244,22 @@ impl GuestConfig {
                 policy,
             });
         }
+        let mut stale = Vec::new();
+        for (i, route) in self.stale.iter().enumerate() {
+            let key = format!("guest.stale[{i}]");
+            folder(&key, &route.prefix)?;
+            if !StaleRoute::valid_status(route.status) {
+                return Err(InvalidSetting::new(
+                    &format!("{key}.status"),
+                    &format!("{} is not 404 or 5xx", route.status),
+                ));
+            }
+            stale.push(StaleRoute {
+                prefix: route.prefix.clone(),
+                after_target_durations: route.after_target_durations,
+                status: route.status,
+            });
+        }
         if self.cmsd_load_threshold_permille == 0 {
             return Err(InvalidSetting::new(
                 "guest.cmsd_load_threshold_permille",
@@ -231,6 +277,7 @@ impl GuestConfig {
             abr,
             cmsd_load_threshold_permille: self.cmsd_load_threshold_permille,
             clock,
+            stale,
             custom: self
                 .settings
                 .iter()

@@ -116,6 +116,15 @@ pub fn request_v0_2(r: &plain::Request) -> bindings::v0_2::strata::origin::types
                 ClockSource::Off => wit::ClockSource::Off,
                 ClockSource::Url(url) => wit::ClockSource::Url(url.clone()),
             },
+            stale: s
+                .stale
+                .iter()
+                .map(|r| wit::StaleRoute {
+                    prefix: r.prefix.clone(),
+                    after_target_durations: r.after_target_durations,
+                    status: r.status,
+                })
+                .collect(),
             custom: s.custom.clone(),
         },
         now_ms: r.now_ms,

@@ -83,6 +83,8 @@ pub mod names {
     pub const CLUSTER_ERRORS: &str = "strata_cluster_errors_total";
     /// Time spent in requests to a cluster service (divide by the requests for the mean latency).
     pub const CLUSTER_REQUEST_SECONDS: &str = "strata_cluster_request_seconds_total";
+    /// Live playlists refused because their encoder stopped updating them (stale manifests).
+    pub const STALE_MANIFESTS: &str = "strata_stale_manifests_total";
     /// Requests answered with a remembered guest decision, without entering Wasm.
     pub const DECISION_CACHE_HITS: &str = "strata_decision_cache_hits_total";
     /// Requests that could have been answered from the decision cache and were not.
@@ -91,7 +93,7 @@ pub mod names {
     pub const DECISION_CACHE_INVALIDATIONS: &str = "strata_decision_cache_invalidations_total";
     /// Decisions remembered.
     pub const DECISION_CACHE_STORED: &str = "strata_decision_cache_stored_total";
-    /// Remembered decisions pushed out by the budget.
+    /// Remembered decisions that left the cache: pushed out by the budget, replaced, or too large to keep.
     pub const DECISION_CACHE_EVICTIONS: &str = "strata_decision_cache_evictions_total";
     /// Remembered decisions held now.
     pub const DECISION_CACHE_ENTRIES: &str = "strata_decision_cache_entries";
@@ -161,6 +163,11 @@ pub fn record_request(method: &Method, status: StatusCode, elapsed: Duration) {
     series.durations[index]
         .get_or_init(|| metrics::histogram!(names::REQUEST_DURATION, "method" => method))
         .record(elapsed.as_secs_f64());
+}
+
+/// Counts a refusal of a stale live playlist.
+pub fn record_stale_manifest() {
+    metrics::counter!(names::STALE_MANIFESTS).increment(1);
 }
 
 /// Counts a guest that trapped or timed out.

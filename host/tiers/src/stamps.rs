@@ -23,7 +23,7 @@ pub struct ChangeStamps {
 }
 
 /// What a reader saw of one slot before reading: compare it later with [`ChangeStamps::unchanged`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Stamp {
     listing: bool,
     slot: u32,
@@ -95,10 +95,19 @@ pub struct ReadSet {
 
 impl ReadSet {
     /// Adds the stamp taken before a read.
+    /// The same stamp twice in a row (a head then a read of one key) is kept once; [`ReadSet::compact`]
+    /// removes the other repeats, so a guest reading thousands of keys costs no quadratic time.
     pub fn add(&mut self, stamp: Stamp) {
-        if !self.stamps.contains(&stamp) {
+        if self.stamps.last() != Some(&stamp) {
             self.stamps.push(stamp);
         }
+    }
+
+    /// Keeps each stamp once, in as little memory as they need: for a cache about to keep the set.
+    pub fn compact(&mut self) {
+        self.stamps.sort_unstable();
+        self.stamps.dedup();
+        self.stamps.shrink_to_fit();
     }
 
     /// Notes the metadata a read returned: an object still uploading changes without a stamp moving (its
@@ -131,6 +140,11 @@ impl ReadSet {
     /// How many stamps it holds.
     pub fn len(&self) -> usize {
         self.stamps.len()
+    }
+
+    /// Bytes its stamps take, for a cache that keeps it.
+    pub fn weight(&self) -> usize {
+        self.stamps.capacity() * std::mem::size_of::<Stamp>()
     }
 
     /// Whether it holds no stamp (the decision read nothing).
@@ -197,6 +211,20 @@ mod tests {
         // The listing of the prefix `live/x.ts` holds `live/x.tsv`; the key `live/x.ts` did not change.
         assert!(!stamps.unchanged(&listing));
         assert!(stamps.unchanged(&key));
+    }
+
+    #[test]
+    fn a_read_set_keeps_each_stamp_once() {
+        let stamps = ChangeStamps::default();
+        let mut reads = ReadSet::default();
+        for key in ["a", "a", "b", "a", "c", "b"] {
+            reads.add(stamps.key(key));
+        }
+        reads.add(stamps.listing("a"));
+        reads.compact();
+        assert_eq!(reads.len(), 4);
+        stamps.mark("c");
+        assert!(!stamps.unchanged_all(&reads));
     }
 
     #[test]

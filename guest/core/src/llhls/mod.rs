@@ -63,6 +63,11 @@ pub fn decide(
     if playlist.kind() != Kind::Media || playlist.is_final() {
         return None;
     }
+    if let Ok(text) = std::str::from_utf8(&bytes)
+        && let Some(stale) = crate::stale::check(req, meta, text, store)
+    {
+        return Some(Outcome::Respond(stale));
+    }
     let progress = Progress::of(&playlist);
     let directives = match Directives::parse(&req.query) {
         Ok(d) => d,

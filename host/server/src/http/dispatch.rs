@@ -101,6 +101,9 @@ async fn answer(
         }
     };
     crate::metrics::record_request(&method, response.status(), started.elapsed());
+    if response.headers().contains_key(abi::STALE_MANIFEST_HEADER) {
+        crate::metrics::record_stale_manifest();
+    }
     response
 }
 
@@ -140,20 +143,22 @@ async fn decide_and_execute(
     let remembers = chain.is_none()
         && state.decisions.enabled()
         && matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    // Read once: the guest decides under the load the decision is remembered under.
+    let load_permille = state.load.permille();
     let asked = remembers.then(|| Asked {
         generation: handler.generation,
         method: &parts.method,
         key: target.key(),
         query: parts.uri.query().unwrap_or_default(),
         headers: &parts.headers,
-        load_permille: state.load.permille(),
+        load_permille,
     });
     let is_head = parts.method == Method::HEAD;
     let mut first = None;
     if let Some(asked) = &asked
         && let Some(entry) = state.decisions.replay(asked, state.storage.as_ref())
     {
-        match Box::pin(carry_out(state, &handler.deployment, &entry, is_head)).await {
+        match Box::pin(carry_out(state, &handler.deployment, &entry, is_head, &[])).await {
             Carried::Done(response) => {
                 if let Some(unread) = request_body {
                     linger::discard(unread).await;
@@ -164,7 +169,7 @@ async fn decide_and_execute(
             Carried::Wait(plan) => first = Some(plan),
         }
     }
-    let mut guest_request = guest_request(state, &handler, &parts, target);
+    let mut guest_request = guest_request(state, &handler, &parts, target, load_permille);
     if chain.is_some() {
         filters::prepare(&mut guest_request);
     }
@@ -207,16 +212,19 @@ enum Carried {
     Wait(abi::WaitPlan),
 }
 
-/// Carries out a remembered (or just remembered) decision of `deployment`.
+/// Carries out a remembered (or just remembered) decision of `deployment`, warming `prefetch` after a serve:
+/// the hint of the request being answered (a replay carries none: the next object is what this player
+/// announced, never what the request that was remembered announced).
 async fn carry_out(
     state: &Arc<AppState>,
     deployment: &Deployment,
     entry: &Entry,
     is_head: bool,
+    prefetch: &[String],
 ) -> Carried {
     match &entry.replay {
         Replay::Respond(prepared) => Carried::Done(prepared.response(is_head)),
-        Replay::Serve { serving, prefetch } => {
+        Replay::Serve { serving } => {
             match outcome::serve(state.storage.as_ref(), serving, is_head).await {
                 Served::Response(response) => {
                     let warm = prefetch
@@ -234,13 +242,14 @@ async fn carry_out(
     }
 }
 
-/// The request head as `handler` sees it: the canonical path of the target, and only the settings the
-/// guest owns.
+/// The request head as `handler` sees it: the canonical path of the target, only the settings the guest
+/// owns, and the load the request arrived under.
 fn guest_request(
     state: &AppState,
     handler: &Handler,
     parts: &Parts,
     target: &Target,
+    load_permille: u16,
 ) -> abi::Request {
     abi::Request {
         method: parts.method.as_str().to_owned(),
@@ -263,7 +272,7 @@ fn guest_request(
         },
         settings: (*handler.settings).clone(),
         now_ms: decision_cache::now_ms(),
-        load_permille: state.load.permille(),
+        load_permille,
     }
 }
 
@@ -312,22 +321,28 @@ async fn run_decisions(
                 }
                 None => match Box::pin(decide()).await {
                     Ok(decided) => {
-                        let remembered =
-                            asked
-                                .filter(|_| guest_request.waited_ms == 0)
-                                .and_then(|asked| {
-                                    state.decisions.remember(
-                                        asked,
-                                        &decided,
-                                        guest_request.now_ms,
-                                        state.storage.as_ref(),
-                                    )
-                                });
-                        if let Some(entry) = remembered
-                            && outcome_key(&decided.decision.outcome)
-                                .is_none_or(|key| within(deployment.namespace.as_deref(), key))
-                        {
-                            match Box::pin(carry_out(state, deployment, &entry, is_head)).await {
+                        // An outcome outside the guest's namespace is refused below and never
+                        // remembered: a replay is not checked again.
+                        let inside = outcome_key(&decided.decision.outcome)
+                            .is_none_or(|key| within(deployment.namespace.as_deref(), key));
+                        let remembered = asked
+                            .filter(|_| inside && guest_request.waited_ms == 0)
+                            .and_then(|asked| {
+                                state.decisions.remember(
+                                    asked,
+                                    &decided,
+                                    guest_request.now_ms,
+                                    state.storage.as_ref(),
+                                )
+                            });
+                        if let Some(entry) = remembered {
+                            let prefetch = match &decided.decision.outcome {
+                                abi::Outcome::Serve(plan) => plan.prefetch.as_slice(),
+                                _ => &[],
+                            };
+                            match Box::pin(carry_out(state, deployment, &entry, is_head, prefetch))
+                                .await
+                            {
                                 Carried::Done(response) => return response,
                                 Carried::Stale => {
                                     if let Some(asked) = asked {

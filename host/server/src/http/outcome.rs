@@ -88,7 +88,7 @@ impl Prepared {
         response
     }
 
-    /// Bytes it holds, for the decision cache's budget.
+    /// Bytes it holds on the heap, for the decision cache's budget.
     pub fn weight(&self) -> usize {
         self.body.len() + headers_weight(&self.headers)
     }
@@ -125,7 +125,7 @@ impl Serving {
         })
     }
 
-    /// Bytes it holds, for the decision cache's budget.
+    /// Bytes it holds on the heap, for the decision cache's budget.
     pub fn weight(&self) -> usize {
         self.key.len() + self.etag.len() + headers_weight(&self.headers)
     }
@@ -138,11 +138,17 @@ impl Serving {
     }
 }
 
+/// Bytes a header map holds: its tables (hyper's `HeaderMap` reserves a bucket of name, value, hash and
+/// links, and an index, per slot of its capacity, used or not) and each name and value on the heap.
 fn headers_weight(headers: &HeaderMap) -> usize {
-    headers
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 32)
-        .sum()
+    const BUCKET: usize =
+        std::mem::size_of::<HeaderName>() + std::mem::size_of::<HeaderValue>() + 24;
+    const INDEX: usize = 8;
+    headers.capacity() * (BUCKET + INDEX)
+        + headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum::<usize>()
 }
 
 /// Streams the object `serving` names, from memory or disk.

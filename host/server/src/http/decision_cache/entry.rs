@@ -15,11 +15,10 @@ pub enum Replay {
     /// The guest's response, whole.
     Respond(Prepared),
     /// Stream the object the plan names, as it is now (a changed object makes the request decide again).
+    /// Its prefetch hint is not kept: it is what one player announced.
     Serve {
         /// The object, version, range and response head.
         serving: Serving,
-        /// The prefetch hint of the request it was decided for.
-        prefetch: Vec<String>,
     },
     /// Park on a key, then ask the guest.
     Wait(abi::WaitPlan),
@@ -33,10 +32,9 @@ impl Replay {
             abi::Outcome::Respond(response) => {
                 Prepared::new(response.clone()).ok().map(Replay::Respond)
             }
-            abi::Outcome::Serve(plan) => Serving::new(plan).ok().map(|serving| Replay::Serve {
-                serving,
-                prefetch: plan.prefetch.clone(),
-            }),
+            abi::Outcome::Serve(plan) => Serving::new(plan)
+                .ok()
+                .map(|serving| Replay::Serve { serving }),
             abi::Outcome::Wait(plan) => Some(Replay::Wait(plan.clone())),
             abi::Outcome::Store(_) | abi::Outcome::Delete(_) => None,
         }
@@ -45,10 +43,8 @@ impl Replay {
     fn weight(&self) -> usize {
         match self {
             Replay::Respond(prepared) => prepared.weight(),
-            Replay::Serve { serving, prefetch } => {
-                serving.weight() + prefetch.iter().map(String::len).sum::<usize>()
-            }
-            Replay::Wait(plan) => plan.key.len() + 64,
+            Replay::Serve { serving } => serving.weight(),
+            Replay::Wait(plan) => plan.key.len() + plan.unless_etag.as_ref().map_or(0, String::len),
         }
     }
 }
@@ -67,7 +63,8 @@ pub struct Entry {
 
 impl Entry {
     /// A decision made at `now_ms` (the request's clock) that holds `max_age_ms` at most.
-    pub fn new(replay: Replay, reads: ReadSet, now_ms: u64, max_age_ms: u32) -> Entry {
+    pub fn new(replay: Replay, mut reads: ReadSet, now_ms: u64, max_age_ms: u32) -> Entry {
+        reads.compact();
         let lifetime = now_ms.saturating_add(u64::from(max_age_ms));
         let until_ms = reads
             .expires_at()
@@ -95,6 +92,8 @@ impl Entry {
 
     /// Bytes it holds, for the cache's budget.
     pub fn weight(&self) -> usize {
-        self.replay.weight() + self.reads.len() * 16 + 96
+        // Its own size (the replay's inline part included), the `Arc`'s two counters, what it holds on the
+        // heap.
+        std::mem::size_of::<Entry>() + 16 + self.replay.weight() + self.reads.weight()
     }
 }

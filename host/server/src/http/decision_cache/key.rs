@@ -1,7 +1,8 @@
 //! The key a remembered decision is found by: which guest set, method and object (the *primary* key, known
 //! before any decision), then the values of the request parts the guest's hint named (known only once a
 //! decision for that object said which parts matter: the *spec*). Like HTTP's `Vary`, one spec per object;
-//! a later decision with another spec replaces it.
+//! a later decision with another spec replaces it. Specs and decisions share one cache ([`Key`]), so one
+//! budget and one eviction policy weigh them against each other.
 
 use std::hash::{Hash, Hasher};
 
@@ -76,21 +77,52 @@ impl Primary {
             key: &self.key,
         }
     }
+}
+
+/// What the cache holds an item under: the spec of an object, or one decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    /// The spec the last decision for an object gave.
+    Spec(Primary),
+    /// A decision.
+    Decision(EntryKey),
+}
+
+/// A [`Key`] borrowed from a request, to look an item up without copying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyRef<'a> {
+    /// See [`Key::Spec`].
+    Spec(PrimaryRef<'a>),
+    /// See [`Key::Decision`].
+    Decision(EntryKeyRef<'a>),
+}
+
+impl Key {
+    fn borrowed(&self) -> KeyRef<'_> {
+        match self {
+            Key::Spec(primary) => KeyRef::Spec(primary.borrowed()),
+            Key::Decision(key) => KeyRef::Decision(key.borrowed()),
+        }
+    }
 
     /// Bytes it holds, for the cache's budget.
     pub fn weight(&self) -> usize {
-        self.key.len() + 32
+        let heap = match self {
+            Key::Spec(primary) => primary.key.len(),
+            Key::Decision(key) => key.primary.key.len() + key.parts.len(),
+        };
+        std::mem::size_of::<Key>() + heap
     }
 }
 
-impl Hash for Primary {
+impl Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.borrowed().hash(state);
     }
 }
 
-impl Equivalent<Primary> for PrimaryRef<'_> {
-    fn equivalent(&self, key: &Primary) -> bool {
+impl Equivalent<Key> for KeyRef<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
         *self == key.borrowed()
     }
 }
@@ -103,14 +135,17 @@ pub struct Spec {
     load_threshold_permille: Option<u16>,
 }
 
-/// The full key of a remembered decision: its primary key and the values of its spec's parts.
+/// The full key of a remembered decision: its primary key, the spec it was decided under and the values of
+/// the spec's parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryKey {
     primary: Primary,
-    /// The selected query pairs, then each named header's values; `0x00` ends a part, `0x01` a value
-    /// (neither can occur in a URI or a header value).
+    /// The spec's parts and their values, each length-prefixed (see [`Spec::parts`]): two requests have the
+    /// same bytes only if they agree on every part of the same spec.
     parts: Box<[u8]>,
-    /// Whether the load is at or above the spec's threshold.
+    /// The spec's load threshold.
+    threshold: Option<u16>,
+    /// Whether the load is at or above it.
     loaded: bool,
 }
 
@@ -119,33 +154,18 @@ pub struct EntryKey {
 pub struct EntryKeyRef<'a> {
     primary: PrimaryRef<'a>,
     parts: &'a [u8],
+    threshold: Option<u16>,
     loaded: bool,
 }
 
 impl EntryKey {
-    /// Bytes it holds, for the cache's budget.
-    pub fn weight(&self) -> usize {
-        self.primary.weight() + self.parts.len()
-    }
-
     fn borrowed(&self) -> EntryKeyRef<'_> {
         EntryKeyRef {
             primary: self.primary.borrowed(),
             parts: &self.parts,
+            threshold: self.threshold,
             loaded: self.loaded,
         }
-    }
-}
-
-impl Hash for EntryKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.borrowed().hash(state);
-    }
-}
-
-impl Equivalent<EntryKey> for EntryKeyRef<'_> {
-    fn equivalent(&self, key: &EntryKey) -> bool {
-        *self == key.borrowed()
     }
 }
 
@@ -153,6 +173,7 @@ impl Equivalent<EntryKey> for EntryKeyRef<'_> {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Parts {
     bytes: Vec<u8>,
+    threshold: Option<u16>,
     loaded: bool,
 }
 
@@ -162,23 +183,32 @@ impl Parts {
         EntryKeyRef {
             primary,
             parts: &self.bytes,
+            threshold: self.threshold,
             loaded: self.loaded,
         }
     }
 }
+
+/// Tags of the query part in [`Spec::parts`].
+const QUERY_NONE: u8 = 0;
+const QUERY_ALL: u8 = 1;
+const QUERY_ONLY: u8 = 2;
 
 impl Spec {
     /// The spec a guest's hint gives; header names HTTP cannot carry cannot be sent, so they are absent
     /// from every request and are left out.
     pub fn new(reuse: &Reuse) -> Spec {
         let query = match &reuse.query {
-            QueryParts::Only(names) => QueryParts::Only(
-                names
+            QueryParts::Only(names) => {
+                let mut names: Vec<String> = names
                     .iter()
                     .filter(|name| !is_cmcd_param(name))
                     .cloned()
-                    .collect(),
-            ),
+                    .collect();
+                names.sort();
+                names.dedup();
+                QueryParts::Only(names)
+            }
             other => other.clone(),
         };
         let mut headers: Vec<HeaderName> = reuse
@@ -187,6 +217,7 @@ impl Spec {
             .filter(|name| !name.to_ascii_lowercase().starts_with(CMCD_HEADERS))
             .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
             .collect();
+        headers.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         headers.dedup();
         Spec {
             query,
@@ -201,41 +232,56 @@ impl Spec {
         EntryKey {
             primary: Primary::of(asked),
             parts: parts.bytes.into_boxed_slice(),
+            threshold: parts.threshold,
             loaded: parts.loaded,
         }
     }
 
-    /// The values of `asked`'s parts this spec names.
+    /// The values of `asked`'s parts this spec names, with the spec itself: the query's kind (and the names
+    /// of `only`), then the selected query pairs; each header's name, then its values. Every name, pair and
+    /// value is length-prefixed and every list counted, so no two different specs or values give the same
+    /// bytes whatever the guest named or the client sent.
     pub fn parts(&self, asked: &Asked<'_>) -> Parts {
-        let mut parts = Vec::with_capacity(asked.query.len() + 16);
+        let mut bytes = Vec::with_capacity(asked.query.len() + 64);
         match &self.query {
-            QueryParts::None => {}
+            QueryParts::None => bytes.push(QUERY_NONE),
             QueryParts::All => {
-                for pair in pairs(asked.query).filter(|pair| !is_cmcd_param(name_of(pair))) {
-                    parts.extend_from_slice(pair.as_bytes());
-                    parts.push(0x01);
-                }
+                bytes.push(QUERY_ALL);
+                // Empty pairs are kept: a guest may read the query string as it is.
+                fields(
+                    &mut bytes,
+                    asked
+                        .query
+                        .split('&')
+                        .filter(|pair| !is_cmcd_param(name_of(pair)))
+                        .map(str::as_bytes),
+                );
             }
             QueryParts::Only(names) => {
-                for pair in pairs(asked.query).filter(|pair| {
-                    let name = name_of(pair);
-                    names.iter().any(|wanted| decoded(name) == wanted.as_str())
-                }) {
-                    parts.extend_from_slice(pair.as_bytes());
-                    parts.push(0x01);
-                }
+                bytes.push(QUERY_ONLY);
+                fields(&mut bytes, names.iter().map(String::as_bytes));
+                fields(
+                    &mut bytes,
+                    pairs(asked.query)
+                        .filter(|pair| {
+                            let name = name_of(pair);
+                            names.iter().any(|wanted| may_name(name, wanted))
+                        })
+                        .map(str::as_bytes),
+                );
             }
         }
-        parts.push(0x00);
+        length(&mut bytes, self.headers.len());
         for name in &self.headers {
-            for value in asked.headers.get_all(name) {
-                parts.extend_from_slice(value.as_bytes());
-                parts.push(0x01);
-            }
-            parts.push(0x00);
+            field(&mut bytes, name.as_str().as_bytes());
+            fields(
+                &mut bytes,
+                asked.headers.get_all(name).iter().map(|v| v.as_bytes()),
+            );
         }
         Parts {
-            bytes: parts,
+            bytes,
+            threshold: self.load_threshold_permille,
             loaded: self
                 .load_threshold_permille
                 .is_some_and(|threshold| asked.load_permille >= threshold),
@@ -245,17 +291,51 @@ impl Spec {
     /// Bytes it holds, for the cache's budget.
     pub fn weight(&self) -> usize {
         let query = match &self.query {
-            QueryParts::Only(names) => names.iter().map(String::len).sum(),
+            QueryParts::Only(names) => names
+                .iter()
+                .map(|name| std::mem::size_of::<String>() + name.len())
+                .sum(),
             QueryParts::None | QueryParts::All => 0,
         };
-        query
+        std::mem::size_of::<Spec>()
+            + query
             + self
                 .headers
                 .iter()
-                .map(|h| h.as_str().len() + 24)
+                .map(|h| std::mem::size_of::<HeaderName>() + h.as_str().len())
                 .sum::<usize>()
-            + 64
     }
+}
+
+/// Appends `n` as LEB128.
+fn length(out: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let low = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(low);
+            return;
+        }
+        out.push(low | 0x80);
+    }
+}
+
+/// Appends `bytes`, length first.
+fn field(out: &mut Vec<u8>, bytes: &[u8]) {
+    length(out, bytes.len());
+    out.extend_from_slice(bytes);
+}
+
+/// Appends how many `items` there are (4 bytes), then each as a [`field`].
+fn fields<'a>(out: &mut Vec<u8>, items: impl Iterator<Item = &'a [u8]>) {
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    let mut count: u32 = 0;
+    for item in items {
+        field(out, item);
+        count = count.saturating_add(1);
+    }
+    out[at..at + 4].copy_from_slice(&count.to_le_bytes());
 }
 
 /// The `name=value` pairs of a query string, empty ones skipped.
@@ -270,6 +350,16 @@ fn name_of(pair: &str) -> &str {
 /// A parameter name as a guest reads it: percent-decoded.
 fn decoded(name: &str) -> std::borrow::Cow<'_, str> {
     percent_decode_str(name).decode_utf8_lossy()
+}
+
+/// Whether a guest that asked for parameter `wanted` may read the pair named `name` as it: by the name as
+/// sent, percent-decoded, or form-decoded (`+` as a space), in any ASCII case. Guests parse queries in
+/// different ways; a pair kept needlessly only splits a key, a pair left out would replay an answer decided
+/// for another value.
+fn may_name(name: &str, wanted: &str) -> bool {
+    name.eq_ignore_ascii_case(wanted)
+        || decoded(name).eq_ignore_ascii_case(wanted)
+        || (name.contains('+') && decoded(&name.replace('+', " ")).eq_ignore_ascii_case(wanted))
 }
 
 /// Whether a query parameter name is CMCD's, however it is spelled or escaped.
@@ -370,6 +460,91 @@ mod tests {
                 0
             ),
             base
+        );
+    }
+
+    #[test]
+    fn keys_under_different_specs_never_meet() {
+        // A decision for a request without If-None-Match (whatever its Range) must not answer a request
+        // without Range (whatever its If-None-Match) that a later spec looks up: the values alone agree.
+        let by_inm = Spec::new(&reuse(QueryParts::All, &["if-none-match"], None));
+        let by_range = Spec::new(&reuse(QueryParts::All, &["range"], None));
+        assert_ne!(
+            key_of(&by_inm, "", &[("range", "bytes=0-1")], 0),
+            key_of(&by_range, "", &[("if-none-match", "\"e\"")], 0)
+        );
+        // Nor the same value under two header names.
+        assert_ne!(
+            key_of(&by_inm, "", &[("if-none-match", "x")], 0),
+            key_of(&by_range, "", &[("range", "x")], 0)
+        );
+        // Nor decisions split at two thresholds (load 850: below 900, at or above 800).
+        let at_800 = Spec::new(&reuse(QueryParts::None, &[], Some(800)));
+        let at_900 = Spec::new(&reuse(QueryParts::None, &[], Some(900)));
+        let unloaded = Spec::new(&reuse(QueryParts::None, &[], None));
+        assert_ne!(key_of(&at_800, "", &[], 700), key_of(&at_900, "", &[], 850));
+        assert_ne!(key_of(&unloaded, "", &[], 0), key_of(&at_800, "", &[], 0));
+        // Nor the query kinds, nor values that would run into each other without their lengths.
+        let none = Spec::new(&reuse(QueryParts::None, &[], None));
+        let all = Spec::new(&reuse(QueryParts::All, &[], None));
+        assert_ne!(key_of(&none, "", &[], 0), key_of(&all, "", &[], 0));
+        let two = Spec::new(&reuse(QueryParts::All, &["a", "b"], None));
+        assert_ne!(
+            key_of(&two, "", &[("a", "x"), ("b", "y")], 0),
+            key_of(&two, "", &[("a", "x"), ("a", "y")], 0)
+        );
+    }
+
+    #[test]
+    fn only_keeps_every_pair_a_guest_may_read_under_the_name() {
+        let spec = Spec::new(&reuse(
+            QueryParts::Only(vec!["aws.manifestfilter".into(), "a b".into()]),
+            &[],
+            None,
+        ));
+        let plain = key_of(&spec, "aws.manifestfilter=v1", &[], 0);
+        for query in [
+            "AWS.ManifestFilter=v1",
+            "aws%2Emanifestfilter=v1",
+            "%61ws.manifestfilter=v1",
+        ] {
+            assert_ne!(
+                key_of(&spec, query, &[], 0),
+                key_of(&spec, "", &[], 0),
+                "{query}"
+            );
+            assert_ne!(
+                key_of(&spec, query, &[], 0),
+                key_of(&spec, &query.replace("v1", "v2"), &[], 0),
+                "{query}"
+            );
+        }
+        assert_ne!(plain, key_of(&spec, "aws.manifestfilter=v2", &[], 0));
+        for query in ["a+b=1", "a%20b=1", "A+B=1"] {
+            assert_ne!(
+                key_of(&spec, query, &[], 0),
+                key_of(&spec, &query.replace('1', "2"), &[], 0),
+                "{query}"
+            );
+        }
+        // Parameters it did not name still do not split the key.
+        assert_eq!(key_of(&spec, "aws.manifestfilter=v1&x=1", &[], 0), plain);
+    }
+
+    #[test]
+    fn all_keeps_the_query_as_sent_but_cmcd() {
+        let all = Spec::new(&reuse(QueryParts::All, &[], None));
+        assert_ne!(
+            key_of(&all, "a=1&&b=2", &[], 0),
+            key_of(&all, "a=1&b=2", &[], 0)
+        );
+        assert_ne!(
+            key_of(&all, "a=1&b=2", &[], 0),
+            key_of(&all, "b=2&a=1", &[], 0)
+        );
+        assert_eq!(
+            key_of(&all, "a=1&cmcd=x", &[], 0),
+            key_of(&all, "a=1&CMCD=y", &[], 0)
         );
     }
 
