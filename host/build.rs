@@ -1,5 +1,6 @@
 //! Builds the default handler guest (`guest/origin`) for `wasm32-wasip2` and leaves it in `OUT_DIR`, so the
-//! `strata` binary embeds it and runs with no other file.
+//! `strata` binary embeds it and runs with no other file; and reads the wasmtime version locked in
+//! `Cargo.lock` into `STRATA_WASMTIME_VERSION` for `strata --version`.
 //!
 //! The nested cargo uses its own target folder: the outer build holds the lock on the workspace's.
 
@@ -30,6 +31,11 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={watched}");
     }
+
+    let lock = std::fs::read_to_string(workspace.join("Cargo.lock"))
+        .unwrap_or_else(|e| panic!("cannot read Cargo.lock: {e}"));
+    let wasmtime = locked_version(&lock, "wasmtime");
+    println!("cargo:rustc-env=STRATA_WASMTIME_VERSION={wasmtime}");
 
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
@@ -63,4 +69,30 @@ fn main() {
     let built = target_dir.join(TARGET).join("release").join(GUEST_ARTIFACT);
     std::fs::copy(&built, out_dir.join(GUEST_ARTIFACT))
         .unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
+}
+
+/// The one version of `package` in `Cargo.lock` (each `[[package]]` entry has `name` then `version` on the
+/// next line). Two versions would make `--version` ambiguous, so they stop the build.
+fn locked_version(lock: &str, package: &str) -> String {
+    let name = format!("name = \"{package}\"");
+    let mut versions: Vec<&str> = Vec::new();
+    let mut lines = lock.lines().map(str::trim);
+    while let Some(line) = lines.next() {
+        if line != name {
+            continue;
+        }
+        let version = lines
+            .next()
+            .and_then(|l| l.strip_prefix("version = \""))
+            .and_then(|l| l.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("Cargo.lock: {package} has no version line after its name"));
+        versions.push(version);
+    }
+    match versions.as_slice() {
+        [one] => (*one).to_owned(),
+        [] => panic!("Cargo.lock has no {package} package"),
+        many => panic!(
+            "Cargo.lock has several {package} versions ({many:?}): say which one strata --version names"
+        ),
+    }
 }

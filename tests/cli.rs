@@ -1,9 +1,12 @@
 //! `strata serve` command line: sizes with units are accepted, bad flags and bad configs exit
-//! non-zero with a message naming the problem, quickly.
+//! non-zero with a message naming the problem, quickly. `strata check-config` says the same without
+//! starting; `strata --version` names the guest ABI versions and the wasmtime it runs; SIGHUP never stops
+//! a plain (non-TLS) origin.
 
 mod common;
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
 use common::{Strata, run_with_timeout, strata_bin};
@@ -50,6 +53,11 @@ fn sizes_accept_units_and_plain_bytes() {
         "--guest-memory-bytes",
         "16MiB",
     ]);
+    assert_healthy(&s);
+}
+
+/// `GET /_strata/health` answers 200.
+fn assert_healthy(s: &Strata) {
     let resp = s
         .http()
         .get(s.url("/_strata/health"))
@@ -161,4 +169,196 @@ fn logs_to_a_file_carry_no_colour_and_json_logs_are_json() {
             serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
         assert!(parsed["level"].is_string(), "{line}");
     }
+}
+
+/// Runs `strata check-config FILE`, bounded by [`EXIT_TIMEOUT`].
+fn check_config(file: &Path) -> (ExitStatus, String, String) {
+    let mut cmd = Command::new(strata_bin());
+    cmd.arg("check-config").arg(file);
+    run_with_timeout(cmd, EXIT_TIMEOUT)
+}
+
+/// Writes `config` to `<dir>/strata.toml` and checks it expecting exit status 1 and a stderr naming each
+/// of `mentions` (case-insensitive), each on a line of its own; returns stderr.
+fn assert_invalid(dir: &Path, config: &str, mentions: &[&str]) -> String {
+    let path = dir.join("strata.toml");
+    std::fs::write(&path, config).expect("write config");
+    assert_check_fails(&path, mentions)
+}
+
+/// Checks `path` expecting exit status 1, nothing on stdout, and each of `mentions` on stderr.
+fn assert_check_fails(path: &Path, mentions: &[&str]) -> String {
+    let (status, stdout, stderr) = check_config(path);
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "check-config of {} must exit 1; it exited {status}\nstdout: {stdout}\nstderr: {stderr}",
+        path.display()
+    );
+    assert!(
+        stdout.is_empty(),
+        "nothing on stdout when invalid: {stdout}"
+    );
+    let lower = stderr.to_ascii_lowercase();
+    for m in mentions {
+        assert!(
+            lower
+                .lines()
+                .any(|line| line.contains(&m.to_ascii_lowercase())),
+            "stderr of check-config {} must mention {m:?}:\n{stderr}",
+            path.display()
+        );
+    }
+    stderr
+}
+
+#[test]
+fn the_example_config_checks_valid() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../strata.example.toml");
+    let (status, stdout, stderr) = check_config(&example);
+    assert!(status.success(), "{status}\n{stderr}");
+    assert_eq!(
+        stdout,
+        format!("configuration {} is valid\n", example.display()),
+        "one line on stdout"
+    );
+}
+
+#[test]
+fn check_config_names_each_kind_of_invalid_input() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("missing.toml");
+    assert_check_fails(&missing, &["cannot read config file", "missing.toml"]);
+    assert_invalid(
+        dir.path(),
+        "this is = = not toml [\n",
+        &["invalid config file", "strata.toml"],
+    );
+    assert_invalid(dir.path(), "listne = \"127.0.0.1:1\"\n", &["listne"]);
+    assert_invalid(dir.path(), "[admin]\ntoken = \"\"\n", &["admin.token"]);
+    // Every problem is named, one line each, not only the first.
+    let stderr = assert_invalid(
+        dir.path(),
+        "max_object_bytes = 0\n[admin]\ntoken = \" \"\n[[guest.signing]]\nprefix = \"premium/\"\nkey = \"\"\n",
+        &[
+            "max_object_bytes",
+            "admin.token",
+            "guest.signing[0].key",
+            "3 problems",
+        ],
+    );
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.contains("invalid setting"))
+            .count(),
+        3,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_config_reads_tls_files_and_the_handler() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = tls_files(dir.path(), "a-");
+    let (_, other_key) = tls_files(dir.path(), "b-");
+    let handler = strata_test_guests::VERSION_ONE;
+    let data = dir.path().join("not-created");
+    let valid = format!(
+        "data_dir = {data:?}\n[tls]\ncert = {cert:?}\nkey = {key:?}\n[guest]\nhandler = {handler:?}\n"
+    );
+    let path = dir.path().join("valid.toml");
+    std::fs::write(&path, &valid).expect("write config");
+    let (status, stdout, stderr) = check_config(&path);
+    assert!(status.success(), "{status}\n{stderr}");
+    assert_eq!(
+        stdout,
+        format!("configuration {} is valid\n", path.display())
+    );
+    assert!(
+        stderr.contains("not compiled or linked"),
+        "say what was not checked: {stderr}"
+    );
+    assert!(!data.exists(), "check-config must create nothing");
+
+    let mismatched = valid.replace(&key, &other_key);
+    assert_invalid(dir.path(), &mismatched, &["does not match", &other_key]);
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.to_str().expect("utf-8 path");
+    assert_invalid(
+        dir.path(),
+        &valid.replace(&cert, missing),
+        &["cannot read TLS certificate", missing],
+    );
+    for (wasm, mentions) in [
+        (missing, ["cannot read handler", missing]),
+        (
+            cert.as_str(),
+            ["not a WebAssembly component", cert.as_str()],
+        ),
+        (
+            strata_test_guests::FILTER_VARIANT_CAP,
+            ["strata:origin/manifest-filter", "guest.handler"],
+        ),
+        (
+            strata_test_guests::FUTURE_ABI,
+            ["does not run", "guest.handler"],
+        ),
+    ] {
+        assert_invalid(dir.path(), &valid.replace(handler, wasm), &mentions);
+    }
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").expect("write file");
+    let file = file.to_str().expect("utf-8 path");
+    assert_invalid(
+        dir.path(),
+        &format!("data_dir = {file:?}\n"),
+        &["data_dir", "not a folder"],
+    );
+}
+
+#[test]
+fn version_names_the_abi_versions_and_wasmtime() {
+    let mut cmd = Command::new(strata_bin());
+    cmd.arg("--version");
+    let (status, stdout, stderr) = run_with_timeout(cmd, EXIT_TIMEOUT);
+    assert!(status.success(), "{status}\n{stderr}");
+    let lock = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock"))
+        .expect("read Cargo.lock");
+    let lock: toml::Table = toml::from_str(&lock).expect("Cargo.lock is TOML");
+    let wasmtime: Vec<&str> = lock["package"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter(|p| p["name"].as_str() == Some("wasmtime"))
+        .filter_map(|p| p["version"].as_str())
+        .collect();
+    assert_eq!(
+        wasmtime.len(),
+        1,
+        "one wasmtime in Cargo.lock: {wasmtime:?}"
+    );
+    let abis: Vec<String> = strata_runtime::ABI_VERSIONS
+        .iter()
+        .map(|v| format!("strata:origin@{v}"))
+        .collect();
+    assert_eq!(
+        stdout.trim_end(),
+        format!(
+            "strata {} (guest ABI {}; wasmtime {})",
+            env!("CARGO_PKG_VERSION"),
+            abis.join(", "),
+            wasmtime[0]
+        )
+    );
+}
+
+#[test]
+fn sighup_without_tls_keeps_serving() {
+    let s = Strata::start(&[]);
+    s.signal("HUP");
+    common::poll_until(Duration::from_secs(10), "the SIGHUP is logged", || {
+        s.stderr().contains("no TLS certificate to reload")
+    });
+    assert_healthy(&s);
 }

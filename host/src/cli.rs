@@ -13,7 +13,7 @@ use crate::config::{Config, ConfigError};
 
 /// A WebAssembly-programmable origin for HLS and DASH.
 #[derive(Debug, Parser)]
-#[command(name = "strata", version, about)]
+#[command(name = "strata", version = crate::version::line(), about)]
 pub struct Cli {
     /// How log lines on stderr are written: `text` (colours only on a terminal) or `json` (one object a
     /// line, for log collectors).
@@ -41,6 +41,16 @@ pub enum Command {
     /// Manage the guests of a running origin through its admin API.
     #[command(subcommand)]
     Guest(crate::guest_cli::GuestCommand),
+    /// Check a config file as `serve --config FILE` would, without starting: exit 0 when valid, 1 with
+    /// every problem on stderr.
+    CheckConfig(CheckConfigArgs),
+}
+
+/// Arguments of `strata check-config`.
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The TOML config file to check.
+    pub file: PathBuf,
 }
 
 /// Flags of `strata serve`; each overrides the config file, which overrides the embedded defaults.

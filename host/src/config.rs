@@ -126,43 +126,73 @@ impl Config {
     /// # Errors
     /// `Invalid` naming the first key at fault.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &str, reason: &str| Err(InvalidSetting::new(key, reason).into());
+        match self.problems().into_iter().next() {
+            Some(problem) => Err(problem.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Every check of [`Config::validate`] that fails, in its order: the first key at fault in each
+    /// section (a section's own check stops at its first), then what spans them.
+    pub fn problems(&self) -> Vec<InvalidSetting> {
+        let mut checks = vec![
+            self.check_sizes(),
+            self.check_data_dir(),
+            self.http.validate(),
+            self.guest.validate(),
+            self.admin.validate(),
+            self.auth.validate(),
+            validate_filters(&self.filters),
+        ];
+        checks.extend(self.cluster.as_ref().map(ClusterConfig::validate));
+        checks.extend(
+            self.plugins
+                .iter()
+                .map(|(name, plugin)| plugin.validate(name)),
+        );
+        checks.push(
+            Rules::compile(&self.storage)
+                .map(drop)
+                .map_err(|e| InvalidSetting::new("storage.rules", &e.to_string())),
+        );
+        checks.push(self.check_public_listener());
+        checks.into_iter().filter_map(Result::err).collect()
+    }
+
+    /// `max_object_bytes` and `upload_memory_bytes`.
+    fn check_sizes(&self) -> Result<(), InvalidSetting> {
         if self.max_object_bytes.as_u64() == 0 {
-            return invalid("max_object_bytes", "must be above 0");
+            return Err(InvalidSetting::new("max_object_bytes", "must be above 0"));
         }
         if self.upload_memory_bytes.as_u64() < self.max_object_bytes.as_u64().saturating_mul(2) {
-            return invalid(
+            return Err(InvalidSetting::new(
                 "upload_memory_bytes",
                 "must be at least twice max_object_bytes, so one upload alone always fits (its hot \
                  copy and the chunks kept for its readers)",
-            );
+            ));
         }
+        Ok(())
+    }
+
+    /// `data_dir` names a folder.
+    fn check_data_dir(&self) -> Result<(), InvalidSetting> {
         if self.data_dir.as_os_str().is_empty() {
-            return invalid("data_dir", "must name a folder");
+            return Err(InvalidSetting::new("data_dir", "must name a folder"));
         }
-        self.http.validate()?;
-        self.guest.validate()?;
-        self.admin.validate()?;
-        self.auth.validate()?;
-        validate_filters(&self.filters)?;
-        if let Some(cluster) = &self.cluster {
-            cluster.validate()?;
-        }
-        for (name, plugin) in &self.plugins {
-            plugin.validate(name)?;
-        }
-        if let Err(e) = Rules::compile(&self.storage) {
-            return invalid("storage.rules", &e.to_string());
-        }
+        Ok(())
+    }
+
+    /// A listener other clients can reach needs ingest credentials.
+    fn check_public_listener(&self) -> Result<(), InvalidSetting> {
         if !self.listen.ip().is_loopback() && self.auth.ingest.is_empty() {
-            return invalid(
+            return Err(InvalidSetting::new(
                 "auth.ingest",
                 &format!(
                     "listening on {}, which is not a loopback address, needs ingest credentials: add an \
                      [[auth.ingest]] rule (pattern = \"**\", bearer = [\"...\"]) to the config",
                     self.listen
                 ),
-            );
+            ));
         }
         Ok(())
     }
@@ -323,6 +353,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("[[guest.signing]]"), "{error}");
+    }
+
+    #[test]
+    fn problems_name_every_section_at_fault_in_order() {
+        let config = Config::from_toml(
+            "listen = \"0.0.0.0:8080\"\nmax_object_bytes = 0\n[admin]\ntoken = \"\"",
+        )
+        .unwrap();
+        let keys: Vec<String> = config.problems().into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["max_object_bytes", "admin.token", "auth.ingest"]);
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::Invalid(InvalidSetting { key, .. })) if key == "max_object_bytes"
+        ));
+        assert!(Config::default().problems().is_empty());
     }
 
     #[test]

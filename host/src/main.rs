@@ -1,13 +1,16 @@
 //! The `strata` binary: parse the command line, set up logging, run. It assembles the crates (`serve`),
-//! reads the configuration (`config`, `cli`) and drives a running origin's admin API (`guest_cli`).
+//! reads the configuration (`config`, `cli`), checks it without starting (`check_config`), says what it runs
+//! (`version`) and drives a running origin's admin API (`guest_cli`).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+mod check_config;
 mod cli;
 mod config;
 mod guest_cli;
 mod serve;
+mod version;
 
 use clap::Parser;
 use cli::{Cli, Command, LogFormat};
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
             Err(e) => Err(e.into()),
         },
         Command::Guest(command) => guest_cli::run(command),
+        Command::CheckConfig(args) => return check_config::run(&args.file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -31,9 +31,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .as_ref()
         .map(Certificates::acceptor)
         .transpose()?;
-    if let Some(certificates) = certificates {
-        tokio::spawn(reload_on_hangup(certificates));
-    }
+    tokio::spawn(reload_on_hangup(certificates));
     let metrics =
         strata_server::metrics::install().context("cannot install the metrics recorder")?;
     let settings = config.tier_settings().context("invalid storage rules")?;
@@ -134,14 +132,21 @@ fn warn_about_open_access(config: &Config) {
 }
 
 /// Reads the certificate and key again on each SIGHUP, as operators signal a renewal; a failed reload is
-/// logged and the previous certificate keeps serving.
-async fn reload_on_hangup(certificates: Arc<Certificates>) {
+/// logged and the previous certificate keeps serving. Without TLS a SIGHUP is logged and changes nothing
+/// (it never stops the origin, so `systemctl reload` is always safe).
+async fn reload_on_hangup(certificates: Option<Arc<Certificates>>) {
     let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
     else {
         tracing::warn!("cannot listen for SIGHUP: TLS certificates reload only on restart");
         return;
     };
     while hangups.recv().await.is_some() {
+        let Some(certificates) = &certificates else {
+            tracing::info!(
+                "SIGHUP: no TLS certificate to reload; nothing else reloads without a restart"
+            );
+            continue;
+        };
         match certificates.reload() {
             Ok(()) => tracing::info!("TLS certificate reloaded"),
             Err(e) => {

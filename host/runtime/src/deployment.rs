@@ -19,7 +19,7 @@ use super::{GuestError, GuestState};
 pub const ABI_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 
 /// The WIT package every guest world belongs to.
-const PACKAGE: &str = "strata:origin";
+pub const WIT_PACKAGE: &str = "strata:origin";
 
 /// Which world a guest implements, fixed by its first deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,12 +152,7 @@ pub fn link(
             .instantiate_pre(component)
             .and_then(v0_1::filter::ManifestFilterPre::new)
             .map(Linked::FilterV0_1),
-        (_, other) => {
-            return Err(invalid(format!(
-                "the component implements {PACKAGE}@{other}, which this host does not run (it runs {})",
-                ABI_VERSIONS.join(" and ")
-            )));
-        }
+        (_, other) => return Err(unknown_version(other)),
     };
     linked.map_err(|e| {
         GuestError::Invalid(e.context(format!(
@@ -170,9 +165,21 @@ pub fn link(
 /// The world and ABI version `component` exports, read from its exported interface names.
 fn implemented(engine: &Engine, component: &Component) -> Result<(GuestKind, String), GuestError> {
     let ty = component.component_type();
-    for (name, _) in ty.exports(engine) {
+    let exports = ty.exports(engine).map(|(name, _)| name);
+    implemented_by_exports(exports).map(|(kind, version)| (kind, version.to_owned()))
+}
+
+/// The world and ABI version named by the first of `exports` (a component's top-level export names) that
+/// is a `strata:origin` world's interface (`strata:origin/handler@0.2.0`).
+///
+/// # Errors
+/// `Invalid` when none is.
+pub(crate) fn implemented_by_exports<'a>(
+    exports: impl IntoIterator<Item = &'a str>,
+) -> Result<(GuestKind, &'a str), GuestError> {
+    for name in exports {
         let Some((interface, version)) = name
-            .strip_prefix(PACKAGE)
+            .strip_prefix(WIT_PACKAGE)
             .and_then(|rest| rest.strip_prefix('/'))
             .and_then(|rest| rest.split_once('@'))
         else {
@@ -180,18 +187,27 @@ fn implemented(engine: &Engine, component: &Component) -> Result<(GuestKind, Str
         };
         for kind in [GuestKind::Handler, GuestKind::Filter] {
             if interface == kind.export() {
-                return Ok((kind, version.to_owned()));
+                return Ok((kind, version));
             }
         }
     }
     Err(invalid(format!(
-        "the component exports neither {PACKAGE}/handler nor {PACKAGE}/filter: it implements neither {} \
+        "the component exports neither {WIT_PACKAGE}/handler nor {WIT_PACKAGE}/filter: it implements neither {} \
          nor {}",
         GuestKind::Handler.world(),
         GuestKind::Filter.world()
     )))
 }
 
-fn invalid(reason: String) -> GuestError {
+/// The refusal of a component built for an ABI version this host does not run.
+pub(crate) fn unknown_version(version: &str) -> GuestError {
+    invalid(format!(
+        "the component implements {WIT_PACKAGE}@{version}, which this host does not run (it runs {})",
+        ABI_VERSIONS.join(" and ")
+    ))
+}
+
+/// A component refused for `reason`.
+pub(crate) fn invalid(reason: String) -> GuestError {
     GuestError::Invalid(wasmtime::Error::msg(reason))
 }

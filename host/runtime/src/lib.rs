@@ -12,6 +12,7 @@ mod convert;
 mod deployment;
 mod filter;
 mod imports;
+mod inspect;
 mod limits;
 mod registry;
 mod settings;
@@ -35,9 +36,10 @@ use deployment::Linkers;
 use limits::{EPOCH_TICK, MemoryLimiter};
 
 pub use config::{GuestConfig, PluginConfig};
-pub use deployment::{ABI_VERSIONS, Deployment, GuestKind, Linked, VersionInfo};
+pub use deployment::{ABI_VERSIONS, Deployment, GuestKind, Linked, VersionInfo, WIT_PACKAGE};
 pub use filter::{FilterContext, FilterLimits};
 pub use imports::within;
+pub use inspect::{Claimed, inspect};
 pub use registry::{DeployError, GuestSummary, Guests, HANDLER, Handler};
 pub use watch::watch;
 
