@@ -8,10 +8,10 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::playlists::{LIVE, MULTIVARIANT};
-use common::{Strata, poll_until};
+use common::{Strata, poll_until, sleep_until_second, unix_now};
 
 /// What a GET answered: status, the headers a test compares, body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,21 +74,6 @@ fn live_with(extra: u32) -> String {
         text.push_str(&format!("#EXTINF:4,\ns{}.ts\n", 13 + i));
     }
     text
-}
-
-/// Waits (by the wall clock, the only way to see it) until Unix second `second` has begun.
-fn sleep_until_second(second: u64) {
-    let at = UNIX_EPOCH + Duration::from_secs(second);
-    if let Ok(left) = at.duration_since(SystemTime::now()) {
-        std::thread::sleep(left + Duration::from_millis(20));
-    }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs()
 }
 
 #[test]
@@ -177,14 +162,10 @@ fn a_ttl_expiry_ends_a_remembered_decision() {
 
 #[test]
 fn a_signed_playlist_is_refused_from_its_expiry() {
-    let dir = tempfile::tempdir().expect("config dir");
-    let config = dir.path().join("strata.toml");
-    std::fs::write(
-        &config,
+    let s = Strata::with_config(
         "[[guest.signing]]\nprefix = \"premium/\"\nkey = \"secret\"\n",
-    )
-    .expect("write config");
-    let s = Strata::start(&["--config", config.to_str().expect("utf-8 path")]);
+        &[],
+    );
     put(&s, "/premium/master.m3u8", MULTIVARIANT, &[]);
     let expires = unix_now() + 2;
     let sig = strata_guest_core::signing::sign(b"secret", "premium/", expires);

@@ -5,27 +5,10 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use common::Strata;
+use common::{Strata, sleep_until_second, unix_now};
 
 /// A live media playlist of one-second segments.
 const LIVE: &str = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:1\n#EXTINF:1,\na.ts\n";
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs()
-}
-
-/// Waits (by the wall clock, the only way to see it) until Unix second `second` has begun.
-fn sleep_until_second(second: u64) {
-    let at = UNIX_EPOCH + Duration::from_secs(second);
-    if let Ok(left) = at.duration_since(SystemTime::now()) {
-        std::thread::sleep(left + Duration::from_millis(20));
-    }
-}
 
 fn put(s: &Strata, path: &str, body: &str) -> u64 {
     let status = s

@@ -746,3 +746,20 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> (ExitStatus, Str
         |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
     (status, read(&out_path), read(&err_path))
 }
+
+/// Seconds since the Unix epoch by this machine's clock (the origin's clock too, on loopback).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+/// Waits until Unix second `second` has begun: for what only the wall clock shows (an expiry, a playlist
+/// going stale), which no state of the origin can be polled for beforehand.
+pub fn sleep_until_second(second: u64) {
+    let at = std::time::UNIX_EPOCH + Duration::from_secs(second);
+    if let Ok(left) = at.duration_since(std::time::SystemTime::now()) {
+        std::thread::sleep(left + Duration::from_millis(20));
+    }
+}

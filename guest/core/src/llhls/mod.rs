@@ -63,11 +63,6 @@ pub fn decide(
     if playlist.kind() != Kind::Media || playlist.is_final() {
         return None;
     }
-    if let Ok(text) = std::str::from_utf8(&bytes)
-        && let Some(stale) = crate::stale::check(req, meta, text, store)
-    {
-        return Some(Outcome::Respond(stale));
-    }
     let progress = Progress::of(&playlist);
     let directives = match Directives::parse(&req.query) {
         Ok(d) => d,
@@ -75,6 +70,12 @@ pub fn decide(
     };
     if !playlist.is_low_latency() && !directives.blocks() {
         return None;
+    }
+    // Other requests take the manifest path, which checks staleness there (once).
+    if let Ok(text) = std::str::from_utf8(&bytes)
+        && let Some(stale) = crate::stale::check(req, meta, text, store)
+    {
+        return Some(Outcome::Respond(stale));
     }
     let held = directives.blocks().then_some(req.waited_ms);
     if let Some(msn) = directives.msn {
