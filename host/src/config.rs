@@ -1,6 +1,6 @@
 //! Settings: embedded defaults, overridden by a TOML file, overridden by command-line flags. Each section is
 //! the type of the crate that reads it (`[storage]` strata-tiers, `[guest]` and `[plugins]` strata-runtime,
-//! `[http]`, `[tls]`, `[admin]`, `[auth]` and `[[filters]]` strata-server, `[cluster]` strata-cluster); this file assembles them, checks
+//! `[http]`, `[tls]`, `[admin]`, `[auth]`, `[[filters]]` and `[[limits]]` strata-server, `[cluster]` strata-cluster); this file assembles them, checks
 //! what spans them, and hands each crate its part.
 
 use std::collections::BTreeMap;
@@ -14,6 +14,7 @@ use strata_runtime::{GuestConfig, PluginConfig};
 use strata_server::config::{
     AdminConfig, AuthConfig, FilterChain, HttpConfig, ServerConfig, TlsConfig, validate_filters,
 };
+use strata_server::http::{LimitRule, validate_limits};
 use strata_tiers::{InvalidSetting, Rules, StorageConfig, TierSettings};
 
 /// Everything `strata serve` needs to run; every field has a default so an empty file is valid.
@@ -41,6 +42,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Manifest plugin chains, each applied to playlist responses whose key matches its pattern.
     pub filters: Vec<FilterChain>,
+    /// Request and byte rates per client, per key pattern (`[[limits]]`, first match wins).
+    pub limits: Vec<LimitRule>,
     /// Limits of each manifest plugin, by plugin name; unnamed plugins get the defaults.
     pub plugins: BTreeMap<String, PluginConfig>,
     /// Tier placement and lifecycle rules, disk budget.
@@ -64,6 +67,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             auth: AuthConfig::default(),
             filters: Vec::new(),
+            limits: Vec::new(),
             plugins: BTreeMap::new(),
             storage: StorageConfig::default(),
             tls: None,
@@ -143,6 +147,7 @@ impl Config {
             self.admin.validate(),
             self.auth.validate(),
             validate_filters(&self.filters),
+            validate_limits(&self.limits),
         ];
         checks.extend(self.cluster.as_ref().map(ClusterConfig::validate));
         checks.extend(
@@ -257,6 +262,22 @@ mod tests {
         let cluster = config.cluster.unwrap();
         assert_eq!(cluster.store, "s3://my-bucket/strata");
         assert_eq!(cluster.s3.region.as_deref(), Some("us-east-1"));
+    }
+
+    #[test]
+    fn the_example_limits_are_valid_once_uncommented() {
+        let example = include_str!("../../strata.example.toml");
+        let start = example.find("# [[limits]]\n").unwrap();
+        let end = start + example[start..].find("\n\n").unwrap();
+        let section: String = example[start..end]
+            .lines()
+            .map(|line| line.strip_prefix("# ").unwrap_or(line))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let config = Config::from_toml(&section).unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.limits.len(), 2);
+        assert_eq!(config.limits[0].label(), "players");
     }
 
     #[test]

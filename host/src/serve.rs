@@ -9,7 +9,7 @@ use anyhow::Context;
 use strata_cluster::Cluster;
 use strata_runtime::{Guests, PluginConfig, Runtime};
 use strata_server::auth::{CdnAuth, IngestAuth};
-use strata_server::http::{Certificates, DecisionCache, Drain, Herds, Load};
+use strata_server::http::{Certificates, DecisionCache, Drain, Herds, Load, Throttle};
 use strata_server::state::AppState;
 use strata_tiers::{Storage, StorageRead, Tiers};
 use tokio::net::TcpListener;
@@ -99,6 +99,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         guests,
         ingest_auth: IngestAuth::new(&config.auth.ingest),
         cdn_auth: CdnAuth::new(&config.auth.cdn),
+        throttle: Throttle::new(
+            &config.limits,
+            !config.auth.ingest.is_empty(),
+            config.max_object_bytes.as_u64(),
+        ),
         metrics,
         herds: Herds::default(),
         decisions: DecisionCache::new(config.guest.decision_cache_bytes.as_u64()),

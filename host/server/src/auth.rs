@@ -123,7 +123,7 @@ impl CdnAuth {
 
 /// What a request does, as far as credentials go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
+pub(crate) enum Access {
     /// GET, HEAD, or an OPTIONS that is not a preflight.
     Read,
     /// A CORS preflight.
@@ -133,7 +133,8 @@ enum Access {
 }
 
 impl Access {
-    fn of(method: &Method, headers: &HeaderMap) -> Self {
+    /// What `method` with `headers` does.
+    pub(crate) fn of(method: &Method, headers: &HeaderMap) -> Self {
         match *method {
             Method::GET | Method::HEAD => Access::Read,
             Method::OPTIONS if headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) => {

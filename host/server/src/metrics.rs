@@ -83,6 +83,8 @@ pub mod names {
     pub const CLUSTER_ERRORS: &str = "strata_cluster_errors_total";
     /// Time spent in requests to a cluster service (divide by the requests for the mean latency).
     pub const CLUSTER_REQUEST_SECONDS: &str = "strata_cluster_request_seconds_total";
+    /// Requests refused with 429 by a `[[limits]]` rule, by rule.
+    pub const REQUESTS_THROTTLED: &str = "strata_requests_throttled_total";
     /// Live playlists refused because their encoder stopped updating them (stale manifests).
     pub const STALE_MANIFESTS: &str = "strata_stale_manifests_total";
     /// Requests answered with a remembered guest decision, without entering Wasm.
@@ -114,6 +116,10 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
             2.5, 5.0, 10.0,
         ])?
         .install_recorder()?;
+    metrics::describe_counter!(
+        names::REQUESTS_THROTTLED,
+        "Requests refused with 429 Too Many Requests by a [[limits]] rule, by rule."
+    );
     Ok(handle)
 }
 
@@ -163,6 +169,11 @@ pub fn record_request(method: &Method, status: StatusCode, elapsed: Duration) {
     series.durations[index]
         .get_or_init(|| metrics::histogram!(names::REQUEST_DURATION, "method" => method))
         .record(elapsed.as_secs_f64());
+}
+
+/// Counts a request refused by the `[[limits]]` rule labelled `rule`.
+pub fn record_throttled(rule: &str) {
+    metrics::counter!(names::REQUESTS_THROTTLED, "rule" => rule.to_owned()).increment(1);
 }
 
 /// Counts a refusal of a stale live playlist.

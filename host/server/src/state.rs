@@ -8,7 +8,7 @@ use strata_tiers::Storage;
 
 use crate::auth::{CdnAuth, IngestAuth};
 use crate::config::ServerConfig;
-use crate::http::{DecisionCache, Drain, Herds, Load};
+use crate::http::{DecisionCache, Drain, Herds, Load, Throttle};
 
 /// The running origin: its settings, storage and guest runtime.
 pub struct AppState {
@@ -24,6 +24,8 @@ pub struct AppState {
     pub ingest_auth: IngestAuth,
     /// Keys only the CDN may read.
     pub cdn_auth: CdnAuth,
+    /// Request and byte rates per client (`[[limits]]`).
+    pub throttle: Throttle,
     /// Renders the metrics registry.
     pub metrics: PrometheusHandle,
     /// Decisions shared by identical requests woken by the same change.

@@ -94,7 +94,7 @@ async fn answer(
                             linger::discard(request.into_body()).await;
                             body::error(StatusCode::FORBIDDEN, not_from_cdn)
                         }
-                        Ok(()) => decide_and_execute(&state, request, &target).await,
+                        Ok(()) => within_limits(&state, peer, request, &target).await,
                     },
                 }
             }
@@ -120,6 +120,32 @@ async fn refuse(denied: Denied, request: Request<Incoming>) -> Response<Response
             response
         }
         Denied::Uncovered(_) => body::error(StatusCode::FORBIDDEN, denied),
+    }
+}
+
+/// Counts the request against its client's limits (`[[limits]]`) once, as it arrives, then decides and
+/// carries it out and charges the bytes it moved; or refuses it with 429, its body drained.
+async fn within_limits(
+    state: &Arc<AppState>,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+    target: &Target,
+) -> Response<ResponseBody> {
+    let admitted =
+        state
+            .throttle
+            .admit(peer.ip(), request.method(), target.key(), request.headers());
+    match admitted {
+        Err(refused) => {
+            linger::discard(request.into_body()).await;
+            refused.response()
+        }
+        Ok(ticket) => {
+            let response = decide_and_execute(state, request, target).await;
+            ticket
+                .settle(state.storage.as_ref(), target.key(), response)
+                .await
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod load;
 mod outcome;
 mod server;
 mod target;
+mod throttle;
 mod tls;
 
 pub use body::ResponseBody;
@@ -22,6 +23,7 @@ pub use drain::Drain;
 pub use filters::plugin_limits;
 pub use load::{InFlight, Load};
 pub use server::run;
+pub use throttle::{AppliesTo, LimitRule, MAX_CLIENTS, Throttle, validate_limits};
 pub use tls::{Certificates, TlsError};
 
 pub(crate) use body::{error as error_response, full as full_body};
