@@ -1,7 +1,7 @@
 //! Which of the operator's settings each handler receives.
 //!
-//! A signed prefix, an ABR route, a stale-playlist route and a custom setting named `<kind>:<prefix>` belong to the guest that
-//! serves their prefix: the namespaced handler with the longest namespace the prefix lies in, else `origin`,
+//! A signed prefix, an ABR route, a stale-playlist route, an ad-marker route and a custom setting named
+//! `<kind>:<prefix>` belong to the guest that serves their prefix: the namespaced handler with the longest namespace the prefix lies in, else `origin`,
 //! which serves every key outside namespaces. Each goes to exactly one guest, so a tenant can never read
 //! (and mint signed URLs with) the signing key of a prefix it does not serve, not even one nested inside its
 //! own namespace but served by another. Custom settings without a prefix are `origin`'s. The operator-wide,
@@ -30,6 +30,12 @@ pub fn settings_for(settings: &Settings, namespace: Option<&str>, namespaces: &[
         clock: settings.clock.clone(),
         stale: settings
             .stale
+            .iter()
+            .filter(|r| owns(Some(&r.prefix)))
+            .cloned()
+            .collect(),
+        ad_markers: settings
+            .ad_markers
             .iter()
             .filter(|r| owns(Some(&r.prefix)))
             .cloned()
