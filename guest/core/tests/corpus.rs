@@ -263,3 +263,31 @@ fn dash_events_survive_filters_signing_and_clock_sources() {
     }
     assert!(events >= 4, "{events}");
 }
+
+#[test]
+fn every_window_of_every_playlist_converts_once_and_for_all() {
+    // Each corpus playlist cut as a live window would be (any first and last line): the modes never
+    // panic, write playlists that parse back unchanged, and a second pass changes nothing.
+    for (path, text) in corpus("hls") {
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        for from in 0..lines.len() {
+            for to in (from + 1..=lines.len()).step_by(3) {
+                let window = format!("#EXTM3U\n{}\n", lines[from..to].join("\n"));
+                let p = Playlist::parse(&window).unwrap();
+                for mode in [AdMarkersMode::Daterange, AdMarkersMode::None] {
+                    let Some(changed) = ad_markers::apply(mode, &p).playlist else {
+                        continue;
+                    };
+                    let written = changed.write();
+                    assert_eq!(Playlist::parse(&written).unwrap().write(), written);
+                    assert_eq!(
+                        ad_markers::apply(mode, &changed).playlist,
+                        None,
+                        "{} lines {from}..{to}, {mode:?}:\n{window}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+}

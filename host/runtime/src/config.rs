@@ -386,6 +386,7 @@ mod tests {
             "cmsd_load_threshold_permille = 700\nutc_timing = \"off\"\n\
              [[signing]]\nprefix = \"premium/\"\nkey = \"k\"\n\
              [[abr]]\nprefix = \"live/\"\npolicy = \"cmcd\"\n\
+             [[ad_markers]]\nprefix = \"live/\"\nmode = \"daterange\"\n\
              [settings]\nflag = \"on\"\n",
         );
         let settings = config.settings().unwrap();
@@ -393,6 +394,13 @@ mod tests {
         assert_eq!(settings.abr[0].policy, AbrPolicy::Cmcd);
         assert_eq!(settings.cmsd_load_threshold_permille, 700);
         assert_eq!(settings.clock, ClockSource::Off);
+        assert_eq!(
+            settings.ad_markers,
+            [AdMarkersRoute {
+                prefix: "live/".into(),
+                mode: AdMarkersMode::Daterange
+            }]
+        );
         assert_eq!(settings.custom, [("flag".to_owned(), "on".to_owned())]);
     }
 
@@ -416,6 +424,14 @@ mod tests {
                 "guest.cmsd_load_threshold_permille",
             ),
             ("utc_timing = \"ntp://x\"\n", "guest.utc_timing"),
+            (
+                "[[ad_markers]]\nprefix = \"live/\"\nmode = \"scte35\"\n",
+                "guest.ad_markers[0].mode",
+            ),
+            (
+                "[[ad_markers]]\nprefix = \"live\"\nmode = \"none\"\n",
+                "guest.ad_markers[0].prefix",
+            ),
         ] {
             let error = parse(text).validate().unwrap_err().to_string();
             assert!(error.contains(key), "{text}: {error}");

@@ -68,6 +68,8 @@ mod tests {
             ("sign:premium/", "k1"),
             ("sign:tenant/vip/", "k2"),
             ("abr:tenant/", "cmcd"),
+            ("ad_markers:tenant/live/", "daterange"),
+            ("ad_markers:live/", "none"),
             ("cmsd_load_threshold_permille", "700"),
             ("sign:tenantx/", "k3"),
             ("token:tenant/", "t"),
@@ -88,6 +90,8 @@ mod tests {
         let tenant = settings_for(&all(), Some("tenant/"), &["tenant/"]);
         assert_eq!(signing(&tenant), ["tenant/vip/"]);
         assert_eq!(tenant.abr.len(), 1);
+        assert_eq!(tenant.ad_markers.len(), 1);
+        assert_eq!(tenant.ad_markers[0].prefix, "tenant/live/");
         assert_eq!(
             tenant.custom,
             [("token:tenant/".to_owned(), "t".to_owned())]
@@ -96,6 +100,8 @@ mod tests {
         let origin = settings_for(&all(), None, &["tenant/"]);
         assert_eq!(signing(&origin), ["premium/", "tenantx/"]);
         assert!(origin.abr.is_empty());
+        assert_eq!(origin.ad_markers.len(), 1);
+        assert_eq!(origin.ad_markers[0].prefix, "live/");
         assert_eq!(origin.custom, [("flag".to_owned(), "on".to_owned())]);
         assert_eq!(settings_for(&all(), None, &[]), all());
     }

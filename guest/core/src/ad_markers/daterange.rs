@@ -95,7 +95,7 @@ fn dated_by_encoder(p: &Playlist, view: &MediaView, i: usize) -> bool {
 
 /// `ID`, `START-DATE`: what both tags of a break share.
 fn shared(start_ms: i64) -> String {
-    let second = start_ms.div_euclid(1000) * 1000 + if start_ms.rem_euclid(1000) >= 500 { 1000 } else { 0 };
+    let second = start_ms.saturating_add(500).div_euclid(1000) * 1000;
     let id = format_date_time_ms(second).replace(".000Z", "Z");
     format!(
         "ID=\"ad-{id}\",START-DATE=\"{}\"",

@@ -16,6 +16,8 @@ pub mod cue;
 pub mod daterange;
 pub mod scte35;
 
+use std::collections::HashSet;
+
 use crate::hls::attributes::Attributes;
 use crate::hls::media::{self, MediaView};
 use crate::hls::{Kind, Line, Playlist, Tag};
@@ -88,7 +90,7 @@ pub fn apply(mode: AdMarkersMode, p: &Playlist) -> Applied {
 /// `p` without its ad markers: the CUE and SCTE-35 tags, and every `EXT-X-DATERANGE` whose `ID` is used
 /// by one carrying SCTE-35. `None` when it has none.
 fn strip(p: &Playlist) -> Option<Playlist> {
-    let ids: Vec<String> = p
+    let ids: HashSet<String> = p
         .tags()
         .filter(|t| t.name == "EXT-X-DATERANGE")
         .map(|t| Attributes::parse(t.value.as_deref().unwrap_or("")))
@@ -100,7 +102,7 @@ fn strip(p: &Playlist) -> Option<Playlist> {
         Line::Tag(t) if t.name == "EXT-X-DATERANGE" => {
             let a = Attributes::parse(t.value.as_deref().unwrap_or(""));
             SCTE35_ATTRIBUTES.iter().any(|n| a.get(n).is_some())
-                || a.get("ID").is_some_and(|id| ids.iter().any(|i| i == id))
+                || a.get("ID").is_some_and(|id| ids.contains(id))
         }
         _ => false,
     };

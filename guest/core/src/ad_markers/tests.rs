@@ -295,3 +295,21 @@ fn a_cue_out_before_the_last_breaks_cue_in_ends_it_and_begins_the_next() {
     );
     assert!(!out.contains("#EXT-X-CUE"), "{out}");
 }
+
+#[test]
+fn a_converted_playlist_is_a_decision_the_host_may_replay() {
+    // The conversion reads only the playlist (whose change stamp the host records) and the route: the
+    // hint is the one a plain playlist GET gets, and the replayed outcome is the converted one.
+    let store = MemStore::default().with(KEY, stream(100, 105, true, true).as_bytes());
+    let req = Request {
+        settings: settings(DATERANGE_ROUTE),
+        ..request("GET", &format!("/{KEY}"), &[])
+    };
+    let d = crate::reuse::decide(&req, &store);
+    assert!(d.reuse.is_some(), "{d:?}");
+    let plain = crate::reuse::decide(&request("GET", &format!("/{KEY}"), &[]), &store);
+    assert_eq!(d.reuse, plain.reuse);
+    assert_eq!(d.outcome, decide(&req, &store));
+    let Outcome::Respond(r) = d.outcome else { panic!() };
+    assert_eq!(date_ranges(std::str::from_utf8(&r.body).unwrap()), [OPEN, CLOSE]);
+}

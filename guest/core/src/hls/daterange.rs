@@ -2,6 +2,8 @@
 //! older segments keeps the ranges still running (RFC 8216bis §6.2.1: a date range stays while any date in
 //! it maps to a segment of the playlist).
 
+use std::collections::HashMap;
+
 use super::attributes::Attributes;
 use super::{Line, Playlist};
 use crate::iso8601::parse_date_time_ms;
@@ -20,18 +22,11 @@ struct Span {
 /// `p` with the same `ID` says: `END-DATE`, else `START-DATE` + `DURATION`, else + `PLANNED-DURATION`); a
 /// range with no known end is still running.
 pub fn running(p: &Playlist, lines: &[Line], from_ms: i64) -> Vec<Line> {
-    let mut spans: Vec<(String, Span)> = Vec::new();
+    let mut spans: HashMap<String, Span> = HashMap::new();
     for t in p.tags().filter(|t| t.name == "EXT-X-DATERANGE") {
         let a = Attributes::parse(t.value.as_deref().unwrap_or(""));
         let Some(id) = a.get("ID") else { continue };
-        let at = match spans.iter().position(|(i, _)| i == id) {
-            Some(at) => at,
-            None => {
-                spans.push((id.to_string(), Span::default()));
-                spans.len() - 1
-            }
-        };
-        let span = &mut spans[at].1;
+        let span = spans.entry(id.to_string()).or_default();
         span.start_ms = span
             .start_ms
             .or_else(|| a.get("START-DATE").and_then(parse_date_time_ms));
@@ -56,8 +51,8 @@ pub fn running(p: &Playlist, lines: &[Line], from_ms: i64) -> Vec<Line> {
             let a = Attributes::parse(t.value.as_deref().unwrap_or(""));
             let span = a
                 .get("ID")
-                .and_then(|id| spans.iter().find(|(i, _)| i == id))
-                .map(|(_, s)| s.end_ms.or(s.planned_end_ms));
+                .and_then(|id| spans.get(id))
+                .map(|s| s.end_ms.or(s.planned_end_ms));
             span.flatten().is_none_or(|end| end > from_ms)
         })
         .cloned()
@@ -94,5 +89,20 @@ b.ts
             .collect();
         assert_eq!(kept.len(), 2, "{kept:?}");
         assert!(kept[0].starts_with("ID=\"a\"") && kept[1].starts_with("ID=\"d\""));
+    }
+
+    #[test]
+    fn many_distinct_ranges_are_read_in_one_pass() {
+        // A hostile upload of 20,000 date ranges (a map, not a list scan per tag, keeps this linear).
+        let mut text = String::from("#EXTM3U\n");
+        for i in 0..20_000 {
+            text.push_str(&format!(
+                "#EXT-X-DATERANGE:ID=\"r{i}\",START-DATE=\"2024-05-01T12:00:00Z\",DURATION={i}\n"
+            ));
+        }
+        text.push_str("#EXTINF:1,\na.ts\n");
+        let p = Playlist::parse(&text).unwrap();
+        let from = 1_714_564_800_000 + 10_000_000;
+        assert_eq!(running(&p, &p.lines, from).len(), 20_000 - 10_001);
     }
 }
