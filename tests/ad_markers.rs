@@ -67,7 +67,10 @@ fn cue_breaks_are_served_as_date_ranges_on_their_route() {
     let (status, note, body) = get(&s, "/live/ch1/720p.m3u8");
     assert_eq!((status, note), (200, None), "{body}");
     assert_eq!(date_ranges(&body), [OPEN, CLOSE], "{body}");
-    assert!(!body.contains("#EXT-X-CUE") && !body.contains("OATCLS"), "{body}");
+    assert!(
+        !body.contains("#EXT-X-CUE") && !body.contains("OATCLS"),
+        "{body}"
+    );
     assert_eq!(uris(&body), uris(ELEMENTAL));
     // Replayed by the decision cache: the same answer.
     assert_eq!(get(&s, "/live/ch1/720p.m3u8").2, body);

@@ -106,7 +106,10 @@ pub fn get(
     if !dash && ad_markers::may_change(mode, &text) {
         rewrites.ad_markers = Some(mode);
     }
-    let Rewritten { body: rewritten, ad_note } = match rewrite(&text, &meta.key, dash, &rewrites) {
+    let Rewritten {
+        body: rewritten,
+        ad_note,
+    } = match rewrite(&text, &meta.key, dash, &rewrites) {
         Ok(r) => r,
         Err(r) => return Outcome::Respond(r),
     };
@@ -119,10 +122,7 @@ pub fn get(
         dash,
         live: is_live(body, dash),
     };
-    let mut extra = vec![(
-        cmsd::STATIC_HEADER.to_string(),
-        cmsd::for_playlist(facts),
-    )];
+    let mut extra = vec![(cmsd::STATIC_HEADER.to_string(), cmsd::for_playlist(facts))];
     extra.extend(ad_note.map(|note| (ad_markers::NOTE_HEADER.to_string(), note)));
     match rewritten {
         None => serve(cache, extra),

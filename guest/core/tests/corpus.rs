@@ -190,7 +190,11 @@ fn daterange_mode_on_each_vendors_breaks() {
     let close = "#EXT-X-DATERANGE:ID=\"ad-2024-05-01T12:00:12Z\",START-DATE=\"2024-05-01T12:00:12.012Z\",DURATION=30.030";
     assert_eq!(date_ranges(&elemental), [open, close], "{elemental}");
     assert!(elemental.contains(&format!("{close}\n#EXTINF:6.006,\nchannel1_720p_1007.ts\n")));
-    assert!(markers(&elemental).iter().all(|m| m.starts_with("#EXT-X-DATERANGE")));
+    assert!(
+        markers(&elemental)
+            .iter()
+            .all(|m| m.starts_with("#EXT-X-DATERANGE"))
+    );
     assert_eq!(note, None);
     // The same stream two reloads later, the CUE-OUT gone: the same date range.
     let (later, _) = converted("elemental-live-cue-midbreak.m3u8");
@@ -222,7 +226,10 @@ fn daterange_mode_on_each_vendors_breaks() {
     assert_eq!(date_ranges(&mediapackage).len(), 1, "{mediapackage}");
     assert!(!mediapackage.contains("#EXT-X-CUE"), "{mediapackage}");
     // Native date ranges and splice points are not CUE breaks: as written.
-    for name in ["elemental-daterange-scte35.m3u8", "adobe-splicepoint-scte35.m3u8"] {
+    for name in [
+        "elemental-daterange-scte35.m3u8",
+        "adobe-splicepoint-scte35.m3u8",
+    ] {
         assert_eq!(converted(name), (None, None), "{name}");
     }
 }

@@ -288,10 +288,7 @@ impl GuestConfig {
             let mode = AdMarkersMode::parse(&route.mode).ok_or_else(|| {
                 InvalidSetting::new(
                     &format!("{key}.mode"),
-                    &format!(
-                        "{:?} is not passthrough, daterange or none",
-                        route.mode
-                    ),
+                    &format!("{:?} is not passthrough, daterange or none", route.mode),
                 )
             })?;
             ad_markers.push(AdMarkersRoute {

@@ -198,7 +198,9 @@ s13.ts
     fn a_whole_break() {
         let b = breaks(ELEMENTAL);
         assert!(b.orphan_ins.is_empty());
-        let [one] = &b.breaks[..] else { panic!("{b:?}") };
+        let [one] = &b.breaks[..] else {
+            panic!("{b:?}")
+        };
         assert_eq!((one.first, one.opened_by, one.elapsed_s), (1, 6, 0.0));
         assert_eq!(one.planned_s, Some(30.0));
         assert_eq!(one.cue_in, Some((12, 3)));
@@ -223,7 +225,9 @@ s13.ts
 
     #[test]
     fn unmatched_cue_in_and_trailing_cue_out() {
-        let b = breaks("#EXTM3U\n#EXTINF:6,\na.ts\n#EXT-X-CUE-IN\n#EXTINF:6,\nb.ts\n#EXT-X-CUE-OUT:DURATION=15\n");
+        let b = breaks(
+            "#EXTM3U\n#EXTINF:6,\na.ts\n#EXT-X-CUE-IN\n#EXTINF:6,\nb.ts\n#EXT-X-CUE-OUT:DURATION=15\n",
+        );
         assert_eq!(b.orphan_ins, [(2, 1)]);
         assert_eq!((b.breaks[0].first, b.breaks[0].planned_s), (2, Some(15.0)));
         assert_eq!(b.breaks[0].cue_in, None);

@@ -83,11 +83,16 @@ mod tests {
 
     #[test]
     fn cue_out_cont_forms() {
-        let c = cont("ElapsedTime=6.006,Duration=30,SCTE35=/DAlAAAAAAAAAP/wFAUAAAPnf+/+ABH7nv4AKTLgAAEBAQAATRkqWQ==");
+        let c = cont(
+            "ElapsedTime=6.006,Duration=30,SCTE35=/DAlAAAAAAAAAP/wFAUAAAPnf+/+ABH7nv4AKTLgAAEBAQAATRkqWQ==",
+        );
         assert_eq!((c.elapsed_s, c.planned_s), (Some(6.006), Some(30.0)));
         assert_eq!(c.splice.map(|s| s.len()), Some(40));
         let c = cont("12.5/30");
-        assert_eq!((c.elapsed_s, c.planned_s, c.splice), (Some(12.5), Some(30.0), None));
+        assert_eq!(
+            (c.elapsed_s, c.planned_s, c.splice),
+            (Some(12.5), Some(30.0), None)
+        );
         assert_eq!(cont("garbage"), Cue::default());
     }
 }

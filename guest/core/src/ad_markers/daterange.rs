@@ -26,7 +26,10 @@ pub const START_LEFT_THE_WINDOW: &str =
 
 /// The playlist with its breaks as date ranges (`None` when it has no CUE tags to convert), and the
 /// number of breaks kept as CUE tags with the reason.
-pub fn convert(p: &Playlist, view: &MediaView) -> (Option<Playlist>, Option<(usize, &'static str)>) {
+pub fn convert(
+    p: &Playlist,
+    view: &MediaView,
+) -> (Option<Playlist>, Option<(usize, &'static str)>) {
     let found = breaks::find(p, view);
     // Lines written before line i, and whether line i itself goes.
     let mut before: Vec<Vec<Line>> = vec![Vec::new(); p.lines.len()];
@@ -80,7 +83,10 @@ pub fn convert(p: &Playlist, view: &MediaView) -> (Option<Playlist>, Option<(usi
 /// `SCTE35-OUT`), as MediaPackage and Elemental write beside their CUE tags.
 fn dated_by_encoder(p: &Playlist, view: &MediaView, i: usize) -> bool {
     let from = match i.checked_sub(1) {
-        Some(before) => view.segments.get(before).map_or(p.lines.len(), |s| s.uri_line + 1),
+        Some(before) => view
+            .segments
+            .get(before)
+            .map_or(p.lines.len(), |s| s.uri_line + 1),
         None => view.header_end,
     };
     let to = view.segments.get(i).map_or(p.lines.len(), |s| s.uri_line);

@@ -58,8 +58,14 @@ fn a_break_becomes_two_date_ranges_with_one_id() {
         .playlist
         .unwrap()
         .write();
-    assert!(out.contains(&format!("{OPEN}\n#EXTINF:6.000,\ns101.ts\n")), "{out}");
-    assert!(out.contains(&format!("{CLOSE}\n#EXTINF:6.000,\ns104.ts\n")), "{out}");
+    assert!(
+        out.contains(&format!("{OPEN}\n#EXTINF:6.000,\ns101.ts\n")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{CLOSE}\n#EXTINF:6.000,\ns104.ts\n")),
+        "{out}"
+    );
     assert_eq!(date_ranges(&out), [OPEN, CLOSE]);
     for gone in ["CUE-OUT", "CUE-IN", "OATCLS"] {
         assert!(!out.contains(gone), "{gone}: {out}");
@@ -90,7 +96,10 @@ fn the_same_break_gets_the_same_tags_on_every_reload() {
     // Once the return segment is the first, no date of the break maps to a segment: nothing is left.
     let out = daterange(&stream(104, 108, true, true));
     let text = out.playlist.unwrap().write();
-    assert!(date_ranges(&text).is_empty() && !text.contains("CUE-IN"), "{text}");
+    assert!(
+        date_ranges(&text).is_empty() && !text.contains("CUE-IN"),
+        "{text}"
+    );
     assert_eq!(out.note, None);
 }
 
@@ -108,7 +117,9 @@ fn without_program_date_times_breaks_keep_their_cue_tags_and_say_why() {
     assert_eq!(out.playlist, None);
     assert_eq!(
         out.note.as_deref(),
-        Some("1 ad break(s) kept as EXT-X-CUE tags: no EXT-X-PROGRAM-DATE-TIME dates the break's start")
+        Some(
+            "1 ad break(s) kept as EXT-X-CUE tags: no EXT-X-PROGRAM-DATE-TIME dates the break's start"
+        )
     );
 }
 
@@ -204,18 +215,31 @@ fn a_route_converts_and_other_prefixes_pass_through() {
     assert_eq!(date_ranges(&body), [OPEN, CLOSE]);
     assert_eq!(header(&r.headers, NOTE_HEADER), None);
     // Another prefix, and the longest prefix wins.
-    let (o, _) = get("", &[("ad_markers:vod/", "daterange")], &stream(100, 105, true, true));
+    let (o, _) = get(
+        "",
+        &[("ad_markers:vod/", "daterange")],
+        &stream(100, 105, true, true),
+    );
     assert!(matches!(o, Outcome::Serve(_)), "{o:?}");
     let (o, _) = get(
         "",
-        &[("ad_markers:live/", "daterange"), ("ad_markers:live/ch1/", "passthrough")],
+        &[
+            ("ad_markers:live/", "daterange"),
+            ("ad_markers:live/ch1/", "passthrough"),
+        ],
         &stream(100, 105, true, true),
     );
     assert!(matches!(o, Outcome::Serve(_)), "{o:?}");
     // Kept breaks are served as stored, saying why.
     let (o, _) = get("", DATERANGE_ROUTE, &stream(100, 105, true, false));
-    let Outcome::Serve(s) = o else { panic!("{o:?}") };
-    assert!(header(&s.headers, NOTE_HEADER).unwrap().contains("EXT-X-PROGRAM-DATE-TIME"));
+    let Outcome::Serve(s) = o else {
+        panic!("{o:?}")
+    };
+    assert!(
+        header(&s.headers, NOTE_HEADER)
+            .unwrap()
+            .contains("EXT-X-PROGRAM-DATE-TIME")
+    );
 }
 
 #[test]
@@ -227,7 +251,10 @@ fn a_time_shift_inside_a_break_keeps_it() {
         String::from_utf8(r.body).unwrap()
     };
     let converted = body(DATERANGE_ROUTE, true);
-    assert!(converted.contains("#EXT-X-MEDIA-SEQUENCE:102\n"), "{converted}");
+    assert!(
+        converted.contains("#EXT-X-MEDIA-SEQUENCE:102\n"),
+        "{converted}"
+    );
     assert_eq!(date_ranges(&converted), [OPEN, CLOSE], "{converted}");
     // Passed through without CUE-OUT-CONT, the first segment says it is 6 s into the break.
     let passed = body(&[], false);
@@ -271,10 +298,7 @@ fn delta_updates_skip_or_keep_the_converted_date_ranges() {
 
 #[test]
 fn signing_keeps_the_markers() {
-    let route = [
-        ("ad_markers:live/", "daterange"),
-        ("sign:live/", "secret"),
-    ];
+    let route = [("ad_markers:live/", "daterange"), ("sign:live/", "secret")];
     let expires = crate::test_support::NOW_MS / 1000 + 60;
     let sig = crate::signing::sign(b"secret", "live/", expires);
     let query = format!("st_exp={expires}&st_sig={sig}");
@@ -310,6 +334,11 @@ fn a_converted_playlist_is_a_decision_the_host_may_replay() {
     let plain = crate::reuse::decide(&request("GET", &format!("/{KEY}"), &[]), &store);
     assert_eq!(d.reuse, plain.reuse);
     assert_eq!(d.outcome, decide(&req, &store));
-    let Outcome::Respond(r) = d.outcome else { panic!() };
-    assert_eq!(date_ranges(std::str::from_utf8(&r.body).unwrap()), [OPEN, CLOSE]);
+    let Outcome::Respond(r) = d.outcome else {
+        panic!()
+    };
+    assert_eq!(
+        date_ranges(std::str::from_utf8(&r.body).unwrap()),
+        [OPEN, CLOSE]
+    );
 }

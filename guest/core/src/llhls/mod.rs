@@ -66,12 +66,13 @@ pub fn decide(
     }
     // The route's ad-marker mode applies before a delta update, which then skips or keeps its date ranges.
     let mode = ad_markers::mode_for(req, key);
-    let (playlist, ad_note) = if std::str::from_utf8(&bytes).is_ok_and(|t| ad_markers::may_change(mode, t)) {
-        let applied = ad_markers::apply(mode, &playlist);
-        (applied.playlist.unwrap_or(playlist), applied.note)
-    } else {
-        (playlist, None)
-    };
+    let (playlist, ad_note) =
+        if std::str::from_utf8(&bytes).is_ok_and(|t| ad_markers::may_change(mode, t)) {
+            let applied = ad_markers::apply(mode, &playlist);
+            (applied.playlist.unwrap_or(playlist), applied.note)
+        } else {
+            (playlist, None)
+        };
     let progress = Progress::of(&playlist);
     let directives = match Directives::parse(&req.query) {
         Ok(d) => d,
