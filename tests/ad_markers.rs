@@ -1,8 +1,8 @@
 //! End-to-end: an AWS Elemental-style live playlist with `EXT-X-CUE-OUT` / `EXT-X-CUE-IN` PUT to a real
 //! strata is served with its break as `EXT-X-DATERANGE` on a `daterange` route (the same tags after the
 //! window slides past the CUE-OUT, and in a time-shifted view), without markers on a `none` route, and as
-//! written elsewhere; a playlist no program date time dates says why it kept its CUE tags; a bad mode stops
-//! `strata check-config` naming the key.
+//! written elsewhere; a playlist no program date time dates says why it kept its CUE tags (and is counted);
+//! a bad mode stops `strata check-config` naming the key.
 
 mod common;
 
@@ -114,6 +114,7 @@ fn breaks_nothing_dates_keep_their_cue_tags_and_the_answer_says_why() {
             "1 ad break(s) kept as EXT-X-CUE tags: no EXT-X-PROGRAM-DATE-TIME dates the break's start"
         )
     );
+    assert!(s.metric("strata_ad_markers_kept_total") >= 1.0);
 }
 
 #[test]

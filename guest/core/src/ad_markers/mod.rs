@@ -23,8 +23,8 @@ use crate::hls::media::{self, MediaView};
 use crate::hls::{Kind, Line, Playlist, Tag};
 use crate::types::{AdMarkersMode, Request};
 
-/// The response header saying which breaks a `daterange` route kept as CUE tags, and why.
-pub const NOTE_HEADER: &str = "x-strata-ad-markers";
+/// The response header saying how many breaks a `daterange` route kept as CUE tags, and why.
+pub use strata_abi::types::AD_MARKERS_KEPT_HEADER as NOTE_HEADER;
 
 /// Tags that are ad markers and nothing else (besides SCTE-35 date ranges), removed by `none`.
 pub const MARKER_TAGS: &[&str] = &[
