@@ -58,12 +58,16 @@ fn get<'a>(a: &'a Attributes, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim().trim_matches('"'))
 }
 
-/// A finite, non-negative number of seconds.
+/// Longest a break's planned or elapsed time may be, seconds: a day. Larger values are not breaks, and would
+/// date one before any program date time the playlist could hold.
+pub const MAX_BREAK_S: f64 = 86_400.0;
+
+/// A number of seconds from 0 to [`MAX_BREAK_S`].
 fn seconds(text: &str) -> Option<f64> {
     text.trim()
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
+        .filter(|s| (0.0..=MAX_BREAK_S).contains(s))
 }
 
 #[cfg(test)]
@@ -79,6 +83,8 @@ mod tests {
         assert_eq!(out("soon").planned_s, None);
         assert_eq!(out("-5").planned_s, None);
         assert_eq!(out("NaN").planned_s, None);
+        assert_eq!(out("1e300").planned_s, None);
+        assert_eq!(cont("ElapsedTime=1e15,Duration=30").elapsed_s, None);
     }
 
     #[test]
