@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs each fuzz target for SECONDS (default 600) seeded with the test corpus.
+# Runs each fuzz target for SECONDS (default 600) seeded with the test corpus and its dictionary (<target>.dict).
 # cargo-fuzz wants a nightly toolchain; RUSTC_BOOTSTRAP=1 lets the stable one accept -Zsanitizer.
 # Usage: fuzz/run.sh [seconds] [target...]   (targets: hls dash)
 set -euo pipefail
@@ -17,5 +17,5 @@ for target in ${targets[@]}; do
         dash) cp -n ../guest/core/tests/corpus/dash/* "$corpus/" ;;
     esac
     echo "== $target for ${seconds}s"
-    cargo fuzz run "$target" "$corpus" -- -max_total_time="$seconds" -max_len=65536
+    cargo fuzz run "$target" "$corpus" -- -max_total_time="$seconds" -max_len=65536 -dict="$target.dict"
 done

@@ -10,6 +10,7 @@
 //! | `cmsd_load_threshold_permille` = n | [`Settings::cmsd_load_threshold_permille`] |
 //! | `utc_timing` = `auto` / `off` / URL | [`ClockSource`] |
 //! | `stale:<prefix>` = `<target durations>[,<status>]` | [`StaleRoute`] |
+//! | `ad_markers:<prefix>` = `passthrough` / `daterange` / `none` | [`AdMarkersRoute`] |
 //! | anything else | [`Settings::custom`] |
 
 /// Objects under `prefix` need URLs signed with `key`.
@@ -62,6 +63,28 @@ impl StaleRoute {
     }
 }
 
+/// What HLS media playlists under a prefix carry of their ad breaks (`EXT-X-CUE-OUT` / `EXT-X-CUE-IN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AdMarkersMode {
+    /// Every ad marker as the encoder wrote it.
+    #[default]
+    Passthrough,
+    /// `EXT-X-CUE-OUT` ... `EXT-X-CUE-IN` breaks become `EXT-X-DATERANGE` tags (with `SCTE35-OUT` when the
+    /// source carries the splice info); other markers as written.
+    Daterange,
+    /// Ad markers removed: CUE tags, SCTE-35 tags and date ranges carrying SCTE-35.
+    None,
+}
+
+/// The ad-marker mode of the HLS media playlists under a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdMarkersRoute {
+    /// A folder of keys, ending with `/`.
+    pub prefix: String,
+    /// The mode.
+    pub mode: AdMarkersMode,
+}
+
 /// Where live MPDs without a clock source send players for the time.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum ClockSource {
@@ -90,6 +113,8 @@ pub struct Settings {
     pub clock: ClockSource,
     /// When live playlists go stale, by prefix (others: [`DEFAULT_STALE_AFTER_TARGET_DURATIONS`]).
     pub stale: Vec<StaleRoute>,
+    /// Ad-marker modes by prefix (others: [`AdMarkersMode::Passthrough`]).
+    pub ad_markers: Vec<AdMarkersRoute>,
     /// Free-form settings for customers' guests.
     pub custom: Vec<(String, String)>,
 }
@@ -102,6 +127,7 @@ impl Default for Settings {
             cmsd_load_threshold_permille: DEFAULT_CMSD_LOAD_THRESHOLD_PERMILLE,
             clock: ClockSource::Origin,
             stale: Vec::new(),
+            ad_markers: Vec::new(),
             custom: Vec::new(),
         }
     }
@@ -113,6 +139,7 @@ const ABR: &str = "abr:";
 const THRESHOLD: &str = "cmsd_load_threshold_permille";
 const UTC_TIMING: &str = "utc_timing";
 const STALE: &str = "stale:";
+const AD_MARKERS: &str = "ad_markers:";
 
 impl Settings {
     /// The settings written as `pairs` in the string form (see the module's table).
@@ -138,6 +165,13 @@ impl Settings {
                 settings
                     .stale
                     .push(StaleRoute::parse(name, folder(name, prefix)?, value)?);
+            } else if let Some(prefix) = name.strip_prefix(AD_MARKERS) {
+                settings.ad_markers.push(AdMarkersRoute {
+                    prefix: folder(name, prefix)?,
+                    mode: AdMarkersMode::parse(value).ok_or_else(|| {
+                        format!("setting {name:?}: {value:?} is not passthrough, daterange or none")
+                    })?,
+                });
             } else if name == THRESHOLD {
                 settings.cmsd_load_threshold_permille = value
                     .parse()
@@ -173,6 +207,12 @@ impl Settings {
             pairs.push((
                 format!("{STALE}{}", r.prefix),
                 format!("{},{}", r.after_target_durations, r.status),
+            ));
+        }
+        for r in &self.ad_markers {
+            pairs.push((
+                format!("{AD_MARKERS}{}", r.prefix),
+                r.mode.name().to_owned(),
             ));
         }
         pairs.extend(self.custom.iter().cloned());
@@ -211,6 +251,24 @@ impl AbrPolicy {
     pub fn name(self) -> &'static str {
         match self {
             AbrPolicy::Cmcd => "cmcd",
+        }
+    }
+}
+
+impl AdMarkersMode {
+    /// The mode written as `text` (any ASCII case).
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Passthrough, Self::Daterange, Self::None]
+            .into_iter()
+            .find(|m| text.trim().eq_ignore_ascii_case(m.name()))
+    }
+
+    /// Its written name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Passthrough => "passthrough",
+            Self::Daterange => "daterange",
+            Self::None => "none",
         }
     }
 }
@@ -278,6 +336,7 @@ mod tests {
             ("utc_timing", "https://time.example/iso"),
             ("stale:live/", "4,503"),
             ("stale:vod/", "0"),
+            ("ad_markers:live/", "DateRange"),
             ("tenant_flag", "on"),
         ]);
         let settings = Settings::from_pairs(&written).unwrap();
@@ -309,6 +368,13 @@ mod tests {
                 }
             ]
         );
+        assert_eq!(
+            settings.ad_markers,
+            [AdMarkersRoute {
+                prefix: "live/".into(),
+                mode: AdMarkersMode::Daterange
+            }]
+        );
         assert_eq!(settings.custom, pairs(&[("tenant_flag", "on")]));
         assert_eq!(
             Settings::from_pairs(&settings.to_pairs()).unwrap(),
@@ -326,6 +392,8 @@ mod tests {
             ("utc_timing", "ntp://x"),
             ("stale:live/", "soon"),
             ("stale:live/", "3,200"),
+            ("ad_markers:live/", "scte"),
+            ("ad_markers:/", "none"),
         ] {
             let error = Settings::from_pairs(&pairs(&[(name, value)])).unwrap_err();
             assert!(error.contains(name), "{error}");

@@ -3,11 +3,18 @@
 //! convert these to and from their own bindings; the host's HTTP layer works on these, never on generated
 //! types.
 
-pub use crate::settings::{AbrPolicy, AbrRoute, ClockSource, Settings, SignedPrefix, StaleRoute};
+pub use crate::settings::{
+    AbrPolicy, AbrRoute, AdMarkersMode, AdMarkersRoute, ClockSource, Settings, SignedPrefix,
+    StaleRoute,
+};
 
 /// The response header a guest puts on its refusal of a stale live playlist (its value: seconds since the
 /// last update), so the host can count those refusals; CDNs and operators see why the origin refused.
 pub const STALE_MANIFEST_HEADER: &str = "x-strata-stale-manifest";
+
+/// The response header a guest puts on a playlist whose ad breaks a `daterange` route kept as CUE tags (its
+/// value: how many and why), so the host can count them; operators see why no date range was made.
+pub const AD_MARKERS_KEPT_HEADER: &str = "x-strata-ad-markers";
 
 /// Header fields in arrival order; names lower-case.
 pub type Headers = Vec<(String, String)>;

@@ -33,9 +33,11 @@
 //! - [`llhls`]: LL-HLS blocking playlist reload, delta updates, rendition reports and their caching.
 //! - [`utc_timing`]: the clock source live MPDs name for players.
 //! - [`reuse`]: whether the host may replay a decision, and what it depends on.
+//! - [`ad_markers`]: ad markers passed through, converted to `EXT-X-DATERANGE`, or removed, per route.
 //! - [`stale`]: live playlists whose encoder stopped updating them answer 404 (or a 5xx) for CDN failover.
 
 pub mod abr;
+pub mod ad_markers;
 pub mod cache_control;
 pub mod cmcd;
 pub mod cmsd;

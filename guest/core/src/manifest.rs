@@ -5,6 +5,7 @@
 //! decided here; a rewritten one is answered whole with a strong entity tag of its own text.
 
 use crate::abr;
+use crate::ad_markers;
 use crate::cache_control;
 use crate::cmsd::{self, PlaylistFacts};
 use crate::conditional;
@@ -16,7 +17,7 @@ use crate::objects::Objects;
 use crate::response;
 use crate::signing::{SignedPrefix, Token, rewrite};
 use crate::time_shift::{TimeShift, TimeShiftError};
-use crate::types::{Headers, ObjectMeta, Outcome, Request, Response};
+use crate::types::{AdMarkersMode, Headers, ObjectMeta, Outcome, Request, Response};
 use crate::utc_timing;
 
 /// Largest playlist or MPD read whole to answer a GET of it; a larger one is served as stored.
@@ -32,6 +33,16 @@ struct Rewrites<'a> {
     abr: Option<f64>,
     /// The clock source to name in a live MPD that names none ([`utc_timing`]).
     utc_timing: Option<String>,
+    /// The route's ad-marker mode, when it may change this HLS playlist ([`ad_markers`]).
+    ad_markers: Option<AdMarkersMode>,
+}
+
+/// A manifest as the request has it: its rewritten text (`None`: as stored) and what the ad-marker mode
+/// could not do ([`ad_markers::NOTE_HEADER`]).
+#[derive(Default)]
+struct Rewritten {
+    body: Option<String>,
+    ad_note: Option<String>,
 }
 
 /// The outcome of a GET or HEAD of the existing playlist `meta` (not answered 304 by its stored validators);
@@ -91,7 +102,14 @@ pub fn get(
         // A live MPD without a clock source (checked exactly once parsed).
         rewrites.utc_timing = utc_timing::source_for(req);
     }
-    let rewritten = match rewrite(&text, &meta.key, dash, &rewrites) {
+    let mode = ad_markers::mode_for(req, &meta.key);
+    if !dash && ad_markers::may_change(mode, &text) {
+        rewrites.ad_markers = Some(mode);
+    }
+    let Rewritten {
+        body: rewritten,
+        ad_note,
+    } = match rewrite(&text, &meta.key, dash, &rewrites) {
         Ok(r) => r,
         Err(r) => return Outcome::Respond(r),
     };
@@ -104,10 +122,11 @@ pub fn get(
         dash,
         live: is_live(body, dash),
     };
-    let cmsd = cmsd::for_playlist(facts);
+    let mut extra = vec![(cmsd::STATIC_HEADER.to_string(), cmsd::for_playlist(facts))];
+    extra.extend(ad_note.map(|note| (ad_markers::NOTE_HEADER.to_string(), note)));
     match rewritten {
-        None => serve(cache, vec![(cmsd::STATIC_HEADER.into(), cmsd)]),
-        Some(body) => Outcome::Respond(generated(req, meta, body, cache, cmsd)),
+        None => serve(cache, extra),
+        Some(body) => Outcome::Respond(generated(req, meta, body, cache, extra)),
     }
 }
 
@@ -126,23 +145,21 @@ fn parse_rewrites<'a>(
         signed,
         abr: None,
         utc_timing: None,
+        ad_markers: None,
     })
 }
 
-/// The rewritten text of the manifest stored at `key`, `None` when nothing was asked, or the error response.
-fn rewrite(
-    text: &str,
-    key: &str,
-    dash: bool,
-    r: &Rewrites<'_>,
-) -> Result<Option<String>, Response> {
+/// The manifest stored at `key` as the request has it (its text `None` when nothing changes it), or the
+/// error response.
+fn rewrite(text: &str, key: &str, dash: bool, r: &Rewrites<'_>) -> Result<Rewritten, Response> {
     if r.filter.is_none()
         && r.shift.is_none()
         && r.signed.is_none()
         && r.abr.is_none()
         && r.utc_timing.is_none()
+        && r.ad_markers.is_none()
     {
-        return Ok(None);
+        return Ok(Rewritten::default());
     }
     let bad = |status: u16, reason: String| response::error(status, &reason);
     if dash {
@@ -153,7 +170,7 @@ fn rewrite(
         let mut mpd = match Mpd::parse(text) {
             Ok(mpd) => mpd,
             // Nothing was asked of a malformed MPD: it is served as stored.
-            Err(_) if only_clock => return Ok(None),
+            Err(_) if only_clock => return Ok(Rewritten::default()),
             Err(e) => return Err(bad(500, format!("stored MPD is malformed: {e}"))),
         };
         if let Some(f) = &r.filter {
@@ -168,10 +185,35 @@ fn rewrite(
         {
             mpd.add_utc_timing(utc_timing::HTTP_ISO_SCHEME, source);
         }
-        return Ok(Some(mpd.write()));
+        return Ok(Rewritten {
+            body: Some(mpd.write()),
+            ad_note: None,
+        });
     }
-    let mut p = Playlist::parse(text)
-        .map_err(|e| bad(500, format!("stored playlist is malformed: {e}")))?;
+    let only_ad_markers =
+        r.filter.is_none() && r.shift.is_none() && r.signed.is_none() && r.abr.is_none();
+    let mut p = match Playlist::parse(text) {
+        Ok(p) => p,
+        // Only the route's mode was to apply: a malformed playlist is served as stored.
+        Err(_) if only_ad_markers => return Ok(Rewritten::default()),
+        Err(e) => return Err(bad(500, format!("stored playlist is malformed: {e}"))),
+    };
+    let mut ad_note = None;
+    if let Some(mode) = r.ad_markers {
+        // First, on the whole stored playlist: a time shift may begin inside a break.
+        let applied = ad_markers::apply(mode, &p);
+        ad_note = applied.note;
+        match applied.playlist {
+            Some(converted) => p = converted,
+            None if only_ad_markers => {
+                return Ok(Rewritten {
+                    body: None,
+                    ad_note,
+                });
+            }
+            None => {}
+        }
+    }
     if let Some(f) = &r.filter {
         p = filter::hls::apply(f, &p).map_err(|e| bad(400, e.to_string()))?;
     }
@@ -186,7 +228,10 @@ fn rewrite(
     if let Some((signed, token)) = r.signed {
         p = rewrite::hls(&p, key, &signed.prefix, token);
     }
-    Ok(Some(p.write()))
+    Ok(Rewritten {
+        body: Some(p.write()),
+        ad_note,
+    })
 }
 
 /// Whether the manifest text is of a live stream.
@@ -203,7 +248,7 @@ fn generated(
     meta: &ObjectMeta,
     body: String,
     cache: String,
-    cmsd: String,
+    extra: Headers,
 ) -> Response {
     let etag = format!("\"{:016x}\"", fnv1a(body.as_bytes()));
     let mut headers: Headers = vec![
@@ -213,8 +258,8 @@ fn generated(
             crate::http_date::format(meta.last_modified),
         ),
         ("cache-control".into(), cache),
-        (cmsd::STATIC_HEADER.into(), cmsd),
     ];
+    headers.extend(extra);
     crate::cors::add_headers(&mut headers);
     let validators = ObjectMeta {
         etag,

@@ -9,6 +9,8 @@
 
 use thiserror::Error;
 
+use crate::ad_markers;
+use crate::hls::daterange;
 use crate::hls::media::{self, MediaView};
 use crate::hls::{Kind, Line, Playlist, Tag};
 use crate::iso8601;
@@ -248,6 +250,16 @@ fn rebuild(
             iso8601::format_date_time_ms(start),
         )));
     }
+    // Date ranges of dropped segments still running at the first kept one, and the state of a break the
+    // window begins inside of.
+    if let Some(start) = first.start_ms {
+        lines.extend(daterange::running(
+            p,
+            &p.lines[view.header_end..first.first_line],
+            start,
+        ));
+    }
+    lines.extend(ad_markers::continuation_at(p, view, lo));
     let last = view.segments[hi].uri_line;
     lines.extend(
         p.lines[first.first_line..=last]

@@ -102,6 +102,18 @@ fn settings(s: wit::Settings) -> plain::Settings {
                 status: r.status,
             })
             .collect(),
+        ad_markers: s
+            .ad_markers
+            .into_iter()
+            .map(|r| plain::AdMarkersRoute {
+                prefix: r.prefix,
+                mode: match r.mode {
+                    wit::AdMarkersMode::Passthrough => plain::AdMarkersMode::Passthrough,
+                    wit::AdMarkersMode::Daterange => plain::AdMarkersMode::Daterange,
+                    wit::AdMarkersMode::None => plain::AdMarkersMode::None,
+                },
+            })
+            .collect(),
         custom: s.custom,
     }
 }
@@ -220,6 +232,10 @@ mod tests {
                     after_target_durations: 4,
                     status: 503,
                 }],
+                ad_markers: vec![wit::AdMarkersRoute {
+                    prefix: "live/".into(),
+                    mode: wit::AdMarkersMode::Daterange,
+                }],
                 custom: vec![("x".into(), "y".into())],
             },
             now_ms: 11,
@@ -239,6 +255,7 @@ mod tests {
             ("cmsd_load_threshold_permille", "700"),
             ("utc_timing", "https://t.example"),
             ("stale:live/", "4,503"),
+            ("ad_markers:live/", "daterange"),
             ("x", "y"),
         ] {
             assert!(

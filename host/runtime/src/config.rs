@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use bytesize::ByteSize;
 use serde::Deserialize;
-use strata_abi::settings::{AbrPolicy, AbrRoute, ClockSource, Settings, SignedPrefix, StaleRoute};
+use strata_abi::settings::{
+    AbrPolicy, AbrRoute, AdMarkersMode, AdMarkersRoute, ClockSource, Settings, SignedPrefix,
+    StaleRoute,
+};
 use strata_tiers::InvalidSetting;
 
 use super::{FilterLimits, GuestLimits};
@@ -41,6 +44,9 @@ pub struct GuestConfig {
     /// When the live playlists under a prefix go stale (`[[guest.stale]]`); elsewhere after 3 target
     /// durations, answering 404.
     pub stale: Vec<StaleConfig>,
+    /// What the HLS media playlists under a prefix carry of their ad breaks (`[[guest.ad_markers]]`);
+    /// elsewhere the markers as written.
+    pub ad_markers: Vec<AdMarkersConfig>,
     /// At or above this load (permille of `max_instances`) segment answers carry CMSD-Dynamic `mb`.
     pub cmsd_load_threshold_permille: u16,
     /// The clock source of live MPDs without one: `auto` (the origin's `/_strata/time`), `off`, or an
@@ -84,6 +90,16 @@ pub struct StaleConfig {
     pub status: u16,
 }
 
+/// The ad-marker mode of the HLS media playlists under one prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdMarkersConfig {
+    /// A folder of keys, e.g. `live/`.
+    pub prefix: String,
+    /// `passthrough`, `daterange` (CUE-OUT/CUE-IN breaks become EXT-X-DATERANGE) or `none`.
+    pub mode: String,
+}
+
 fn default_stale_after() -> u16 {
     strata_abi::settings::DEFAULT_STALE_AFTER_TARGET_DURATIONS
 }
@@ -118,6 +134,7 @@ impl Default for GuestConfig {
             signing: Vec::new(),
             abr: Vec::new(),
             stale: Vec::new(),
+            ad_markers: Vec::new(),
             cmsd_load_threshold_permille:
                 strata_abi::settings::DEFAULT_CMSD_LOAD_THRESHOLD_PERMILLE,
             utc_timing: "auto".into(),
@@ -153,6 +170,10 @@ const MOVED_SETTINGS: &[(&str, &str)] = &[
     (
         "stale:",
         "stale-playlist routes are written [[guest.stale]] prefix = \"<prefix>\" after_target_durations = <n> status = <404 or 5xx>",
+    ),
+    (
+        "ad_markers:",
+        "ad-marker routes are written [[guest.ad_markers]] prefix = \"<prefix>\" mode = \"passthrough\" | \"daterange\" | \"none\"",
     ),
     (
         "utc_timing",
@@ -260,6 +281,21 @@ impl GuestConfig {
                 status: route.status,
             });
         }
+        let mut ad_markers = Vec::new();
+        for (i, route) in self.ad_markers.iter().enumerate() {
+            let key = format!("guest.ad_markers[{i}]");
+            folder(&key, &route.prefix)?;
+            let mode = AdMarkersMode::parse(&route.mode).ok_or_else(|| {
+                InvalidSetting::new(
+                    &format!("{key}.mode"),
+                    &format!("{:?} is not passthrough, daterange or none", route.mode),
+                )
+            })?;
+            ad_markers.push(AdMarkersRoute {
+                prefix: route.prefix.clone(),
+                mode,
+            });
+        }
         if self.cmsd_load_threshold_permille == 0 {
             return Err(InvalidSetting::new(
                 "guest.cmsd_load_threshold_permille",
@@ -278,6 +314,7 @@ impl GuestConfig {
             cmsd_load_threshold_permille: self.cmsd_load_threshold_permille,
             clock,
             stale,
+            ad_markers,
             custom: self
                 .settings
                 .iter()
@@ -346,6 +383,7 @@ mod tests {
             "cmsd_load_threshold_permille = 700\nutc_timing = \"off\"\n\
              [[signing]]\nprefix = \"premium/\"\nkey = \"k\"\n\
              [[abr]]\nprefix = \"live/\"\npolicy = \"cmcd\"\n\
+             [[ad_markers]]\nprefix = \"live/\"\nmode = \"daterange\"\n\
              [settings]\nflag = \"on\"\n",
         );
         let settings = config.settings().unwrap();
@@ -353,6 +391,13 @@ mod tests {
         assert_eq!(settings.abr[0].policy, AbrPolicy::Cmcd);
         assert_eq!(settings.cmsd_load_threshold_permille, 700);
         assert_eq!(settings.clock, ClockSource::Off);
+        assert_eq!(
+            settings.ad_markers,
+            [AdMarkersRoute {
+                prefix: "live/".into(),
+                mode: AdMarkersMode::Daterange
+            }]
+        );
         assert_eq!(settings.custom, [("flag".to_owned(), "on".to_owned())]);
     }
 
@@ -376,6 +421,14 @@ mod tests {
                 "guest.cmsd_load_threshold_permille",
             ),
             ("utc_timing = \"ntp://x\"\n", "guest.utc_timing"),
+            (
+                "[[ad_markers]]\nprefix = \"live/\"\nmode = \"scte35\"\n",
+                "guest.ad_markers[0].mode",
+            ),
+            (
+                "[[ad_markers]]\nprefix = \"live\"\nmode = \"none\"\n",
+                "guest.ad_markers[0].prefix",
+            ),
         ] {
             let error = parse(text).validate().unwrap_err().to_string();
             assert!(error.contains(key), "{text}: {error}");

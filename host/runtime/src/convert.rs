@@ -3,7 +3,7 @@
 //! settings, which 0.1.0 guests receive in their string form); outcomes and object metadata are the same
 //! shape in both, so one macro writes their conversions for each.
 
-use strata_abi::settings::{AbrPolicy, ClockSource};
+use strata_abi::settings::{AbrPolicy, AdMarkersMode, ClockSource};
 use strata_abi::types as plain;
 
 use super::bindings;
@@ -123,6 +123,18 @@ pub fn request_v0_2(r: &plain::Request) -> bindings::v0_2::strata::origin::types
                     prefix: r.prefix.clone(),
                     after_target_durations: r.after_target_durations,
                     status: r.status,
+                })
+                .collect(),
+            ad_markers: s
+                .ad_markers
+                .iter()
+                .map(|r| wit::AdMarkersRoute {
+                    prefix: r.prefix.clone(),
+                    mode: match r.mode {
+                        AdMarkersMode::Passthrough => wit::AdMarkersMode::Passthrough,
+                        AdMarkersMode::Daterange => wit::AdMarkersMode::Daterange,
+                        AdMarkersMode::None => wit::AdMarkersMode::None,
+                    },
                 })
                 .collect(),
             custom: s.custom.clone(),

@@ -1,7 +1,7 @@
 //! Which of the operator's settings each handler receives.
 //!
-//! A signed prefix, an ABR route, a stale-playlist route and a custom setting named `<kind>:<prefix>` belong to the guest that
-//! serves their prefix: the namespaced handler with the longest namespace the prefix lies in, else `origin`,
+//! A signed prefix, an ABR route, a stale-playlist route, an ad-marker route and a custom setting named
+//! `<kind>:<prefix>` belong to the guest that serves their prefix: the namespaced handler with the longest namespace the prefix lies in, else `origin`,
 //! which serves every key outside namespaces. Each goes to exactly one guest, so a tenant can never read
 //! (and mint signed URLs with) the signing key of a prefix it does not serve, not even one nested inside its
 //! own namespace but served by another. Custom settings without a prefix are `origin`'s. The operator-wide,
@@ -34,6 +34,12 @@ pub fn settings_for(settings: &Settings, namespace: Option<&str>, namespaces: &[
             .filter(|r| owns(Some(&r.prefix)))
             .cloned()
             .collect(),
+        ad_markers: settings
+            .ad_markers
+            .iter()
+            .filter(|r| owns(Some(&r.prefix)))
+            .cloned()
+            .collect(),
         custom: settings
             .custom
             .iter()
@@ -62,6 +68,8 @@ mod tests {
             ("sign:premium/", "k1"),
             ("sign:tenant/vip/", "k2"),
             ("abr:tenant/", "cmcd"),
+            ("ad_markers:tenant/live/", "daterange"),
+            ("ad_markers:live/", "none"),
             ("cmsd_load_threshold_permille", "700"),
             ("sign:tenantx/", "k3"),
             ("token:tenant/", "t"),
@@ -82,6 +90,8 @@ mod tests {
         let tenant = settings_for(&all(), Some("tenant/"), &["tenant/"]);
         assert_eq!(signing(&tenant), ["tenant/vip/"]);
         assert_eq!(tenant.abr.len(), 1);
+        assert_eq!(tenant.ad_markers.len(), 1);
+        assert_eq!(tenant.ad_markers[0].prefix, "tenant/live/");
         assert_eq!(
             tenant.custom,
             [("token:tenant/".to_owned(), "t".to_owned())]
@@ -90,6 +100,8 @@ mod tests {
         let origin = settings_for(&all(), None, &["tenant/"]);
         assert_eq!(signing(&origin), ["premium/", "tenantx/"]);
         assert!(origin.abr.is_empty());
+        assert_eq!(origin.ad_markers.len(), 1);
+        assert_eq!(origin.ad_markers[0].prefix, "live/");
         assert_eq!(origin.custom, [("flag".to_owned(), "on".to_owned())]);
         assert_eq!(settings_for(&all(), None, &[]), all());
     }

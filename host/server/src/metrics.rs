@@ -87,6 +87,8 @@ pub mod names {
     pub const REQUESTS_THROTTLED: &str = "strata_requests_throttled_total";
     /// Live playlists refused because their encoder stopped updating them (stale manifests).
     pub const STALE_MANIFESTS: &str = "strata_stale_manifests_total";
+    /// Playlists answered on a `daterange` ad-marker route with breaks kept as CUE tags (nothing dated them).
+    pub const AD_MARKERS_KEPT: &str = "strata_ad_markers_kept_total";
     /// Requests answered with a remembered guest decision, without entering Wasm.
     pub const DECISION_CACHE_HITS: &str = "strata_decision_cache_hits_total";
     /// Requests that could have been answered from the decision cache and were not.
@@ -179,6 +181,11 @@ pub fn record_throttled(rule: &str) {
 /// Counts a refusal of a stale live playlist.
 pub fn record_stale_manifest() {
     metrics::counter!(names::STALE_MANIFESTS).increment(1);
+}
+
+/// Counts a playlist whose ad breaks a `daterange` route could not date and kept as CUE tags.
+pub fn record_ad_markers_kept() {
+    metrics::counter!(names::AD_MARKERS_KEPT).increment(1);
 }
 
 /// Counts a guest that trapped or timed out.

@@ -21,6 +21,9 @@ pub const SEGMENT_TAGS: &[&str] = &[
     "EXT-X-CUE-OUT-CONT",
     "EXT-X-CUE-IN",
     "EXT-OATCLS-SCTE35",
+    "EXT-X-SPLICEPOINT-SCTE35",
+    "EXT-X-SCTE35",
+    "EXT-X-ASSET",
 ];
 
 /// One media segment.

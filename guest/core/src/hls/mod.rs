@@ -7,6 +7,7 @@
 //! ([`media`], [`attributes`]) are read on demand and edits replace whole lines.
 
 pub mod attributes;
+pub mod daterange;
 pub mod media;
 pub mod playlist;
 

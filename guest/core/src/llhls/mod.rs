@@ -23,6 +23,7 @@ pub mod reports;
 #[cfg(test)]
 mod fixtures;
 
+use crate::ad_markers;
 use crate::cors;
 use crate::hls::{Kind, Playlist};
 use crate::http_date;
@@ -63,6 +64,15 @@ pub fn decide(
     if playlist.kind() != Kind::Media || playlist.is_final() {
         return None;
     }
+    // The route's ad-marker mode applies before a delta update, which then skips or keeps its date ranges.
+    let mode = ad_markers::mode_for(req, key);
+    let (playlist, ad_note) =
+        if std::str::from_utf8(&bytes).is_ok_and(|t| ad_markers::may_change(mode, t)) {
+            let applied = ad_markers::apply(mode, &playlist);
+            (applied.playlist.unwrap_or(playlist), applied.note)
+        } else {
+            (playlist, None)
+        };
     let progress = Progress::of(&playlist);
     let directives = match Directives::parse(&req.query) {
         Ok(d) => d,
@@ -113,6 +123,7 @@ pub fn decide(
         ),
         headers::cmsd_static(held),
     ];
+    headers.extend(ad_note.map(|note| (ad_markers::NOTE_HEADER.to_string(), note)));
     cors::add_headers(&mut headers);
     Some(Outcome::Respond(Response {
         status: 200,

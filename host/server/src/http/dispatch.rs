@@ -104,6 +104,9 @@ async fn answer(
     if response.headers().contains_key(abi::STALE_MANIFEST_HEADER) {
         crate::metrics::record_stale_manifest();
     }
+    if response.headers().contains_key(abi::AD_MARKERS_KEPT_HEADER) {
+        crate::metrics::record_ad_markers_kept();
+    }
     response
 }
 
