@@ -1,20 +1,22 @@
 //! One harvest, from the checked request to the written clip: planned against the stored source when it is
-//! asked for (so a bad source is refused at once), then run: follow the live playlists until they cover the
-//! window, copy every object the clip names (oldest first, a few at a time), write the renditions' VOD
-//! playlists, and the multivariant playlist last, so a clip's entry point appears only once all it names is
-//! in place.
+//! asked for (so a bad source is refused at once), then run: follow every rendition's live playlist at once
+//! until it covers the window, copying each part of the window as soon as it is published (before the live
+//! window deletes it; each object once, a few at a time), then write the renditions' VOD playlists, and the
+//! multivariant playlist last, so a clip's entry point appears only once all it names is in place.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures_util::{StreamExt, TryStreamExt};
 use http::StatusCode;
 use strata_guest_core::hls::Kind;
 use strata_tiers::Storage;
+use tokio::sync::Semaphore;
 
-use super::clip::{self, Clip, KeyMap, ObjectCopy};
+use super::clip::{self, KeyMap, ObjectCopy};
 use super::copy;
+use super::follow::{Follow, Step};
 use super::request::HarvestRequest;
 use super::source::{self, Failure};
 use super::uris::folder;
@@ -139,16 +141,32 @@ pub async fn run(
             (Some(m), renditions)
         }
     };
-    let mut clips: Vec<(String, Clip)> = Vec::with_capacity(renditions.len());
-    for rendition in renditions {
-        let clip = source::covered(storage.as_ref(), &rendition, window, map, max).await?;
-        clips.push((rendition, clip));
-    }
-    let mut objects = oldest_first(clips.iter().map(|(_, c)| c.objects.as_slice()));
+    let copier = Copier {
+        storage,
+        max_object_bytes: limits.max_object_bytes,
+        progress,
+        claimed: Mutex::new(HashSet::new()),
+        permits: Semaphore::new(PARALLEL_COPIES),
+    };
+    let clips = futures_util::future::try_join_all(renditions.iter().map(|rendition| {
+        let mut follow = Follow::new(rendition, window, map, max);
+        let copier = &copier;
+        async move {
+            loop {
+                match follow.next(storage.as_ref()).await? {
+                    Step::Partial(objects) => copier.copy(objects).await?,
+                    Step::Done(clip) => {
+                        copier.copy(clip.objects.clone()).await?;
+                        return Ok::<_, Failure>((rendition, clip));
+                    }
+                }
+            }
+        }
+    }))
+    .await?;
     if let Some(m) = &multivariant {
-        objects.extend(m.objects.iter().cloned());
+        copier.copy(m.objects.clone()).await?;
     }
-    copy_all(storage, objects, limits.max_object_bytes, progress).await?;
     let written =
         |e: copy::CopyError| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
     for (rendition, clip) in &clips {
@@ -177,62 +195,48 @@ pub async fn run(
     })
 }
 
-/// The renditions' objects interleaved, the oldest of each first (a live window deletes the oldest first),
-/// each once.
-fn oldest_first<'a>(lists: impl Iterator<Item = &'a [ObjectCopy]>) -> Vec<ObjectCopy> {
-    let lists: Vec<&[ObjectCopy]> = lists.collect();
-    let longest = lists.iter().map(|l| l.len()).max().unwrap_or(0);
-    let mut seen = HashSet::new();
-    (0..longest)
-        .flat_map(|i| lists.iter().filter_map(move |l| l.get(i)))
-        .filter(|(from, _)| seen.insert(from.clone()))
-        .cloned()
-        .collect()
-}
-
-/// Copies `objects`, [`PARALLEL_COPIES`] at a time; the first failure stops the job.
-async fn copy_all(
-    storage: &Arc<dyn Storage>,
-    objects: Vec<ObjectCopy>,
+/// Copies a job's objects: each once however many renditions name it, at most [`PARALLEL_COPIES`] at a
+/// time across renditions.
+struct Copier<'a> {
+    storage: &'a Arc<dyn Storage>,
     max_object_bytes: u64,
-    progress: &Progress,
-) -> Result<(), Failure> {
-    futures_util::stream::iter(objects)
-        .map(|(from, to)| async move { copy::object(storage, &from, &to, max_object_bytes).await })
-        .buffered(PARALLEL_COPIES)
-        .map_err(|e| {
-            let status = match e {
-                copy::CopyError::Vanished(_) => StatusCode::GONE,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            Failure::new(status, e.to_string())
-        })
-        .try_for_each(|bytes| {
-            progress.objects.fetch_add(1, Ordering::Relaxed);
-            progress.bytes.fetch_add(bytes, Ordering::Relaxed);
-            std::future::ready(Ok(()))
-        })
-        .await
+    progress: &'a Progress,
+    /// Source keys copied or being copied.
+    claimed: Mutex<HashSet<String>>,
+    permits: Semaphore,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn copies(keys: &[&str]) -> Vec<ObjectCopy> {
-        keys.iter()
-            .map(|k| (k.to_string(), format!("d/{k}")))
-            .collect()
-    }
-
-    #[test]
-    fn renditions_interleave_oldest_first_each_object_once() {
-        let a = copies(&["init.mp4", "a1", "a2", "a3"]);
-        let b = copies(&["init.mp4", "b1"]);
-        let order: Vec<String> = oldest_first([a.as_slice(), b.as_slice()].into_iter())
-            .into_iter()
-            .map(|(from, _)| from)
-            .collect();
-        assert_eq!(order, ["init.mp4", "a1", "b1", "a2", "a3"]);
+impl Copier<'_> {
+    /// Copies those of `objects` not claimed yet, in order; the first failure stops the job.
+    async fn copy(&self, objects: Vec<ObjectCopy>) -> Result<(), Failure> {
+        let fresh: Vec<ObjectCopy> = {
+            let mut claimed = self
+                .claimed
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            objects
+                .into_iter()
+                .filter(|(from, _)| claimed.insert(from.clone()))
+                .collect()
+        };
+        futures_util::stream::iter(fresh)
+            .map(|(from, to)| async move {
+                let _permit = self.permits.acquire().await;
+                copy::object(self.storage, &from, &to, self.max_object_bytes).await
+            })
+            .buffered(PARALLEL_COPIES)
+            .map_err(|e| {
+                let status = match e {
+                    copy::CopyError::Vanished(_) => StatusCode::GONE,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                Failure::new(status, e.to_string())
+            })
+            .try_for_each(|bytes| {
+                self.progress.objects.fetch_add(1, Ordering::Relaxed);
+                self.progress.bytes.fetch_add(bytes, Ordering::Relaxed);
+                std::future::ready(Ok(()))
+            })
+            .await
     }
 }

@@ -3,12 +3,13 @@
 //! HTTP) and named by VOD playlists that end with `EXT-X-ENDLIST`, so the clip outlives the live window.
 //!
 //! One job a module: [`request`] (the body), [`uris`] (playlist URIs ⇄ keys), [`clip`] (windowing and
-//! rewriting playlists, plain data), [`source`] (reading and following the source), [`copy`] (moving
-//! bytes), [`job`] (planning and running one harvest); here, the jobs: a bounded queue, bounded
+//! rewriting playlists, plain data), [`source`] (reading the source), [`follow`] (following a live
+//! playlist through the window), [`copy`] (moving bytes), [`job`] (planning and running one harvest); here, the jobs: a bounded queue, bounded
 //! concurrency, and their reports kept for a while.
 
 pub mod clip;
 pub mod copy;
+pub mod follow;
 pub mod job;
 pub mod request;
 pub mod source;

@@ -1,14 +1,12 @@
-//! Reading the source: a stored playlist, parsed; and a live media playlist followed until it covers the
-//! window.
+//! Reading the source: a stored playlist, parsed, and checked against a window.
 
 use std::time::Duration;
 
 use http::StatusCode;
 use strata_guest_core::hls::Playlist;
 use strata_tiers::{ReadError, Storage};
-use tokio::time::Instant;
 
-use super::clip::{self, Clip, ClipError, Coverage, KeyMap, Window};
+use super::clip::{self, ClipError, Coverage, KeyMap, Window};
 
 /// Longest a harvest waits for a live stream to reach the end of its window, counted from the newest
 /// segment's end: a window may end at most this far in the future.
@@ -96,45 +94,4 @@ pub async fn check(
         ));
     }
     Ok(coverage)
-}
-
-/// The clip of `window` from the media playlist at `key`, following the live playlist until it covers the
-/// window: each update wakes the wait (no polling), and a stream that stops short fails the job once it is
-/// as far past the window's end, by the wall clock, as it was short by media time, plus three target
-/// durations.
-///
-/// # Errors
-/// [`Failure`] when the playlist cannot be read or clipped, or does not reach the window's end in time.
-pub async fn covered(
-    storage: &dyn Storage,
-    key: &str,
-    window: Window,
-    map: &KeyMap,
-    max_bytes: u64,
-) -> Result<Clip, Failure> {
-    let mut deadline = None;
-    loop {
-        let etag = storage.head(key).await.map(|meta| meta.etag.clone());
-        let p = playlist(storage, key, max_bytes).await?;
-        let edge_ms = match clip::clip(&p, key, window, map)? {
-            Coverage::Ready(clip) => return Ok(clip),
-            Coverage::Pending { edge_ms } => edge_ms,
-        };
-        let target = Duration::from_secs(p.target_duration().unwrap_or(1).clamp(1, 60));
-        let deadline = *deadline.get_or_insert_with(|| {
-            let short = u64::try_from(window.end_ms.saturating_sub(edge_ms)).unwrap_or(0);
-            Instant::now() + Duration::from_millis(short).min(MAX_LIVE_WAIT) + target * 3
-        });
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Failure::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                format!(
-                    "the live playlist {key} did not reach the window's end in time: its newest segment ends at {}",
-                    strata_guest_core::iso8601::format_date_time_ms(edge_ms)
-                ),
-            ));
-        }
-        storage.watch(key, etag.as_deref(), left).await;
-    }
 }
