@@ -41,6 +41,8 @@ pub enum Command {
     /// Manage the guests of a running origin through its admin API.
     #[command(subcommand)]
     Guest(crate::guest_cli::GuestCommand),
+    /// Cut a live-to-VOD clip on a running origin (its admin API copies the segments) and follow the job.
+    Harvest(Box<crate::harvest_cli::HarvestArgs>),
     /// Check a config file as `serve --config FILE` would, without starting: exit 0 when valid, 1 with
     /// every problem on stderr.
     CheckConfig(CheckConfigArgs),

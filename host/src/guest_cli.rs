@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use clap::{Args, Subcommand};
+use anyhow::Context;
+use clap::Subcommand;
+
+use crate::admin_client::{AdminClient, Target};
 
 /// The guest subcommands.
 #[derive(Debug, Subcommand)]
@@ -36,68 +38,38 @@ pub enum GuestCommand {
     },
 }
 
-/// Which origin to talk to.
-#[derive(Debug, Args)]
-pub struct Target {
-    /// Base URL of the origin.
-    #[arg(long, env = "STRATA_URL", default_value = "http://127.0.0.1:8080")]
-    pub url: String,
-    /// Admin bearer token.
-    #[arg(long, env = "STRATA_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
-}
-
 /// Runs one subcommand, printing the API's answer on stdout.
 ///
 /// # Errors
 /// When the origin cannot be reached or refuses; the message carries its one-line reason.
 pub fn run(command: GuestCommand) -> anyhow::Result<()> {
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(300))
-        .build()
-        .context("cannot build the HTTP client")?;
-    let (request, target) = match command {
+    let target = match &command {
+        GuestCommand::Push { target, .. }
+        | GuestCommand::List { target }
+        | GuestCommand::Rollback { target, .. } => target.clone(),
+    };
+    let client = AdminClient::new(target, Duration::from_secs(300))?;
+    let request = match command {
         GuestCommand::Push {
             name,
             file,
             namespace,
-            target,
+            ..
         } => {
             let wasm =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let mut url = format!("{}/_strata/guests/{name}", target.url.trim_end_matches('/'));
+            let mut url = client.url(&format!("guests/{name}"));
             if let Some(ns) = namespace {
                 url.push_str(&format!("?namespace={ns}"));
             }
-            (client.put(url).body(wasm), target)
+            client.http().put(url).body(wasm)
         }
-        GuestCommand::List { target } => (
-            client.get(format!(
-                "{}/_strata/guests",
-                target.url.trim_end_matches('/')
-            )),
-            target,
-        ),
-        GuestCommand::Rollback { name, target } => (
-            client.post(format!(
-                "{}/_strata/guests/{name}/rollback",
-                target.url.trim_end_matches('/')
-            )),
-            target,
-        ),
+        GuestCommand::List { .. } => client.http().get(client.url("guests")),
+        GuestCommand::Rollback { name, .. } => client
+            .http()
+            .post(client.url(&format!("guests/{name}/rollback"))),
     };
-    let request = match &target.admin_token {
-        Some(token) => request.bearer_auth(token),
-        None => request,
-    };
-    let response = request
-        .send()
-        .with_context(|| format!("cannot reach {}", target.url))?;
-    let status = response.status();
-    let body = response.text().unwrap_or_default();
-    if !status.is_success() {
-        bail!("{status}: {}", body.trim());
-    }
+    let body = client.send(request)?;
     println!("{}", body.trim_end());
     Ok(())
 }

@@ -1,14 +1,16 @@
 //! The `strata` binary: parse the command line, set up logging, run. It assembles the crates (`serve`),
 //! reads the configuration (`config`, `cli`), checks it without starting (`check_config`), says what it runs
-//! (`version`) and drives a running origin's admin API (`guest_cli`).
+//! (`version`) and drives a running origin's admin API (`admin_client`: `guest_cli`, `harvest_cli`).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+mod admin_client;
 mod check_config;
 mod cli;
 mod config;
 mod guest_cli;
+mod harvest_cli;
 mod serve;
 mod version;
 
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
             Err(e) => Err(e.into()),
         },
         Command::Guest(command) => guest_cli::run(command),
+        Command::Harvest(args) => harvest_cli::run(*args),
         Command::CheckConfig(args) => return check_config::run(&args.file),
     };
     match result {

@@ -109,6 +109,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         decisions: DecisionCache::new(config.guest.decision_cache_bytes.as_u64()),
         load: Load::new(config.guest.max_instances),
         drain: Drain::default(),
+        harvests: Arc::default(),
     });
     // Scripts and tests read this line to learn the port when listening on port 0.
     let scheme = if tls.is_some() { "https" } else { "http" };

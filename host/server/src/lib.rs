@@ -4,7 +4,8 @@
 //! - [`http`]: the listener and its limits, TLS, and each request's path: its key, its access check, the
 //!   guest's decision (through `strata-runtime`), and the outcome carried out against the storage
 //!   (`strata-tiers`), then any manifest-plugin chain.
-//! - [`admin`]: operator routes under `/_strata/`: health, time, metrics, guests.
+//! - [`admin`]: operator routes under `/_strata/`: health, time, metrics, guests, harvest.
+//! - [`harvest`]: live-to-VOD clips copied host-side, as admin jobs.
 //! - [`auth`]: ingest credentials and the admin token.
 //! - [`metrics`]: every Prometheus metric name, and their rendering.
 //! - [`config`]: the settings this crate reads, which the `strata` binary assembles.
@@ -13,6 +14,7 @@
 pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod harvest;
 pub mod http;
 pub mod metrics;
 pub mod state;

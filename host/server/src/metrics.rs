@@ -105,6 +105,69 @@ pub mod names {
     pub const DECISION_CACHE_BYTES: &str = "strata_decision_cache_bytes";
     /// The decision cache's budget.
     pub const DECISION_CACHE_BUDGET_BYTES: &str = "strata_decision_cache_budget_bytes";
+    /// Harvest jobs accepted (queued).
+    pub const HARVEST_JOBS_ACCEPTED: &str = "strata_harvest_jobs_accepted_total";
+    /// Harvest jobs finished, by result (`done`, `failed`).
+    pub const HARVEST_JOBS_FINISHED: &str = "strata_harvest_jobs_finished_total";
+    /// Harvest requests refused after their checks, by reason (`busy`, `conflict`).
+    pub const HARVEST_JOBS_REFUSED: &str = "strata_harvest_jobs_refused_total";
+    /// Objects harvest jobs copied.
+    pub const HARVEST_OBJECTS_COPIED: &str = "strata_harvest_objects_copied_total";
+    /// Bytes harvest jobs copied.
+    pub const HARVEST_BYTES_COPIED: &str = "strata_harvest_bytes_copied_total";
+    /// Harvest jobs now, by state (`queued`, `running`).
+    pub const HARVEST_JOBS: &str = "strata_harvest_jobs";
+}
+
+/// HELP text of the harvest series, registered when the recorder is installed.
+fn describe_harvest() {
+    metrics::describe_counter!(
+        names::HARVEST_JOBS_ACCEPTED,
+        "Harvest (live-to-VOD clip) jobs accepted by POST /_strata/harvest."
+    );
+    metrics::describe_counter!(
+        names::HARVEST_JOBS_FINISHED,
+        "Harvest jobs finished, by result (done, failed)."
+    );
+    metrics::describe_counter!(
+        names::HARVEST_JOBS_REFUSED,
+        "Harvest requests refused after their checks: busy (queue full) or conflict (destination in use)."
+    );
+    metrics::describe_counter!(
+        names::HARVEST_OBJECTS_COPIED,
+        "Objects (segments, init sections, keys) harvest jobs copied host-side."
+    );
+    metrics::describe_counter!(
+        names::HARVEST_BYTES_COPIED,
+        metrics::Unit::Bytes,
+        "Bytes harvest jobs copied host-side."
+    );
+    metrics::describe_gauge!(
+        names::HARVEST_JOBS,
+        "Harvest jobs now, by state (queued, running)."
+    );
+}
+
+/// Counts a harvest job accepted.
+pub fn record_harvest_accepted() {
+    metrics::counter!(names::HARVEST_JOBS_ACCEPTED).increment(1);
+}
+
+/// Counts a harvest job finished, done or failed.
+pub fn record_harvest_finished(done: bool) {
+    let result = if done { "done" } else { "failed" };
+    metrics::counter!(names::HARVEST_JOBS_FINISHED, "result" => result).increment(1);
+}
+
+/// Counts a harvest request refused after its checks (`busy`, `conflict`).
+pub fn record_harvest_refused(reason: &'static str) {
+    metrics::counter!(names::HARVEST_JOBS_REFUSED, "reason" => reason).increment(1);
+}
+
+/// Counts one object a harvest copied, of `bytes` bytes.
+pub fn record_harvest_copy(bytes: u64) {
+    metrics::counter!(names::HARVEST_OBJECTS_COPIED).increment(1);
+    metrics::counter!(names::HARVEST_BYTES_COPIED).increment(bytes);
 }
 
 /// Installs the process-wide recorder and returns the handle that renders it.
@@ -122,6 +185,7 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         names::REQUESTS_THROTTLED,
         "Requests refused with 429 Too Many Requests by a [[limits]] rule, by rule."
     );
+    describe_harvest();
     Ok(handle)
 }
 
@@ -241,6 +305,9 @@ pub fn render(state: &AppState) -> String {
     publish_tiers(&stats);
     publish_services(&state.storage.services());
     publish_decision_cache(&state.decisions.stats());
+    let (queued, running) = state.harvests.active();
+    metrics::gauge!(names::HARVEST_JOBS, "state" => "queued").set(queued as f64);
+    metrics::gauge!(names::HARVEST_JOBS, "state" => "running").set(running as f64);
     state.metrics.render()
 }
 

@@ -8,6 +8,7 @@ use strata_tiers::Storage;
 
 use crate::auth::{CdnAuth, IngestAuth};
 use crate::config::ServerConfig;
+use crate::harvest::Harvests;
 use crate::http::{DecisionCache, Drain, Herds, Load, Throttle};
 
 /// The running origin: its settings, storage and guest runtime.
@@ -36,4 +37,6 @@ pub struct AppState {
     pub load: Load,
     /// Whether the process is shutting down.
     pub drain: Drain,
+    /// Live-to-VOD clip jobs (`/_strata/harvest`).
+    pub harvests: Arc<Harvests>,
 }

@@ -1,5 +1,5 @@
 //! Operator routes under `/_strata/`, answered by the host itself on the data-plane listener: health,
-//! metrics, and the guests API (list, deploy, rollback).
+//! metrics, the guests API (list, deploy, rollback) and harvest jobs (live-to-VOD clips).
 //!
 //! Every route but `health` and `time` (the clock players sync to) needs the admin token when one is
 //! configured, and comes from a loopback client when none is.
@@ -7,12 +7,14 @@
 mod access;
 mod clock;
 mod guests;
+mod harvest;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
+use serde::Serialize;
 
 use crate::http::{ResponseBody, error_response, full_body};
 use crate::state::AppState;
@@ -51,15 +53,33 @@ pub async fn handle(
         (_, ["guests"]) if reads => guests::list(state),
         (&Method::PUT, ["guests", name]) => guests::deploy(state, name, request).await,
         (&Method::POST, ["guests", name, "rollback"]) => guests::rollback(state, name).await,
+        (&Method::POST, ["harvest"]) => harvest::start(state, request).await,
+        (_, ["harvest", id]) if reads => harvest::report(state, id),
         (
             _,
-            ["health" | "time" | "metrics" | "guests"] | ["guests", _] | ["guests", _, "rollback"],
+            ["health" | "time" | "metrics" | "guests" | "harvest"]
+            | ["guests" | "harvest", _]
+            | ["guests", _, "rollback"],
         ) => error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("{method} is not allowed on /_strata/{route}"),
         ),
         _ => error_response(StatusCode::NOT_FOUND, format!("no admin route {route:?}")),
     }
+}
+
+/// A JSON answer, never cached.
+fn json(status: StatusCode, value: &impl Serialize) -> Response<ResponseBody> {
+    let body = serde_json::to_vec_pretty(value).unwrap_or_default();
+    let mut response = Response::new(full_body(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 fn text(body: String, content_type: &'static str) -> Response<ResponseBody> {
