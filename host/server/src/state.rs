@@ -6,9 +6,11 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use strata_runtime::{Guests, Runtime};
 use strata_tiers::Storage;
 
+use crate::access_log::AccessLog;
 use crate::auth::{CdnAuth, IngestAuth};
 use crate::config::ServerConfig;
 use crate::http::{DecisionCache, Drain, Herds, Load};
+use crate::metrics::streams::Streams;
 
 /// The running origin: its settings, storage and guest runtime.
 pub struct AppState {
@@ -34,4 +36,8 @@ pub struct AppState {
     pub load: Load,
     /// Whether the process is shutting down.
     pub drain: Drain,
+    /// Where each request's access log line goes (nowhere when off).
+    pub access_log: AccessLog,
+    /// The live streams whose ingest age the metrics report.
+    pub streams: Streams,
 }

@@ -15,7 +15,7 @@ mod server;
 mod target;
 mod tls;
 
-pub use body::ResponseBody;
+pub use body::{BodyWatch, ResponseBody, Watched};
 pub use collapse::Herds;
 pub use decision_cache::{CacheStats, DecisionCache};
 pub use drain::Drain;
