@@ -1,13 +1,14 @@
 //! Writing access log lines without ever making a request wait for the disk: each line goes into a
-//! bounded queue ([`QUEUE_LINES`]) that one thread of its own drains into the file (or stderr); when the
-//! queue is full the line is dropped and counted (`strata_access_log_dropped_lines_total`). The file is
-//! reopened on request ([`AccessLog::reopen`], on SIGHUP) so logrotate can rename it away.
+//! queue bounded in lines ([`QUEUE_LINES`]) and in bytes ([`QUEUE_BYTES`], so long request targets cannot
+//! make it hold much memory) that one thread of its own drains into the file (or stderr); when the queue
+//! is full the line is dropped and counted (`strata_access_log_dropped_lines_total`). The file is reopened
+//! on request ([`AccessLog::reopen`], on SIGHUP) so logrotate can rename it away.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
@@ -15,6 +16,9 @@ use super::config::{Format, LogConfig};
 
 /// Lines waiting for the writer at most; past it new lines are dropped (and counted).
 pub const QUEUE_LINES: usize = 16 * 1024;
+
+/// Bytes of lines waiting for the writer at most; past it new lines are dropped (and counted).
+pub const QUEUE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Longest the writer sleeps without a line before it looks for a reopen request.
 const WAKE_EVERY: Duration = Duration::from_millis(100);
@@ -31,6 +35,8 @@ struct Sink {
     queue: SyncSender<Message>,
     /// Set when a reopen could not be queued (the queue was full).
     reopen: Arc<AtomicBool>,
+    /// Bytes of the lines queued and not written yet.
+    queued: Arc<AtomicUsize>,
 }
 
 /// What the writer thread receives, in order.
@@ -76,10 +82,11 @@ impl AccessLog {
         };
         let (sender, queue) = sync_channel(QUEUE_LINES);
         let reopen = Arc::new(AtomicBool::new(false));
-        let asked = Arc::clone(&reopen);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (asked, written) = (Arc::clone(&reopen), Arc::clone(&queued));
         std::thread::Builder::new()
             .name("strata-access-log".into())
-            .spawn(move || drain(queue, out, &asked))
+            .spawn(move || drain(queue, out, &asked, &written))
             .map_err(|source| OpenError {
                 path: config.access_file.clone().unwrap_or_default(),
                 source,
@@ -89,6 +96,7 @@ impl AccessLog {
                 format: config.access,
                 queue: sender,
                 reopen,
+                queued,
             })),
         })
     }
@@ -101,9 +109,16 @@ impl AccessLog {
     /// Queues `line` (without its newline); drops and counts it when the writer is behind.
     pub fn write(&self, line: String) {
         let Some(sink) = &self.sink else { return };
+        let bytes = line.len();
+        if sink.queued.fetch_add(bytes, Ordering::Relaxed) + bytes > QUEUE_BYTES {
+            sink.queued.fetch_sub(bytes, Ordering::Relaxed);
+            crate::metrics::record_dropped_log_line();
+            return;
+        }
         match sink.queue.try_send(Message::Line(line)) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                sink.queued.fetch_sub(bytes, Ordering::Relaxed);
                 crate::metrics::record_dropped_log_line();
             }
         }
@@ -182,7 +197,7 @@ impl Output {
 
 /// The writer thread: lines as they come, flushed whenever the queue is empty; reopens when asked; ends
 /// when every [`AccessLog`] is gone.
-fn drain(queue: Receiver<Message>, mut out: Output, reopen: &AtomicBool) {
+fn drain(queue: Receiver<Message>, mut out: Output, reopen: &AtomicBool, queued: &AtomicUsize) {
     let mut failing = false;
     loop {
         if reopen.swap(false, Ordering::Relaxed) {
@@ -197,8 +212,14 @@ fn drain(queue: Receiver<Message>, mut out: Output, reopen: &AtomicBool) {
         for message in std::iter::once(first).chain(std::iter::from_fn(|| queue.try_recv().ok())) {
             match message {
                 Message::Reopen => out.reopen(),
-                Message::Line(line) if result.is_ok() => result = out.write_line(&line),
-                Message::Line(_) => crate::metrics::record_dropped_log_line(),
+                Message::Line(line) => {
+                    queued.fetch_sub(line.len(), Ordering::Relaxed);
+                    if result.is_ok() {
+                        result = out.write_line(&line);
+                    } else {
+                        crate::metrics::record_dropped_log_line();
+                    }
+                }
             }
         }
         let result = result.and_then(|()| out.flush());
@@ -261,6 +282,16 @@ mod tests {
             error.contains("log.access_file") && error.contains("missing"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn lines_past_the_byte_budget_are_dropped_not_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        let log = AccessLog::start(&config(&path)).unwrap();
+        log.write("x".repeat(QUEUE_BYTES + 1));
+        log.write("small".into());
+        assert_eq!(wait_for(&path, "small\n"), "small\n");
     }
 
     #[test]

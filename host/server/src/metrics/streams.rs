@@ -274,6 +274,20 @@ mod tests {
     }
 
     #[test]
+    fn max_streams_is_bounded() {
+        let parse = |text: &str| toml::from_str::<MetricsConfig>(text).map_err(|e| e.to_string());
+        assert_eq!(parse("").unwrap().max_streams, 1000);
+        assert!(parse("max_streams = 0").unwrap().validate().is_ok());
+        let error = parse("max_streams = 100001")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(error.to_string().contains("metrics.max_streams"), "{error}");
+        assert!(parse("max_streams = -1").is_err());
+        assert!(parse("streams = 1").unwrap_err().contains("unknown field"));
+    }
+
+    #[test]
     fn keys_are_escaped_as_label_values() {
         let streams = Streams::new(1);
         streams.written("a\"b\\c\n.m3u8", Playlist::Live);
