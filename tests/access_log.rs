@@ -157,6 +157,22 @@ fn json_lines_say_where_each_answer_came_from_and_who_decided() {
         "{reloads:?}"
     );
     assert_eq!(reloads[0]["class"], "playlist");
+    // A client that leaves while parked (an HTTP/2 stream reset at its timeout; an HTTP/1.1 close reads as
+    // a half-close, answered when the wait ends): 499, as nginx logs it, with the time it was parked.
+    let impatient = reqwest::blocking::Client::builder()
+        .http2_prior_knowledge()
+        .timeout(Duration::from_millis(1500))
+        .build()
+        .expect("an HTTP/2 client");
+    let gone = impatient
+        .get(s.url(&format!("{playlist}?_HLS_msn=0&_HLS_part=5")))
+        .send();
+    assert!(gone.is_err(), "the reload must still be parked: {gone:?}");
+    let reloads = wait_for(&file, "GET", playlist, 2);
+    assert_eq!(reloads[1]["status"], 499, "{reloads:?}");
+    assert_eq!(reloads[1]["protocol"], "HTTP/2.0");
+    assert!(reloads[1]["parked_ms"].as_f64().expect("parked_ms") >= 1000.0);
+    assert_eq!(reloads[1]["bytes_out"], 0);
 
     // After a restart the memory tier is empty: the first read comes from disk, into the same file.
     s.restart();

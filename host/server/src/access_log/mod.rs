@@ -17,7 +17,7 @@ pub mod writer;
 
 pub use config::{Format, LogConfig};
 pub use record::{
-    Decided, Record, Source, decided, decision_took, guest_chosen, parked, received, responded,
+    Decided, Parking, Record, Source, decided, decision_took, guest_chosen, received, responded,
     served_from,
 };
 pub use writer::{AccessLog, OpenError};

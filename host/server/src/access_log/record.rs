@@ -1,7 +1,7 @@
 //! What one request did, noted as it happens and written as one access log line when the request is done.
 //!
 //! A request's [`Record`] is shared by the request's own future (through a task-local, so the code on its
-//! path notes what it knows with one call: [`served_from`], [`guest_chosen`], [`decided`], [`decision_took`], [`parked`], [`responded`],
+//! path notes what it knows with one call: [`served_from`], [`guest_chosen`], [`decided`], [`decision_took`], [`Parking`], [`responded`],
 //! [`received`]) and its response body (watched by the record: [`BodyWatch`], which counts the bytes sent). The line is
 //! written when the last of them lets go: after the body's last byte, or when the client left (a request
 //! dropped before its answer is logged with status 499, as nginx does).
@@ -261,9 +261,22 @@ pub fn decision_took(guest: &str, took: Duration) {
     note(|notes| notes.decision_time += took);
 }
 
-/// The request was parked for `waited`.
-pub fn parked(waited: Duration) {
-    note(|notes| notes.parked += waited);
+/// One stay of the request on a `wait` outcome: its time is noted when the guard drops, whether the wait
+/// ended or the client left (the request is then dropped with it, and logged 499 with its parked time).
+pub struct Parking(Instant);
+
+impl Parking {
+    /// The request parks now.
+    pub fn start() -> Self {
+        Parking(Instant::now())
+    }
+}
+
+impl Drop for Parking {
+    fn drop(&mut self) {
+        let waited = self.0.elapsed();
+        note(|notes| notes.parked += waited);
+    }
 }
 
 /// The response's status is `status`.

@@ -445,7 +445,11 @@ async fn run_decisions(
                     );
                 }
                 let timeout = Duration::from_millis(plan.timeout_ms.into()).min(budget);
-                let parked_now = (crate::metrics::Parked::enter(), state.load.park());
+                let parked_now = (
+                    crate::metrics::Parked::enter(),
+                    state.load.park(),
+                    access_log::Parking::start(),
+                );
                 let waited = tokio::select! {
                     waited = state
                         .storage
@@ -453,7 +457,6 @@ async fn run_decisions(
                     () = state.drain.begun() => return draining(&guest_request.path),
                 };
                 drop(parked_now);
-                access_log::parked(waited);
                 // At least 1 ms per wait, so a guest that keeps asking for empty waits still runs out.
                 parked += waited.max(Duration::from_millis(1));
                 let waited_ms = u32::try_from(waited.as_millis()).unwrap_or(u32::MAX);
