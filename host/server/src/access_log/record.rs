@@ -1,10 +1,11 @@
 //! What one request did, noted as it happens and written as one access log line when the request is done.
 //!
 //! A request's [`Record`] is shared by the request's own future (through a task-local, so the code on its
-//! path notes what it knows with one call: [`served_from`], [`guest_chosen`], [`decided`], [`decision_took`], [`Parking`], [`responded`],
-//! [`received`]) and its response body (watched by the record: [`BodyWatch`], which counts the bytes sent). The line is
-//! written when the last of them lets go: after the body's last byte, or when the client left (a request
-//! dropped before its answer is logged with status 499, as nginx does).
+//! path notes what it knows with one call: [`served_from`], [`guest_chosen`], [`decided`],
+//! [`decision_took`], [`Parking`], [`responded`], [`received`]) and its response body (the record is the
+//! body's [`BodyWatch`], counting the bytes sent). The line is written when the last of them lets go: after
+//! the body's last byte, or when the client left (a request dropped before its answer is logged with status
+//! 499, as nginx does).
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
