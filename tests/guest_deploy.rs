@@ -249,8 +249,12 @@ fn a_restart_loads_every_guest_from_the_artifact_cache() {
         200
     );
     s.restart();
-    assert_eq!(s.metric("strata_guest_compiles"), 0.0, "nothing recompiled");
-    assert_eq!(s.metric("strata_guest_cache_hits"), 3.0);
+    assert_eq!(
+        s.metric("strata_guest_compiles_total"),
+        0.0,
+        "nothing recompiled"
+    );
+    assert_eq!(s.metric("strata_guest_cache_hits_total"), 3.0);
     assert_eq!(version_of(&s, "/x").as_deref(), Some("1"));
     assert_eq!(version_of(&s, "/tenant/x").as_deref(), Some("2"));
 }

@@ -246,3 +246,45 @@ fn sighup_serves_a_renewed_certificate_and_keeps_it_when_a_renewal_is_broken() {
     });
     assert!(answers(&renewed));
 }
+
+#[test]
+fn one_sighup_renews_the_certificate_and_reopens_the_rotated_access_log() {
+    let first = Certificate::new();
+    let logs = tempfile::tempdir().expect("log dir");
+    let file = logs.path().join("access.log");
+    let config = format!("[log]\naccess = \"json\"\naccess_file = {file:?}\n");
+    let (c, k) = (path(&first.cert), path(&first.key));
+    let mut s = Strata::with_config(&config, &["--tls-cert", c, "--tls-key", k]);
+    s.use_client(first.client(false));
+    let logged = |file: &std::path::Path, path: &str| {
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .contains(&format!("\"path\":\"{path}\""))
+    };
+    assert_eq!(
+        s.http()
+            .get(s.url("/before.ts"))
+            .send()
+            .expect("GET")
+            .status(),
+        404
+    );
+    poll_until(WAIT, "the first line", || logged(&file, "/before.ts"));
+    // logrotate renames the file away, the certificate is renewed in place, then one SIGHUP.
+    let rotated = logs.path().join("access.log.1");
+    std::fs::rename(&file, &rotated).expect("rotate the log");
+    let renewed = Certificate::new();
+    std::fs::copy(&renewed.cert, &first.cert).expect("renew the certificate");
+    std::fs::copy(&renewed.key, &first.key).expect("renew the key");
+    s.signal("HUP");
+    let after = renewed.client(false);
+    poll_until(WAIT, "the renewed certificate and a new log file", || {
+        let _ = after.get(s.url("/after.ts")).send();
+        logged(&file, "/after.ts")
+    });
+    assert!(logged(&rotated, "/before.ts"));
+    assert!(
+        !logged(&rotated, "/after.ts"),
+        "a line after the reopen reached the old file"
+    );
+}

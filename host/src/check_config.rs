@@ -49,6 +49,14 @@ pub enum Problem {
         /// The world it implements.
         kind: GuestKind,
     },
+    /// The access log file cannot be opened where it is named.
+    #[error("log.access_file {}: {reason}", path.display())]
+    AccessLog {
+        /// The file.
+        path: PathBuf,
+        /// Why `serve` could not open it.
+        reason: &'static str,
+    },
     /// A folder `serve` opens or creates is something else.
     #[error("{key} {}: exists and is not a folder", path.display())]
     NotAFolder {
@@ -126,6 +134,9 @@ pub fn check(path: &Path) -> Report {
         .into_iter()
         .filter_map(|(key, path)| not_a_folder(key, path?)),
     );
+    if let Some(path) = &config.log.access_file {
+        report.problems.extend(check_access_file(path));
+    }
     if let Some(cluster) = &config.cluster {
         report.notes.push(format!(
             "[cluster] store {} and feed not contacted: check-config uses no network",
@@ -164,6 +175,27 @@ fn check_handler(path: &Path) -> Result<String, Problem> {
         claimed.kind.world(),
         claimed.abi
     ))
+}
+
+/// A problem when the access log file cannot be created or appended to where it is named: its folder is
+/// missing, or the path is a folder. (Permissions are the service's, not this command's: not checked.)
+fn check_access_file(path: &Path) -> Option<Problem> {
+    let reason = if path.is_dir() {
+        "is a folder"
+    } else {
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if folder.is_dir() {
+            return None;
+        }
+        "its folder does not exist"
+    };
+    Some(Problem::AccessLog {
+        path: path.to_owned(),
+        reason,
+    })
 }
 
 /// A problem when `path` exists and is not a folder (a missing one is created by `serve`).

@@ -1,6 +1,6 @@
 //! Settings: embedded defaults, overridden by a TOML file, overridden by command-line flags. Each section is
 //! the type of the crate that reads it (`[storage]` strata-tiers, `[guest]` and `[plugins]` strata-runtime,
-//! `[http]`, `[tls]`, `[admin]`, `[auth]`, `[[filters]]` and `[[limits]]` strata-server, `[cluster]` strata-cluster); this file assembles them, checks
+//! `[http]`, `[tls]`, `[admin]`, `[auth]`, `[[filters]]`, `[[limits]]`, `[log]` and `[metrics]` strata-server, `[cluster]` strata-cluster); this file assembles them, checks
 //! what spans them, and hands each crate its part.
 
 use std::collections::BTreeMap;
@@ -11,10 +11,12 @@ use bytesize::ByteSize;
 use serde::Deserialize;
 use strata_cluster::config::ClusterConfig;
 use strata_runtime::{GuestConfig, PluginConfig};
+use strata_server::access_log::LogConfig;
 use strata_server::config::{
     AdminConfig, AuthConfig, FilterChain, HttpConfig, ServerConfig, TlsConfig, validate_filters,
 };
 use strata_server::http::{LimitRule, validate_limits};
+use strata_server::metrics::streams::MetricsConfig;
 use strata_tiers::{InvalidSetting, Rules, StorageConfig, TierSettings};
 
 /// Everything `strata serve` needs to run; every field has a default so an empty file is valid.
@@ -52,6 +54,10 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// The cluster this node joins (`[cluster]`); without it Strata is one node.
     pub cluster: Option<ClusterConfig>,
+    /// The access log (`[log]`).
+    pub log: LogConfig,
+    /// What the metrics track beyond their fixed families (`[metrics]`).
+    pub metrics: MetricsConfig,
 }
 
 impl Default for Config {
@@ -72,6 +78,8 @@ impl Default for Config {
             storage: StorageConfig::default(),
             tls: None,
             cluster: None,
+            log: LogConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -148,6 +156,8 @@ impl Config {
             self.auth.validate(),
             validate_filters(&self.filters),
             validate_limits(&self.limits),
+            self.log.validate(),
+            self.metrics.validate(),
         ];
         checks.extend(self.cluster.as_ref().map(ClusterConfig::validate));
         checks.extend(

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use strata_cluster::Cluster;
 use strata_runtime::{Guests, PluginConfig, Runtime};
+use strata_server::access_log::AccessLog;
 use strata_server::auth::{CdnAuth, IngestAuth};
 use strata_server::http::{Certificates, DecisionCache, Drain, Herds, Load, Throttle};
+use strata_server::metrics::streams::Streams;
 use strata_server::state::AppState;
 use strata_tiers::{Storage, StorageRead, Tiers};
 use tokio::net::TcpListener;
@@ -31,7 +33,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .as_ref()
         .map(Certificates::acceptor)
         .transpose()?;
-    tokio::spawn(reload_on_hangup(certificates));
+    let access_log = AccessLog::start(&config.log)?;
+    tokio::spawn(reload_on_hangup(certificates, access_log.clone()));
     let metrics =
         strata_server::metrics::install().context("cannot install the metrics recorder")?;
     let settings = config.tier_settings().context("invalid storage rules")?;
@@ -110,6 +113,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         load: Load::new(config.guest.max_instances),
         drain: Drain::default(),
         harvests: Arc::default(),
+        access_log,
+        streams: Streams::new(config.metrics.max_streams),
     });
     // Scripts and tests read this line to learn the port when listening on port 0.
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -137,24 +142,25 @@ fn warn_about_open_access(config: &Config) {
     }
 }
 
-/// Reads the certificate and key again on each SIGHUP, as operators signal a renewal; a failed reload is
-/// logged and the previous certificate keeps serving. Without TLS a SIGHUP is logged and changes nothing
-/// (it never stops the origin, so `systemctl reload` is always safe).
-async fn reload_on_hangup(certificates: Option<Arc<Certificates>>) {
+/// On each SIGHUP, as operators signal a renewal or a rotation: reads the TLS certificate and key again (a
+/// failed reload is logged and the previous certificate keeps serving) and reopens the access log file
+/// (logrotate renamed it). A SIGHUP never stops the origin, so `systemctl reload` is always safe.
+async fn reload_on_hangup(certificates: Option<Arc<Certificates>>, access_log: AccessLog) {
     let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
     else {
-        tracing::warn!("cannot listen for SIGHUP: TLS certificates reload only on restart");
+        tracing::warn!(
+            "cannot listen for SIGHUP: TLS certificates reload and the access log reopens only on restart"
+        );
         return;
     };
     while hangups.recv().await.is_some() {
+        access_log.reopen();
         let Some(certificates) = &certificates else {
-            tracing::info!(
-                "SIGHUP: no TLS certificate to reload; nothing else reloads without a restart"
-            );
+            tracing::info!("SIGHUP: access log reopened; no TLS certificate to reload");
             continue;
         };
         match certificates.reload() {
-            Ok(()) => tracing::info!("TLS certificate reloaded"),
+            Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded, access log reopened"),
             Err(e) => {
                 tracing::warn!(error = %e, "TLS certificate reload failed; the previous one keeps serving")
             }

@@ -7,8 +7,13 @@
 //!   ABI's, and Spin's).
 //! - [`key`]: request path ⇄ object key, and the rules a key obeys.
 //! - [`clock`]: the origin's clock for players, `/_strata/time`.
+//! - [`query`]: query-string parameters.
+//! - [`cmcd`]: the syntax of CMCD dictionaries (the guest reads what it acts on; the host logs the session
+//!   id).
 
 pub mod clock;
+pub mod cmcd;
 pub mod key;
+pub mod query;
 pub mod settings;
 pub mod types;

@@ -6,9 +6,9 @@
 
 use crate::query;
 use crate::types::Request;
+use strata_abi::cmcd::{entries, unquote};
 
-/// The request headers that carry CMCD.
-pub const HEADERS: [&str; 4] = ["cmcd-object", "cmcd-request", "cmcd-session", "cmcd-status"];
+pub use strata_abi::cmcd::HEADERS;
 
 /// The CMCD keys an origin acts on.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -68,43 +68,6 @@ impl Cmcd {
             }
         }
     }
-}
-
-/// `(key, raw value)` pairs; commas inside quoted strings do not split.
-fn entries(text: &str) -> Vec<(&str, &str)> {
-    let mut out = Vec::new();
-    let (mut start, mut quoted) = (0, false);
-    for (i, b) in text
-        .bytes()
-        .enumerate()
-        .chain(std::iter::once((text.len(), b',')))
-    {
-        match b {
-            b'"' => quoted = !quoted,
-            b',' if !quoted => {
-                let piece = text[start..i].trim();
-                if !piece.is_empty() {
-                    out.push(
-                        piece
-                            .split_once('=')
-                            .map_or((piece, ""), |(k, v)| (k.trim(), v.trim())),
-                    );
-                }
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-/// A CMCD string value without quotes and escapes.
-fn unquote(v: &str) -> String {
-    v.strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .unwrap_or(v)
-        .replace("\\\"", "\"")
-        .replace("\\\\", "\\")
 }
 
 #[cfg(test)]

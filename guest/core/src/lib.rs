@@ -56,7 +56,8 @@ pub mod media_type;
 pub mod naming_playlist;
 pub mod objects;
 pub mod prefetch;
-pub mod query;
+/// Query-string parameters, shared with the host (`strata_abi::query`).
+pub use strata_abi::query;
 pub mod range;
 pub mod response;
 pub mod reuse;

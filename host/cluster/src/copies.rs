@@ -96,6 +96,7 @@ impl Cluster {
             return Ok(Some(OpenedObject {
                 meta: Arc::clone(meta),
                 body: opened.body,
+                from_disk: opened.from_disk,
             }));
         }
         Ok(self
@@ -105,6 +106,7 @@ impl Cluster {
             .map(|upload| OpenedObject {
                 meta: Arc::clone(meta),
                 body: ObjectBody::Growing(upload),
+                from_disk: false,
             }))
     }
 
@@ -204,6 +206,7 @@ impl Cluster {
             return Ok(upload.map(|upload| OpenedObject {
                 meta: Arc::clone(meta),
                 body: ObjectBody::Growing(upload),
+                from_disk: false,
             }));
         }
         copy.await?;

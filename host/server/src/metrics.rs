@@ -1,192 +1,153 @@
-//! Prometheus metrics: every name the origin exports is a constant in [`names`], and every recording goes
-//! through a function here, so the rest of the host never spells a metric. The storage and the runtime keep
-//! plain counters (they know nothing of a registry); [`render`] publishes them with the registry's own.
+//! Prometheus metrics: every family the origin exports is declared once, with its type and help, in
+//! [`families`], and every recording goes through a function here, so the rest of the host never spells a
+//! metric. The storage and the runtime keep plain counters (they know nothing of a registry); [`render`]
+//! publishes them with the registry's own, writes the families whose series come and go (per-stream ingest
+//! age, [`streams`]) or are fractional counters itself, and lists the families with no series yet.
+//! Conventions (decision 0057): `# HELP` on every family, counters and only counters end in `_total`, units
+//! in the name (`_seconds`, `_bytes`), labels with bounded values only.
 
+pub mod families;
+pub mod streams;
+
+use std::fmt::Write as _;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use strata_runtime::GuestError;
 
 use crate::state::AppState;
+use families::{Family, Kind};
 
-/// Every metric name, in one place.
-pub mod names {
-    /// Requests answered, by method and status.
-    pub const REQUESTS: &str = "strata_requests_total";
-    /// Time to the response head, by method.
-    pub const REQUEST_DURATION: &str = "strata_request_duration_seconds";
-    /// Guest decisions and rewrites that failed, by kind.
-    pub const GUEST_FAILURES: &str = "strata_guest_failures_total";
-    /// Requests answered with their herd's decision.
-    pub const COLLAPSED_DECISIONS: &str = "strata_collapsed_decisions_total";
-    /// Requests parked by `wait` outcomes now.
-    pub const PARKED_REQUESTS: &str = "strata_parked_requests";
-    /// Data-plane requests being decided or uploading now (the load guests see).
-    pub const IN_FLIGHT_REQUESTS: &str = "strata_in_flight_requests";
-    /// Manifest-plugin rewrites that failed, by plugin.
-    pub const FILTER_FAILURES: &str = "strata_filter_failures_total";
-    /// Accepts that failed (file descriptors or buffers exhausted).
-    pub const ACCEPT_FAILURES: &str = "strata_accept_failures_total";
-    /// Uploads aborted because their body stalled.
-    pub const UPLOADS_STALLED: &str = "strata_uploads_stalled_total";
-    /// Guest versions refused at deploy or rollback.
-    pub const DEPLOYS_REFUSED: &str = "strata_guest_deploys_refused_total";
-    /// Guest versions activated.
-    pub const GUEST_SWAPS: &str = "strata_guest_swaps_total";
-    /// Objects stored.
-    pub const OBJECTS: &str = "strata_objects";
-    /// Objects in the memory tier.
-    pub const MEMORY_TIER_OBJECTS: &str = "strata_memory_tier_objects";
-    /// Bytes in the memory tier.
-    pub const MEMORY_TIER_BYTES: &str = "strata_memory_tier_bytes";
-    /// The memory tier's budget.
-    pub const MEMORY_TIER_BUDGET_BYTES: &str = "strata_memory_tier_budget_bytes";
-    /// The largest linear memory any guest instance reached.
-    pub const GUEST_MEMORY_PEAK_BYTES: &str = "strata_guest_memory_peak_bytes";
-    /// Components compiled since start.
-    pub const GUEST_COMPILES: &str = "strata_guest_compiles";
-    /// Components loaded from the artifact cache since start.
-    pub const GUEST_CACHE_HITS: &str = "strata_guest_cache_hits";
-    /// Objects per tier.
-    pub const TIER_OBJECTS: &str = "strata_tier_objects";
-    /// Bytes per tier (memory, disk, uploads in progress).
-    pub const TIER_BYTES: &str = "strata_tier_bytes";
-    /// Budgets per tier.
-    pub const TIER_BUDGET_BYTES: &str = "strata_tier_budget_bytes";
-    /// Reads served, per tier.
-    pub const TIER_HITS: &str = "strata_tier_hits_total";
-    /// Reads a tier could not serve.
-    pub const TIER_MISSES: &str = "strata_tier_misses_total";
-    /// Disk reads.
-    pub const TIER_READS: &str = "strata_tier_reads_total";
-    /// Reads that joined another's disk read.
-    pub const TIER_COALESCED_READS: &str = "strata_tier_coalesced_reads_total";
-    /// Objects pushed out of memory.
-    pub const TIER_EVICTIONS: &str = "strata_tier_evictions_total";
-    /// Objects copied from disk into memory.
-    pub const TIER_PROMOTIONS: &str = "strata_tier_promotions_total";
-    /// Evictions of objects that stay on disk.
-    pub const TIER_DEMOTIONS: &str = "strata_tier_demotions_total";
-    /// Evictions of memory-only objects, which are lost.
-    pub const TIER_DROPPED: &str = "strata_tier_dropped_total";
-    /// Objects removed at their TTL.
-    pub const TIER_EXPIRATIONS: &str = "strata_tier_expirations_total";
-    /// Uploads refused or failed for want of upload memory.
-    pub const UPLOADS_REFUSED: &str = "strata_uploads_refused_total";
-    /// Whether a cluster service (`store`, `feed`) is reachable: 1 or 0.
-    pub const CLUSTER_SERVICE_UP: &str = "strata_cluster_service_up";
-    /// Requests made to a cluster service.
-    pub const CLUSTER_REQUESTS: &str = "strata_cluster_requests_total";
-    /// Requests to a cluster service that failed.
-    pub const CLUSTER_ERRORS: &str = "strata_cluster_errors_total";
-    /// Time spent in requests to a cluster service (divide by the requests for the mean latency).
-    pub const CLUSTER_REQUEST_SECONDS: &str = "strata_cluster_request_seconds_total";
-    /// Requests refused with 429 by a `[[limits]]` rule, by rule.
-    pub const REQUESTS_THROTTLED: &str = "strata_requests_throttled_total";
-    /// Live playlists refused because their encoder stopped updating them (stale manifests).
-    pub const STALE_MANIFESTS: &str = "strata_stale_manifests_total";
-    /// Playlists answered on a `daterange` ad-marker route with breaks kept as CUE tags (nothing dated them).
-    pub const AD_MARKERS_KEPT: &str = "strata_ad_markers_kept_total";
-    /// Requests answered with a remembered guest decision, without entering Wasm.
-    pub const DECISION_CACHE_HITS: &str = "strata_decision_cache_hits_total";
-    /// Requests that could have been answered from the decision cache and were not.
-    pub const DECISION_CACHE_MISSES: &str = "strata_decision_cache_misses_total";
-    /// Remembered decisions dropped because something they read changed or their lifetime ended.
-    pub const DECISION_CACHE_INVALIDATIONS: &str = "strata_decision_cache_invalidations_total";
-    /// Decisions remembered.
-    pub const DECISION_CACHE_STORED: &str = "strata_decision_cache_stored_total";
-    /// Remembered decisions that left the cache: pushed out by the budget, replaced, or too large to keep.
-    pub const DECISION_CACHE_EVICTIONS: &str = "strata_decision_cache_evictions_total";
-    /// Remembered decisions held now.
-    pub const DECISION_CACHE_ENTRIES: &str = "strata_decision_cache_entries";
-    /// Bytes the decision cache holds now.
-    pub const DECISION_CACHE_BYTES: &str = "strata_decision_cache_bytes";
-    /// The decision cache's budget.
-    pub const DECISION_CACHE_BUDGET_BYTES: &str = "strata_decision_cache_budget_bytes";
-    /// Harvest jobs accepted (queued).
-    pub const HARVEST_JOBS_ACCEPTED: &str = "strata_harvest_jobs_accepted_total";
-    /// Harvest jobs finished, by result (`done`, `failed`).
-    pub const HARVEST_JOBS_FINISHED: &str = "strata_harvest_jobs_finished_total";
-    /// Harvest requests refused after their checks, by reason (`busy`, `conflict`).
-    pub const HARVEST_JOBS_REFUSED: &str = "strata_harvest_jobs_refused_total";
-    /// Objects harvest jobs copied.
-    pub const HARVEST_OBJECTS_COPIED: &str = "strata_harvest_objects_copied_total";
-    /// Bytes harvest jobs copied.
-    pub const HARVEST_BYTES_COPIED: &str = "strata_harvest_bytes_copied_total";
-    /// Harvest jobs now, by state (`queued`, `running`).
-    pub const HARVEST_JOBS: &str = "strata_harvest_jobs";
-}
+use families as names;
 
-/// HELP text of the harvest series, registered when the recorder is installed.
-fn describe_harvest() {
-    metrics::describe_counter!(
-        names::HARVEST_JOBS_ACCEPTED,
-        "Harvest (live-to-VOD clip) jobs accepted by POST /_strata/harvest."
-    );
-    metrics::describe_counter!(
-        names::HARVEST_JOBS_FINISHED,
-        "Harvest jobs finished, by result (done, failed)."
-    );
-    metrics::describe_counter!(
-        names::HARVEST_JOBS_REFUSED,
-        "Harvest requests refused after their checks: busy (queue full) or conflict (destination in use)."
-    );
-    metrics::describe_counter!(
-        names::HARVEST_OBJECTS_COPIED,
-        "Objects (segments, init sections, keys) harvest jobs copied host-side."
-    );
-    metrics::describe_counter!(
-        names::HARVEST_BYTES_COPIED,
-        metrics::Unit::Bytes,
-        "Bytes harvest jobs copied host-side."
-    );
-    metrics::describe_gauge!(
-        names::HARVEST_JOBS,
-        "Harvest jobs now, by state (queued, running)."
-    );
-}
+/// Bucket bounds of request durations, in seconds: a remembered decision's answer (0.1 ms) to the longest
+/// park (30 s).
+const REQUEST_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
 
-/// Counts a harvest job accepted.
-pub fn record_harvest_accepted() {
-    metrics::counter!(names::HARVEST_JOBS_ACCEPTED).increment(1);
-}
+/// Bucket bounds of guest decisions, in seconds: a warm instance (tens of microseconds) to the wall-clock
+/// deadline.
+const DECISION_BUCKETS: &[f64] = &[
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5,
+];
 
-/// Counts a harvest job finished, done or failed.
-pub fn record_harvest_finished(done: bool) {
-    let result = if done { "done" } else { "failed" };
-    metrics::counter!(names::HARVEST_JOBS_FINISHED, "result" => result).increment(1);
-}
-
-/// Counts a harvest request refused after its checks (`busy`, `conflict`).
-pub fn record_harvest_refused(reason: &'static str) {
-    metrics::counter!(names::HARVEST_JOBS_REFUSED, "reason" => reason).increment(1);
-}
-
-/// Counts one object a harvest copied, of `bytes` bytes.
-pub fn record_harvest_copy(bytes: u64) {
-    metrics::counter!(names::HARVEST_OBJECTS_COPIED).increment(1);
-    metrics::counter!(names::HARVEST_BYTES_COPIED).increment(bytes);
-}
-
-/// Installs the process-wide recorder and returns the handle that renders it.
+/// Installs the process-wide recorder, with every family's description, and returns the handle that
+/// renders it.
 ///
 /// # Errors
 /// When a recorder is already installed.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
     let handle = PrometheusBuilder::new()
-        .set_buckets(&[
-            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-            2.5, 5.0, 10.0,
-        ])?
+        .set_buckets(REQUEST_BUCKETS)?
+        .set_buckets_for_metric(
+            Matcher::Full(names::GUEST_DECISION_DURATION.name.to_owned()),
+            DECISION_BUCKETS,
+        )?
         .install_recorder()?;
-    metrics::describe_counter!(
-        names::REQUESTS_THROTTLED,
-        "Requests refused with 429 Too Many Requests by a [[limits]] rule, by rule."
-    );
-    describe_harvest();
+    for family in families::ALL {
+        let help = family.help.trim();
+        match family.kind {
+            Kind::Counter => metrics::describe_counter!(family.name, help),
+            Kind::Gauge => metrics::describe_gauge!(family.name, help),
+            Kind::Histogram => metrics::describe_histogram!(family.name, help),
+        }
+    }
     Ok(handle)
+}
+
+/// What a request is for, as operators break latency and traffic down: by the key's extension (a part is
+/// an LL-HLS partial segment, named `<segment>.<part>.<ext>` or with `part` in its name, as encoders name
+/// them), by method for writes, by path for the admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// `GET`/`HEAD` of an HLS playlist or a DASH MPD.
+    Playlist,
+    /// `GET`/`HEAD` of an LL-HLS part.
+    Part,
+    /// `GET`/`HEAD` of a media segment (or init segment, subtitle, key).
+    Segment,
+    /// `PUT`, `POST` or `DELETE` on the data plane.
+    Ingest,
+    /// `/_strata/*`.
+    Admin,
+    /// Anything else (`OPTIONS`, unknown extensions).
+    Other,
+}
+
+/// Extensions of media segments (the guest's table, `guest/core/src/media_type.rs`, by class).
+const SEGMENT_EXTENSIONS: [&str; 11] = [
+    "ts", "m4s", "mp4", "m4v", "cmfv", "init", "m4a", "cmfa", "aac", "vtt", "key",
+];
+
+impl Class {
+    const ALL: [Class; 6] = [
+        Class::Playlist,
+        Class::Part,
+        Class::Segment,
+        Class::Ingest,
+        Class::Admin,
+        Class::Other,
+    ];
+
+    /// The class of `method` on the raw request path `path`.
+    pub fn of(method: &Method, path: &str) -> Class {
+        if crate::admin::owns(path) {
+            return Class::Admin;
+        }
+        if matches!(*method, Method::PUT | Method::POST | Method::DELETE) {
+            return Class::Ingest;
+        }
+        if !matches!(*method, Method::GET | Method::HEAD) {
+            return Class::Other;
+        }
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let Some((stem, extension)) = name.rsplit_once('.') else {
+            return Class::Other;
+        };
+        if streams::is_playlist(name) {
+            return Class::Playlist;
+        }
+        if !SEGMENT_EXTENSIONS
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(extension))
+        {
+            return Class::Other;
+        }
+        let numbered_part = stem.rsplit_once('.').is_some_and(|(segment, part)| {
+            let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+            digits(part)
+                && segment
+                    .rsplit(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .is_some_and(digits)
+        });
+        if numbered_part || stem.to_ascii_lowercase().contains("part") {
+            Class::Part
+        } else {
+            Class::Segment
+        }
+    }
+
+    /// The `class` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Playlist => "playlist",
+            Class::Part => "part",
+            Class::Segment => "segment",
+            Class::Ingest => "ingest",
+            Class::Admin => "admin",
+            Class::Other => "other",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// The methods counted by name; others are `other`.
@@ -201,17 +162,24 @@ const COMMON_STATUSES: [u16; 12] = [200, 201, 204, 206, 304, 400, 403, 404, 416,
 struct RequestSeries {
     /// By method, then by index in [`COMMON_STATUSES`].
     requests: [[OnceLock<metrics::Counter>; COMMON_STATUSES.len()]; METHODS.len()],
-    /// By method.
-    durations: [OnceLock<metrics::Histogram>; METHODS.len()],
+    /// By class.
+    durations: [OnceLock<metrics::Histogram>; Class::ALL.len()],
+    /// Request body bytes by class.
+    received: [OnceLock<metrics::Counter>; Class::ALL.len()],
+    /// Response body bytes by class.
+    sent: [OnceLock<metrics::Counter>; Class::ALL.len()],
 }
 
 static REQUEST_SERIES: RequestSeries = RequestSeries {
     requests: [const { [const { OnceLock::new() }; COMMON_STATUSES.len()] }; METHODS.len()],
-    durations: [const { OnceLock::new() }; METHODS.len()],
+    durations: [const { OnceLock::new() }; Class::ALL.len()],
+    received: [const { OnceLock::new() }; Class::ALL.len()],
+    sent: [const { OnceLock::new() }; Class::ALL.len()],
 };
 
-/// Counts one answered request by method and status, and its latency.
-pub fn record_request(method: &Method, status: StatusCode, elapsed: Duration) {
+/// Counts one answered request by method and status, its time to the response head by class, and a
+/// refusal by its reason.
+pub fn record_request(method: &Method, class: Class, status: StatusCode, elapsed: Duration) {
     let index = match *method {
         Method::GET => 0,
         Method::HEAD => 1,
@@ -226,30 +194,101 @@ pub fn record_request(method: &Method, status: StatusCode, elapsed: Duration) {
     match COMMON_STATUSES.iter().position(|s| *s == status.as_u16()) {
         Some(at) => series.requests[index][at]
             .get_or_init(|| {
-                metrics::counter!(names::REQUESTS, "method" => method, "status" => status.as_str().to_owned())
+                metrics::counter!(names::REQUESTS.name, "method" => method, "status" => status.as_str().to_owned())
             })
             .increment(1),
-        None => metrics::counter!(names::REQUESTS, "method" => method, "status" => status.as_str().to_owned())
+        None => metrics::counter!(names::REQUESTS.name, "method" => method, "status" => status.as_str().to_owned())
             .increment(1),
     }
-    series.durations[index]
-        .get_or_init(|| metrics::histogram!(names::REQUEST_DURATION, "method" => method))
+    series.durations[class.index()]
+        .get_or_init(
+            || metrics::histogram!(names::REQUEST_DURATION.name, "class" => class.as_str()),
+        )
         .record(elapsed.as_secs_f64());
+    if let Some(reason) = refusal(status) {
+        metrics::counter!(names::REFUSED.name, "reason" => reason).increment(1);
+    }
 }
 
-/// Counts a request refused by the `[[limits]]` rule labelled `rule`.
+/// The reason label of a refusal status.
+fn refusal(status: StatusCode) -> Option<&'static str> {
+    Some(match status {
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::TOO_MANY_REQUESTS => "throttled",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        StatusCode::INSUFFICIENT_STORAGE => "insufficient_storage",
+        _ => return None,
+    })
+}
+
+/// Counts a request's body bytes received and its response body bytes sent, once the response is done.
+pub fn record_transfer(class: Class, received: u64, sent: u64) {
+    let series = &REQUEST_SERIES;
+    if received > 0 {
+        series.received[class.index()]
+            .get_or_init(
+                || metrics::counter!(names::REQUEST_BODY_BYTES.name, "class" => class.as_str()),
+            )
+            .increment(received);
+    }
+    if sent > 0 {
+        series.sent[class.index()]
+            .get_or_init(
+                || metrics::counter!(names::RESPONSE_BODY_BYTES.name, "class" => class.as_str()),
+            )
+            .increment(sent);
+    }
+}
+
+/// Records the time one decision of guest `guest` took.
+pub fn record_decision(guest: &str, took: Duration) {
+    metrics::histogram!(names::GUEST_DECISION_DURATION.name, "guest" => guest.to_owned())
+        .record(took.as_secs_f64());
+}
+
+/// Counts a request answered 429 by the throttling rule named `rule` (the 429 itself is counted as a
+/// refusal by [`record_request`]).
 pub fn record_throttled(rule: &str) {
-    metrics::counter!(names::REQUESTS_THROTTLED, "rule" => rule.to_owned()).increment(1);
+    metrics::counter!(names::THROTTLED.name, "rule" => rule.to_owned()).increment(1);
 }
 
-/// Counts a refusal of a stale live playlist.
-pub fn record_stale_manifest() {
-    metrics::counter!(names::STALE_MANIFESTS).increment(1);
+/// Counts an access log line dropped because its writer fell behind or failed.
+pub fn record_dropped_log_line() {
+    metrics::counter!(names::ACCESS_LOG_DROPPED.name).increment(1);
 }
 
 /// Counts a playlist whose ad breaks a `daterange` route could not date and kept as CUE tags.
 pub fn record_ad_markers_kept() {
-    metrics::counter!(names::AD_MARKERS_KEPT).increment(1);
+    metrics::counter!(names::AD_MARKERS_KEPT.name).increment(1);
+}
+
+/// Counts a harvest job accepted.
+pub fn record_harvest_accepted() {
+    metrics::counter!(names::HARVEST_JOBS_ACCEPTED.name).increment(1);
+}
+
+/// Counts a harvest job finished, done or failed.
+pub fn record_harvest_finished(done: bool) {
+    let result = if done { "done" } else { "failed" };
+    metrics::counter!(names::HARVEST_JOBS_FINISHED.name, "result" => result).increment(1);
+}
+
+/// Counts a harvest request refused after its checks (`busy`, `conflict`).
+pub fn record_harvest_refused(reason: &'static str) {
+    metrics::counter!(names::HARVEST_JOBS_REFUSED.name, "reason" => reason).increment(1);
+}
+
+/// Counts one object a harvest copied, of `bytes` bytes.
+pub fn record_harvest_copy(bytes: u64) {
+    metrics::counter!(names::HARVEST_OBJECTS_COPIED.name).increment(1);
+    metrics::counter!(names::HARVEST_BYTES_COPIED.name).increment(bytes);
+}
+
+/// Counts a refusal of a stale live playlist.
+pub fn record_stale_manifest() {
+    metrics::counter!(names::STALE_MANIFESTS.name).increment(1);
 }
 
 /// Counts a guest that trapped or timed out.
@@ -262,90 +301,141 @@ pub fn record_guest_failure(error: &GuestError) {
         GuestError::OutOfMemory(_) => "memory",
         GuestError::Busy(_) => "busy",
     };
-    metrics::counter!(names::GUEST_FAILURES, "kind" => kind).increment(1);
+    metrics::counter!(names::GUEST_FAILURES.name, "kind" => kind).increment(1);
 }
 
 /// Counts a request answered with the decision made for its herd (see `http::collapse`) instead of its own.
 pub fn record_collapsed_decision() {
-    metrics::counter!(names::COLLAPSED_DECISIONS).increment(1);
+    metrics::counter!(names::COLLAPSED_DECISIONS.name).increment(1);
 }
 
 /// Counts a manifest plugin's failed rewrite.
 pub fn record_filter_failure(plugin: &str) {
-    metrics::counter!(names::FILTER_FAILURES, "plugin" => plugin.to_owned()).increment(1);
+    metrics::counter!(names::FILTER_FAILURES.name, "plugin" => plugin.to_owned()).increment(1);
 }
 
 /// Counts `failures` accepts that failed.
 pub fn record_accept_failures(failures: u64) {
-    metrics::counter!(names::ACCEPT_FAILURES).increment(failures);
+    metrics::counter!(names::ACCEPT_FAILURES.name).increment(failures);
 }
 
 /// Counts an upload aborted because its body stalled.
 pub fn record_stalled_upload() {
-    metrics::counter!(names::UPLOADS_STALLED).increment(1);
+    metrics::counter!(names::UPLOADS_STALLED.name).increment(1);
 }
 
 /// Counts a guest version refused at deploy or rollback.
 pub fn record_refused_deploy() {
-    metrics::counter!(names::DEPLOYS_REFUSED).increment(1);
+    metrics::counter!(names::DEPLOYS_REFUSED.name).increment(1);
 }
 
 /// The registry as Prometheus text, with gauges read fresh from the storage and the runtime.
 pub fn render(state: &AppState) -> String {
     let stats = state.storage.stats();
-    metrics::gauge!(names::OBJECTS).set(stats.objects as f64);
-    metrics::gauge!(names::MEMORY_TIER_OBJECTS).set(stats.memory_objects as f64);
-    metrics::gauge!(names::MEMORY_TIER_BYTES).set(stats.memory_bytes as f64);
-    metrics::gauge!(names::MEMORY_TIER_BUDGET_BYTES).set(state.config.memory_budget_bytes as f64);
-    metrics::gauge!(names::IN_FLIGHT_REQUESTS).set(f64::from(state.load.in_flight()));
-    metrics::gauge!(names::GUEST_MEMORY_PEAK_BYTES).set(state.runtime.memory_peak() as f64);
-    metrics::gauge!(names::GUEST_COMPILES).set(state.runtime.compiles() as f64);
-    metrics::gauge!(names::GUEST_CACHE_HITS).set(state.runtime.cache_hits() as f64);
-    metrics::counter!(names::GUEST_SWAPS).absolute(state.guests.swaps());
-    publish_tiers(&stats);
-    publish_services(&state.storage.services());
-    publish_decision_cache(&state.decisions.stats());
+    metrics::gauge!(names::OBJECTS.name).set(stats.objects as f64);
+    metrics::gauge!(names::MEMORY_TIER_OBJECTS.name).set(stats.memory_objects as f64);
+    metrics::gauge!(names::MEMORY_TIER_BYTES.name).set(stats.memory_bytes as f64);
+    metrics::gauge!(names::MEMORY_TIER_BUDGET_BYTES.name)
+        .set(state.config.memory_budget_bytes as f64);
+    metrics::gauge!(names::IN_FLIGHT_REQUESTS.name).set(f64::from(state.load.in_flight()));
+    metrics::gauge!(names::GUEST_MEMORY_PEAK_BYTES.name).set(state.runtime.memory_peak() as f64);
+    metrics::counter!(names::GUEST_COMPILES.name).absolute(state.runtime.compiles());
+    metrics::counter!(names::GUEST_CACHE_HITS.name).absolute(state.runtime.cache_hits());
+    metrics::counter!(names::GUEST_SWAPS.name).absolute(state.guests.swaps());
     let (queued, running) = state.harvests.active();
-    metrics::gauge!(names::HARVEST_JOBS, "state" => "queued").set(queued as f64);
-    metrics::gauge!(names::HARVEST_JOBS, "state" => "running").set(running as f64);
-    state.metrics.render()
+    metrics::gauge!(names::HARVEST_JOBS.name, "state" => "queued").set(queued as f64);
+    metrics::gauge!(names::HARVEST_JOBS.name, "state" => "running").set(running as f64);
+    publish_tiers(&stats);
+    let services = state.storage.services();
+    publish_services(&services);
+    publish_decision_cache(&state.decisions.stats());
+    let mut text = state.metrics.render();
+    write_service_seconds(&mut text, &services);
+    state.streams.render(&mut text);
+    list_families_without_series(&mut text);
+    text
+}
+
+/// The time spent in each cluster service's requests: a counter of fractional seconds, which the
+/// recorder's integer counters cannot hold.
+fn write_service_seconds(out: &mut String, services: &[strata_tiers::ServiceHealth]) {
+    write_family_head(out, &names::CLUSTER_REQUEST_SECONDS);
+    for service in services {
+        let _ = writeln!(
+            out,
+            "{}{{service=\"{}\"}} {}",
+            names::CLUSTER_REQUEST_SECONDS.name,
+            escape_label(service.name),
+            service.latency_seconds
+        );
+    }
+}
+
+/// Appends the `# HELP` and `# TYPE` lines of every family `out` does not have yet (no series recorded so
+/// far), so a dashboard or an alert finds every family from the first scrape.
+fn list_families_without_series(out: &mut String) {
+    let missing: Vec<&Family> = families::ALL
+        .iter()
+        .filter(|family| !out.contains(&format!("# TYPE {} ", family.name)))
+        .collect();
+    for family in missing {
+        write_family_head(out, family);
+    }
+}
+
+/// The `# HELP` and `# TYPE` lines of `family`.
+fn write_family_head(out: &mut String, family: &Family) {
+    let help = family.help.trim().replace('\\', "\\\\");
+    let _ = writeln!(out, "# HELP {} {help}", family.name);
+    let _ = writeln!(out, "# TYPE {} {}", family.name, family.kind.as_str());
+}
+
+/// `value` escaped as a Prometheus label value.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// What the decision cache holds and has done.
 fn publish_decision_cache(stats: &crate::http::CacheStats) {
-    metrics::counter!(names::DECISION_CACHE_HITS).absolute(stats.hits);
-    metrics::counter!(names::DECISION_CACHE_MISSES).absolute(stats.misses);
-    metrics::counter!(names::DECISION_CACHE_INVALIDATIONS).absolute(stats.invalidated);
-    metrics::counter!(names::DECISION_CACHE_STORED).absolute(stats.stored);
-    metrics::counter!(names::DECISION_CACHE_EVICTIONS).absolute(stats.evicted);
-    metrics::gauge!(names::DECISION_CACHE_ENTRIES).set(stats.entries as f64);
-    metrics::gauge!(names::DECISION_CACHE_BYTES).set(stats.bytes as f64);
-    metrics::gauge!(names::DECISION_CACHE_BUDGET_BYTES).set(stats.budget as f64);
+    metrics::counter!(names::DECISION_CACHE_HITS.name).absolute(stats.hits);
+    metrics::counter!(names::DECISION_CACHE_MISSES.name).absolute(stats.misses);
+    metrics::counter!(names::DECISION_CACHE_INVALIDATIONS.name).absolute(stats.invalidated);
+    metrics::counter!(names::DECISION_CACHE_STORED.name).absolute(stats.stored);
+    metrics::counter!(names::DECISION_CACHE_EVICTIONS.name).absolute(stats.evicted);
+    metrics::gauge!(names::DECISION_CACHE_ENTRIES.name).set(stats.entries as f64);
+    metrics::gauge!(names::DECISION_CACHE_BYTES.name).set(stats.bytes as f64);
+    metrics::gauge!(names::DECISION_CACHE_BUDGET_BYTES.name).set(stats.budget as f64);
 }
 
 /// The cluster's store and feed, as series labelled by `service` (none on a single node).
 fn publish_services(services: &[strata_tiers::ServiceHealth]) {
     for service in services {
         let name = service.name;
-        metrics::gauge!(names::CLUSTER_SERVICE_UP, "service" => name)
+        metrics::gauge!(names::CLUSTER_SERVICE_UP.name, "service" => name)
             .set(f64::from(u8::from(service.reachable)));
-        metrics::counter!(names::CLUSTER_REQUESTS, "service" => name).absolute(service.requests);
-        metrics::counter!(names::CLUSTER_ERRORS, "service" => name).absolute(service.errors);
-        metrics::gauge!(names::CLUSTER_REQUEST_SECONDS, "service" => name)
-            .set(service.latency_seconds);
+        metrics::counter!(names::CLUSTER_REQUESTS.name, "service" => name)
+            .absolute(service.requests);
+        metrics::counter!(names::CLUSTER_ERRORS.name, "service" => name).absolute(service.errors);
     }
 }
 
 /// Per-tier contents and running totals, as Prometheus series labelled by `tier`.
 fn publish_tiers(stats: &strata_tiers::TierStats) {
     let gauges = [
-        (names::TIER_OBJECTS, "memory", stats.memory_objects as u64),
-        (names::TIER_OBJECTS, "disk", stats.disk_objects as u64),
-        (names::TIER_BYTES, "memory", stats.memory_bytes),
-        (names::TIER_BYTES, "disk", stats.disk_bytes),
-        (names::TIER_BYTES, "uploads", stats.upload_memory_bytes),
         (
-            names::TIER_BUDGET_BYTES,
+            names::TIER_OBJECTS.name,
+            "memory",
+            stats.memory_objects as u64,
+        ),
+        (names::TIER_OBJECTS.name, "disk", stats.disk_objects as u64),
+        (names::TIER_BYTES.name, "memory", stats.memory_bytes),
+        (names::TIER_BYTES.name, "disk", stats.disk_bytes),
+        (names::TIER_BYTES.name, "uploads", stats.upload_memory_bytes),
+        (
+            names::TIER_BUDGET_BYTES.name,
             "uploads",
             stats.upload_memory_budget_bytes,
         ),
@@ -354,18 +444,26 @@ fn publish_tiers(stats: &strata_tiers::TierStats) {
         metrics::gauge!(name, "tier" => tier).set(value as f64);
     }
     let counters = [
-        (names::TIER_HITS, "memory", stats.memory_hits),
-        (names::TIER_HITS, "disk", stats.disk_hits),
-        (names::TIER_MISSES, "memory", stats.memory_misses),
-        (names::TIER_MISSES, "disk", stats.disk_misses),
-        (names::TIER_READS, "disk", stats.disk_reads),
-        (names::TIER_COALESCED_READS, "disk", stats.coalesced_reads),
-        (names::TIER_EVICTIONS, "memory", stats.evictions),
-        (names::TIER_PROMOTIONS, "memory", stats.promotions),
-        (names::TIER_DEMOTIONS, "memory", stats.demotions),
-        (names::TIER_DROPPED, "memory", stats.dropped),
-        (names::TIER_EXPIRATIONS, "all", stats.expirations),
-        (names::UPLOADS_REFUSED, "uploads", stats.uploads_refused),
+        (names::TIER_HITS.name, "memory", stats.memory_hits),
+        (names::TIER_HITS.name, "disk", stats.disk_hits),
+        (names::TIER_MISSES.name, "memory", stats.memory_misses),
+        (names::TIER_MISSES.name, "disk", stats.disk_misses),
+        (names::TIER_READS.name, "disk", stats.disk_reads),
+        (
+            names::TIER_COALESCED_READS.name,
+            "disk",
+            stats.coalesced_reads,
+        ),
+        (names::TIER_EVICTIONS.name, "memory", stats.evictions),
+        (names::TIER_PROMOTIONS.name, "memory", stats.promotions),
+        (names::TIER_DEMOTIONS.name, "memory", stats.demotions),
+        (names::TIER_DROPPED.name, "memory", stats.dropped),
+        (names::TIER_EXPIRATIONS.name, "all", stats.expirations),
+        (
+            names::UPLOADS_REFUSED.name,
+            "uploads",
+            stats.uploads_refused,
+        ),
     ];
     for (name, tier, value) in counters {
         metrics::counter!(name, "tier" => tier).absolute(value);
@@ -379,13 +477,62 @@ pub struct Parked(());
 impl Parked {
     /// Counts a newly parked request.
     pub fn enter() -> Self {
-        metrics::gauge!(names::PARKED_REQUESTS).increment(1.0);
+        metrics::gauge!(names::PARKED_REQUESTS.name).increment(1.0);
         Parked(())
     }
 }
 
 impl Drop for Parked {
     fn drop(&mut self) {
-        metrics::gauge!(names::PARKED_REQUESTS).decrement(1.0);
+        metrics::gauge!(names::PARKED_REQUESTS.name).decrement(1.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_classed_by_method_path_and_name() {
+        let get = Method::GET;
+        for (method, path, class) in [
+            (&get, "/live/a/index.m3u8", Class::Playlist),
+            (&get, "/vod/a.MPD", Class::Playlist),
+            (&get, "/live/a/seg12.ts", Class::Segment),
+            (&get, "/live/a/init.mp4", Class::Segment),
+            (&get, "/live/a/12.3.m4s", Class::Part),
+            (&get, "/live/a/part12.1.m4s", Class::Part),
+            (&get, "/live/a/fileSequence12.3.mp4", Class::Part),
+            (&get, "/live/a/v1.2.ts.json", Class::Other),
+            (&get, "/live/a", Class::Other),
+            (&Method::HEAD, "/a/b.vtt", Class::Segment),
+            (&Method::PUT, "/live/a/index.m3u8", Class::Ingest),
+            (&Method::DELETE, "/live/a/1.ts", Class::Ingest),
+            (&Method::OPTIONS, "/live/a/1.ts", Class::Other),
+            (&get, "/_strata/metrics", Class::Admin),
+            (&Method::PUT, "/_strata/guests/origin", Class::Admin),
+        ] {
+            assert_eq!(Class::of(method, path), class, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn refusals_are_named_by_status() {
+        assert_eq!(refusal(StatusCode::TOO_MANY_REQUESTS), Some("throttled"));
+        assert_eq!(refusal(StatusCode::UNAUTHORIZED), Some("unauthorized"));
+        assert_eq!(refusal(StatusCode::NOT_FOUND), None);
+        assert_eq!(refusal(StatusCode::OK), None);
+    }
+
+    #[test]
+    fn label_values_and_help_are_escaped() {
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        let mut text = String::new();
+        write_family_head(&mut text, &names::REQUESTS);
+        assert_eq!(
+            text,
+            "# HELP strata_requests_total Requests answered, by method and status.\n\
+             # TYPE strata_requests_total counter\n"
+        );
     }
 }

@@ -6,10 +6,12 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use strata_runtime::{Guests, Runtime};
 use strata_tiers::Storage;
 
+use crate::access_log::AccessLog;
 use crate::auth::{CdnAuth, IngestAuth};
 use crate::config::ServerConfig;
 use crate::harvest::Harvests;
 use crate::http::{DecisionCache, Drain, Herds, Load, Throttle};
+use crate::metrics::streams::Streams;
 
 /// The running origin: its settings, storage and guest runtime.
 pub struct AppState {
@@ -39,4 +41,8 @@ pub struct AppState {
     pub drain: Drain,
     /// Live-to-VOD clip jobs (`/_strata/harvest`).
     pub harvests: Arc<Harvests>,
+    /// Where each request's access log line goes (nowhere when off).
+    pub access_log: AccessLog,
+    /// The live streams whose ingest age the metrics report.
+    pub streams: Streams,
 }

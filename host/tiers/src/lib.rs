@@ -151,6 +151,8 @@ pub struct OpenedObject {
     pub meta: Arc<ObjectMeta>,
     /// Its bytes.
     pub body: ObjectBody,
+    /// Whether this open read the disk tier (a file, or bytes just read into memory), for the access log.
+    pub from_disk: bool,
 }
 
 /// Why a small-object read failed.

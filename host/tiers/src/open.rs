@@ -29,6 +29,7 @@ impl Tiers {
                         return Ok(Some(OpenedObject {
                             meta,
                             body: ObjectBody::Growing(upload),
+                            from_disk: false,
                         }));
                     }
                     _ => continue,
@@ -39,6 +40,7 @@ impl Tiers {
                 return Ok(Some(OpenedObject {
                     meta,
                     body: ObjectBody::Memory(bytes),
+                    from_disk: false,
                 }));
             }
             Counters::bump(&self.counters.memory_misses);
@@ -53,6 +55,7 @@ impl Tiers {
                         return Ok(Some(OpenedObject {
                             meta,
                             body: ObjectBody::Memory(bytes),
+                            from_disk: true,
                         }));
                     }
                     None => {
@@ -69,6 +72,7 @@ impl Tiers {
                     return Ok(Some(OpenedObject {
                         meta,
                         body: ObjectBody::Disk(file),
+                        from_disk: true,
                     }));
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {

@@ -45,7 +45,11 @@ pub async fn deploy(
         .collect()
         .await
     {
-        Ok(collected) => collected.to_bytes().to_vec(),
+        Ok(collected) => {
+            let wasm = collected.to_bytes().to_vec();
+            crate::access_log::received(wasm.len() as u64);
+            wasm
+        }
         Err(e) => {
             return error_response(
                 StatusCode::BAD_REQUEST,

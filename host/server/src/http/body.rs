@@ -1,14 +1,17 @@
-//! Response bodies: whole (`Bytes` from memory or a guest), streamed from a file, or empty.
+//! Response bodies: whole (`Bytes` from memory or a guest), streamed from a file, or empty; and a body
+//! that reports its progress as it is sent ([`Watched`]).
 
 use std::convert::Infallible;
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
-use hyper::body::Frame;
+use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::AsyncRead;
 use tokio_util::io::ReaderStream;
 
@@ -61,4 +64,67 @@ pub fn error(status: StatusCode, reason: impl std::fmt::Display) -> Response<Res
         HeaderValue::from_static("*"),
     );
     response
+}
+
+/// What is told about a response body as it is sent: the connection's idle watch, the access log.
+pub trait BodyWatch: Send + Sync + Unpin + 'static {
+    /// A frame carrying `bytes` bytes of data (0 for trailers) went to the connection.
+    fn sent(&self, bytes: usize);
+    /// The body was dropped, after its end (`ended`) or before it (the client left, or the connection
+    /// closed).
+    fn finished(&self, ended: bool);
+}
+
+/// A response body that reports to `W` what it sends and when it is done.
+pub struct Watched<W: BodyWatch> {
+    inner: ResponseBody,
+    watch: W,
+    ended: bool,
+}
+
+impl<W: BodyWatch> Watched<W> {
+    /// Wraps `inner`, reporting to `watch`.
+    pub fn new(inner: ResponseBody, watch: W) -> Self {
+        Watched {
+            inner,
+            watch,
+            ended: false,
+        }
+    }
+}
+
+impl<W: BodyWatch> Body for Watched<W> {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                self.watch.sent(frame.data_ref().map_or(0, Bytes::len));
+            }
+            Poll::Ready(None) => self.ended = true,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<W: BodyWatch> Drop for Watched<W> {
+    fn drop(&mut self) {
+        // hyper stops polling a body that says it has ended (an empty body, a whole one once yielded).
+        let ended = self.ended || self.inner.is_end_stream();
+        self.watch.finished(ended);
+    }
 }

@@ -93,6 +93,7 @@ impl Herds {
         match shared {
             Some(outcome) => {
                 crate::metrics::record_collapsed_decision();
+                crate::access_log::decided(crate::access_log::Decided::Herd);
                 Ok(outcome.clone())
             }
             None => decide().await,

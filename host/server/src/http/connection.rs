@@ -1,5 +1,5 @@
 //! What one client connection is doing, so a connection that holds a slot without using it is closed:
-//! requests in flight ([`Activity::request`]) and response bodies still being sent ([`TrackedBody`]), and
+//! requests in flight ([`Activity::request`]) and response bodies still being sent (a [`BodyWatch`] on each), and
 //! when either last made progress. Bytes the client sends do not count: an HTTP/2 client that only pings,
 //! or a client that never reads its answer, makes no progress.
 //!
@@ -11,18 +11,13 @@
 //! closing connection that makes none for the idle timeout is dropped ([`Activity::until_stalled`]), so
 //! neither an HTTP/2 client that never acknowledges the GOAWAY nor a stalled reader keeps it.
 
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
 use tokio::time::Instant;
 
-use super::body::ResponseBody;
+use super::body::BodyWatch;
 
 /// The time limits a connection is held to.
 #[derive(Debug, Clone, Copy)]
@@ -143,53 +138,23 @@ impl Drop for InFlight {
     }
 }
 
-/// A response body that reports each frame it yields (the client is reading) and its end to its
-/// connection's [`Activity`].
-pub struct TrackedBody {
-    inner: ResponseBody,
-    activity: Arc<Activity>,
-}
-
-impl TrackedBody {
-    /// Wraps `inner`, reporting to `activity`.
-    pub fn new(inner: ResponseBody, activity: Arc<Activity>) -> Self {
-        TrackedBody { inner, activity }
-    }
-}
-
-impl Body for TrackedBody {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if matches!(polled, Poll::Ready(Some(Ok(_)))) {
-            self.activity.progress();
-        }
-        polled
+/// A response body being sent is progress: each frame it yields (the client is reading) and its end.
+impl BodyWatch for Arc<Activity> {
+    fn sent(&self, _bytes: usize) {
+        self.progress();
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for TrackedBody {
-    fn drop(&mut self) {
-        self.activity.progress();
+    fn finished(&self, _ended: bool) {
+        self.progress();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
+    use http_body::Body;
+    use std::pin::Pin;
 
     const LIMITS: IdleLimits = IdleLimits {
         header: Duration::from_secs(10),
@@ -254,7 +219,7 @@ mod tests {
     async fn a_body_that_is_read_keeps_a_closing_connection_alive() {
         let activity = Activity::new(LIMITS);
         drop(activity.request());
-        let mut body = TrackedBody::new(
+        let mut body = super::super::body::Watched::new(
             super::super::body::full(Bytes::from_static(b"x")),
             Arc::clone(&activity),
         );

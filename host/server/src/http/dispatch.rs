@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
+use super::body::Watched;
 use super::body::{self, ResponseBody};
 use super::collapse::HerdKey;
 use super::decision_cache::{self, Asked, Entry, Replay};
@@ -18,8 +20,10 @@ use super::filters;
 use super::linger;
 use super::outcome::{self, Served, Serving};
 use super::target::Target;
+use crate::access_log::{self, Decided, Record};
 use crate::admin;
 use crate::auth::Denied;
+use crate::metrics::Class;
 use crate::state::AppState;
 use strata_abi::types as abi;
 use strata_runtime::{Deployment, GuestError, Handler, within};
@@ -38,6 +42,9 @@ const MAX_WAIT: Duration = Duration::from_secs(30);
 /// whose body fully arrived must still be stored and counted, so writes are spawned here, at call time, as
 /// tasks of their own. Reads stay in hyper's future and stop when the client leaves, which releases any
 /// parked wait.
+///
+/// Each request's access log line is written when its response body is done (or the request is dropped):
+/// see `access_log::record`.
 pub fn handle(
     state: Arc<AppState>,
     peer: SocketAddr,
@@ -47,7 +54,8 @@ pub fn handle(
         *request.method(),
         Method::PUT | Method::POST | Method::DELETE
     );
-    let work = answer(state, peer, request);
+    let record = Record::begin(&state.access_log, peer.ip(), &request);
+    let work = record.clone().scope(answer(state, peer, request));
     let work = if changes_state {
         Ok(tokio::spawn(work))
     } else {
@@ -63,7 +71,7 @@ pub fn handle(
             }),
             Err(inline) => inline.await,
         };
-        Ok(response)
+        Ok(response.map(|body| BodyExt::boxed(Watched::new(body, record))))
     }
 }
 
@@ -76,6 +84,9 @@ async fn answer(
 ) -> Response<ResponseBody> {
     let started = Instant::now();
     let method = request.method().clone();
+    let class = Class::of(&method, request.uri().path());
+    let written = matches!(method, Method::PUT | Method::POST | Method::DELETE)
+        .then(|| request.uri().path().to_owned());
     let response = if admin::owns(request.uri().path()) {
         Box::pin(admin::handle(&state, request, peer)).await
     } else {
@@ -100,7 +111,13 @@ async fn answer(
             }
         }
     };
-    crate::metrics::record_request(&method, response.status(), started.elapsed());
+    crate::metrics::record_request(&method, class, response.status(), started.elapsed());
+    access_log::responded(response.status().as_u16());
+    if let Some(path) = written
+        && response.status().is_success()
+    {
+        crate::metrics::streams::note_write(&state, &method, &path);
+    }
     if response.headers().contains_key(abi::STALE_MANIFEST_HEADER) {
         crate::metrics::record_stale_manifest();
     }
@@ -166,6 +183,7 @@ async fn decide_and_execute(
             "no handler guest is deployed",
         );
     };
+    access_log::guest_chosen(&handler.deployment);
     let chain = filters::chain_for(&state.config, &parts.method, target);
     // A plugin chain changes what the guest sees of the request (`filters::prepare`) and runs anyway:
     // those requests are decided every time.
@@ -187,6 +205,7 @@ async fn decide_and_execute(
     if let Some(asked) = &asked
         && let Some(entry) = state.decisions.replay(asked, state.storage.as_ref())
     {
+        access_log::decided(Decided::Cache);
         match Box::pin(carry_out(state, &handler.deployment, &entry, is_head, &[])).await {
             Carried::Done(response) => {
                 if let Some(unread) = request_body {
@@ -335,7 +354,7 @@ async fn run_decisions(
         let decision = if let Some(plan) = first.take() {
             abi::Outcome::Wait(plan)
         } else {
-            let decide = || state.runtime.decide(deployment, &guest_request);
+            let decide = || timed(deployment, state.runtime.decide(deployment, &guest_request));
             let decided = match woken_by.take() {
                 Some(key) => {
                     let version = state.storage.head(&key).await.map(|meta| meta.etag.clone());
@@ -455,7 +474,11 @@ async fn run_decisions(
                     );
                 }
                 let timeout = Duration::from_millis(plan.timeout_ms.into()).min(budget);
-                let parked_now = (crate::metrics::Parked::enter(), state.load.park());
+                let parked_now = (
+                    crate::metrics::Parked::enter(),
+                    state.load.park(),
+                    access_log::Parking::start(),
+                );
                 let waited = tokio::select! {
                     waited = state
                         .storage
@@ -478,6 +501,15 @@ async fn run_decisions(
             guest_request.path
         ),
     )
+}
+
+/// Runs one guest decision of `deployment`, noting how long it took.
+async fn timed<T>(deployment: &Deployment, decision: impl Future<Output = T>) -> T {
+    let started = Instant::now();
+    let decided = decision.await;
+    access_log::decided(Decided::Guest);
+    access_log::decision_took(&deployment.name, started.elapsed());
+    decided
 }
 
 /// The answer to a request parked when the process began to drain: another origin (or this one after its

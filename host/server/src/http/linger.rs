@@ -25,6 +25,7 @@ async fn drain(mut body: Incoming) {
         let mut discarded = 0u64;
         while let Some(Ok(frame)) = body.frame().await {
             if let Some(data) = frame.data_ref() {
+                crate::access_log::received(data.len() as u64);
                 discarded += data.len() as u64;
                 if discarded > MAX_DISCARD {
                     break;

@@ -16,7 +16,7 @@ mod target;
 mod throttle;
 mod tls;
 
-pub use body::ResponseBody;
+pub use body::{BodyWatch, ResponseBody, Watched};
 pub use collapse::Herds;
 pub use decision_cache::{CacheStats, DecisionCache};
 pub use drain::Drain;

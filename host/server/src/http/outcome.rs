@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::body::{self, ResponseBody};
 use super::linger;
+use crate::access_log::{self, Source};
 use strata_abi::types as abi;
 use strata_tiers::{Naming, NewObject, ObjectBody, Storage, TierError, Upload};
 
@@ -77,6 +78,7 @@ impl Prepared {
 
     /// The response (without its body for a HEAD; the body is shared, never copied).
     pub fn response(&self, is_head: bool) -> Response<ResponseBody> {
+        access_log::served_from(Source::Guest, None);
         let body = if is_head {
             body::empty()
         } else {
@@ -164,6 +166,12 @@ pub async fn serve(storage: &dyn Storage, serving: &Serving, is_head: bool) -> S
             ));
         }
     };
+    let source = match &opened.body {
+        ObjectBody::Growing(_) => Source::Upload,
+        _ if opened.from_disk => Source::Disk,
+        _ => Source::Memory,
+    };
+    access_log::served_from(source, Some(opened.meta.last_modified));
     let opened = match opened.body {
         ObjectBody::Growing(upload) => {
             return Served::Response(serve_growing(&upload, serving, is_head));
@@ -302,7 +310,10 @@ pub async fn store(
             }
         };
         if let Ok(chunk) = frame.into_data()
-            && let Err(e) = writer.write(chunk).await
+            && let Err(e) = {
+                access_log::received(chunk.len() as u64);
+                writer.write(chunk).await
+            }
         {
             drop(writer);
             if matches!(

@@ -24,7 +24,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use super::accept::Backoff;
-use super::connection::{Activity, IdleLimits, TrackedBody};
+use super::body::Watched;
+use super::connection::{Activity, IdleLimits};
 use super::dispatch;
 use crate::state::AppState;
 
@@ -135,7 +136,7 @@ async fn serve<I>(
                 let response = answer.await;
                 drop(in_flight);
                 response.map(|response| {
-                    response.map(|body| BodyExt::boxed(TrackedBody::new(body, activity)))
+                    response.map(|body| BodyExt::boxed(Watched::new(body, activity)))
                 })
             }
         })

@@ -1,4 +1,5 @@
-//! Query-string parameters: `name=value` pairs separated by `&`, percent-decoded.
+//! Query-string parameters: `name=value` pairs separated by `&`, percent-decoded (guests and the host read
+//! them alike).
 
 use percent_encoding::percent_decode_str;
 
