@@ -220,7 +220,7 @@ pub fn render(state: &AppState) -> String {
     metrics::gauge!(names::GUEST_COMPILES).set(state.runtime.compiles() as f64);
     metrics::gauge!(names::GUEST_CACHE_HITS).set(state.runtime.cache_hits() as f64);
     metrics::counter!(names::GUEST_SWAPS).absolute(state.guests.swaps());
-    publish_tiers(&stats);
+    publish_tiers(&stats, state.config.memory_budget_bytes);
     publish_services(&state.storage.services());
     publish_decision_cache(&state.decisions.stats());
     state.metrics.render()
@@ -251,8 +251,12 @@ fn publish_services(services: &[strata_tiers::ServiceHealth]) {
     }
 }
 
-/// Per-tier contents and running totals, as Prometheus series labelled by `tier`.
-fn publish_tiers(stats: &strata_tiers::TierStats) {
+/// Per-tier contents, budgets and running totals, as Prometheus series labelled by `tier` (the disk's
+/// budget only when `storage.disk_bytes` sets one).
+fn publish_tiers(stats: &strata_tiers::TierStats, memory_budget_bytes: u64) {
+    if let Some(budget) = stats.disk_budget_bytes {
+        metrics::gauge!(names::TIER_BUDGET_BYTES, "tier" => "disk").set(budget as f64);
+    }
     let gauges = [
         (names::TIER_OBJECTS, "memory", stats.memory_objects as u64),
         (names::TIER_OBJECTS, "disk", stats.disk_objects as u64),
@@ -264,6 +268,7 @@ fn publish_tiers(stats: &strata_tiers::TierStats) {
             "uploads",
             stats.upload_memory_budget_bytes,
         ),
+        (names::TIER_BUDGET_BYTES, "memory", memory_budget_bytes),
     ];
     for (name, tier, value) in gauges {
         metrics::gauge!(name, "tier" => tier).set(value as f64);

@@ -258,6 +258,7 @@ impl Tiers {
             memory_bytes: self.memory.bytes(),
             disk_objects,
             disk_bytes: self.disk_budget.used(),
+            disk_budget_bytes: self.disk_budget.limit(),
             upload_memory_bytes: self.upload_memory.used(),
             upload_memory_budget_bytes: self.upload_memory.budget(),
             uploads_refused: self.upload_memory.refused(),

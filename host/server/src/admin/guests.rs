@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde::Serialize;
 
-use crate::http::{ResponseBody, error_response, full_body};
+use super::json;
+use crate::http::{ResponseBody, error_response};
 use crate::state::AppState;
 use strata_runtime::{DeployError, VersionInfo};
 
@@ -119,19 +120,6 @@ fn activated(name: &str, result: Result<VersionInfo, DeployError>) -> Response<R
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn json(status: StatusCode, value: &impl Serialize) -> Response<ResponseBody> {
-    let body = serde_json::to_vec_pretty(value).unwrap_or_default();
-    let mut response = Response::new(full_body(body));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 #[cfg(test)]

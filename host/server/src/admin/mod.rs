@@ -1,18 +1,22 @@
 //! Operator routes under `/_strata/`, answered by the host itself on the data-plane listener: health,
-//! metrics, and the guests API (list, deploy, rollback).
+//! metrics, the guests API (list, deploy, rollback), the streams listing and the web console.
 //!
 //! Every route but `health` and `time` (the clock players sync to) needs the admin token when one is
-//! configured, and comes from a loopback client when none is.
+//! configured, and comes from a loopback client when none is. The console's files hold no data: with a
+//! token they are served to anyone (the page is the login form), without one to whom the API answers.
 
 mod access;
 mod clock;
+mod console;
 mod guests;
+mod streams;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
+use serde::Serialize;
 
 use crate::http::{ResponseBody, error_response, full_body};
 use crate::state::AppState;
@@ -40,26 +44,53 @@ pub async fn handle(
     if route == "time" && reads {
         return clock::now();
     }
+    let segments: Vec<&str> = route.split('/').collect();
+    if let ["console"] | ["console", _] = segments.as_slice()
+        && reads
+        && (state.config.admin.token.is_some()
+            || access::refusal(state, request.headers(), peer).is_none())
+    {
+        return match segments.get(1) {
+            Some(&"access") => console::access(state.config.admin.token.is_some()),
+            file => console::serve(file.copied().unwrap_or_default()),
+        };
+    }
     if let Some(refusal) = access::refusal(state, request.headers(), peer) {
         return refusal;
     }
-    let segments: Vec<&str> = route.split('/').collect();
     match (&method, segments.as_slice()) {
         (_, ["metrics"]) if reads => {
             text(crate::metrics::render(state), "text/plain; version=0.0.4")
         }
+        (_, ["streams"]) if reads => streams::list(state).await,
         (_, ["guests"]) if reads => guests::list(state),
         (&Method::PUT, ["guests", name]) => guests::deploy(state, name, request).await,
         (&Method::POST, ["guests", name, "rollback"]) => guests::rollback(state, name).await,
         (
             _,
-            ["health" | "time" | "metrics" | "guests"] | ["guests", _] | ["guests", _, "rollback"],
+            ["health" | "time" | "metrics" | "guests" | "streams" | "console"]
+            | ["guests" | "console", _]
+            | ["guests", _, "rollback"],
         ) => error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("{method} is not allowed on /_strata/{route}"),
         ),
         _ => error_response(StatusCode::NOT_FOUND, format!("no admin route {route:?}")),
     }
+}
+
+/// A JSON answer the browser must not cache.
+fn json(status: StatusCode, value: &impl Serialize) -> Response<ResponseBody> {
+    let body = serde_json::to_vec_pretty(value).unwrap_or_default();
+    let mut response = Response::new(full_body(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 fn text(body: String, content_type: &'static str) -> Response<ResponseBody> {
