@@ -172,6 +172,15 @@ fn assert_served_to_anyone_but_data_needs_the_token(s: &Strata) {
         .send()
         .expect("GET streams");
     assert_eq!(streams.status().as_u16(), 200);
+    // The Storage view charts memory use against this budget.
+    let metrics = s
+        .http()
+        .get(s.url("/_strata/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .and_then(|r| r.text())
+        .expect("GET metrics");
+    assert!(metrics.contains("strata_tier_budget_bytes{tier=\"memory\"}"));
 }
 
 #[test]

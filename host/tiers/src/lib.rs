@@ -661,6 +661,7 @@ mod tests {
         ));
         drop(writer);
         assert_eq!(tiers.stats().disk_bytes, 6000);
+        assert_eq!(tiers.stats().disk_budget_bytes, Some(10000));
         assert_eq!(read_all(&tiers, "a.ts").await, vec![1u8; 6000]);
         put(&tiers, "c.ts", &[3u8; 4000]).await;
     }

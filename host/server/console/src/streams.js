@@ -7,6 +7,7 @@ import { failed } from './main.js';
 
 const REFRESH_MS = 3000;
 let timer = null;
+let refreshing = false;
 let playHandler = () => {};
 /// The last listing, for the Player's stream picker.
 export let latest = [];
@@ -33,6 +34,9 @@ export async function load() {
 }
 
 async function refresh() {
+  // A slow listing (up to its 5 s deadline) must not pile up requests behind it.
+  if (refreshing) return;
+  refreshing = true;
   try {
     const listing = await load();
     const live = listing.streams.filter((s) => s.live).length;
@@ -45,6 +49,8 @@ async function refresh() {
     say('streams-error', '');
   } catch (error) {
     failed(error, 'streams-error');
+  } finally {
+    refreshing = false;
   }
 }
 

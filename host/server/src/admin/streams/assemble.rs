@@ -13,6 +13,9 @@ use super::manifest::{Parsed, Rendition, folder};
 /// not see the `[[guest.stale]]` routes, which belong to the guests.
 const STALE_AFTER_SEGMENTS: u16 = DEFAULT_STALE_AFTER_TARGET_DURATIONS;
 
+/// Most renditions and errors one stream lists; the rest are counted in one more error line.
+const MAX_LISTED: usize = 32;
+
 /// A manifest as read from storage.
 #[derive(Debug, Clone)]
 pub struct Stored {
@@ -121,14 +124,37 @@ pub fn assemble(stored: &[Stored]) -> Vec<(Stream, Measure)> {
             stream.stale = stream.live && is_stale(stream.updated_age_s, stream.segment_duration_s);
         }
         if stream.stale {
-            stream.errors.push(format!(
-                "stale: last updated {} s ago, more than {STALE_AFTER_SEGMENTS} segment durations",
-                stream.updated_age_s
-            ));
+            stream.errors.insert(
+                0,
+                format!(
+                    "stale: last updated {} s ago, more than {STALE_AFTER_SEGMENTS} segment durations",
+                    stream.updated_age_s
+                ),
+            );
         }
+        shorten(&mut stream);
         streams.push((stream, measure));
     }
     streams
+}
+
+/// Keeps [`MAX_LISTED`] renditions and errors of `stream`, saying how many more there were.
+fn shorten(stream: &mut Stream) {
+    let renditions = stream.renditions.len();
+    if renditions > MAX_LISTED {
+        stream.renditions.truncate(MAX_LISTED);
+        stream.errors.push(format!(
+            "{} more renditions not listed",
+            renditions - MAX_LISTED
+        ));
+    }
+    let errors = stream.errors.len();
+    if errors > MAX_LISTED {
+        stream.errors.truncate(MAX_LISTED);
+        stream
+            .errors
+            .push(format!("{} more errors not listed", errors - MAX_LISTED));
+    }
 }
 
 /// Takes liveness, timing and age from the media playlists of a multivariant playlist (the newest
@@ -144,7 +170,7 @@ fn join_media_playlists(
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
-    for key in media_keys {
+    for key in media_keys.iter().take(MAX_LISTED) {
         match by_key.get(key.as_str()).map(|s| (&s.parsed, s.age_s)) {
             Some((Ok(Parsed::Media(media)), age_s)) => {
                 stream.live |= media.live;
@@ -230,6 +256,18 @@ mod tests {
         let ended = format!("{MEDIA}#EXT-X-ENDLIST\n");
         let vod = assemble(&[stored("a.m3u8", 1_000, &ended)]);
         assert!(!vod[0].0.live && !vod[0].0.stale);
+    }
+
+    #[test]
+    fn long_lists_are_cut_and_counted() {
+        let variants: String = (0..100)
+            .map(|i| format!("#EXT-X-STREAM-INF:BANDWIDTH={i}\nmissing{i}.m3u8\n"))
+            .collect();
+        let streams = assemble(&[stored("m.m3u8", 0, &format!("#EXTM3U\n{variants}"))]);
+        let stream = &streams[0].0;
+        assert_eq!(stream.renditions.len(), MAX_LISTED);
+        assert_eq!(stream.errors.len(), MAX_LISTED + 1);
+        assert_eq!(stream.errors[MAX_LISTED], "1 more errors not listed");
     }
 
     #[test]

@@ -3,12 +3,14 @@
 //! errors, and whether a live stream went stale.
 //!
 //! A store can hold millions of keys, so the work is bounded: the manifests come from the index's side
-//! set of playlist keys, at most [`MAX_MANIFESTS`] of them are read (each at most [`MAX_MANIFEST_BYTES`]),
-//! measuring bitrates looks up at most [`LOOKUP_BUDGET`] keys, and the whole answer has [`DEADLINE`].
+//! set of playlist keys, at most [`MAX_MANIFESTS`] of them are read (each at most [`MAX_MANIFEST_BYTES`],
+//! all together at most [`READ_BUDGET`]), measuring bitrates looks up at most [`LOOKUP_BUDGET`] keys, and
+//! the whole answer has [`DEADLINE`].
 
 mod assemble;
 mod manifest;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
@@ -26,6 +28,8 @@ use assemble::{Measure, Stored, assemble};
 const MAX_MANIFESTS: usize = 500;
 /// Largest manifest read; a larger one is listed with an error.
 const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+/// Most manifest bytes one listing reads: past it, manifests are listed unread, with an error.
+const READ_BUDGET: u64 = 64 << 20;
 /// Most keys one listing looks up to measure ingest bitrates.
 const LOOKUP_BUDGET: usize = 20_000;
 /// Most keys of one DASH stream's folder looked at to measure its ingest.
@@ -76,8 +80,9 @@ async fn listing(storage: &dyn Storage, now_s: u64) -> Listing {
     let mut keys = storage.list("", &suffixes, MAX_MANIFESTS + 1).await;
     let truncated = keys.len() > MAX_MANIFESTS;
     keys.truncate(MAX_MANIFESTS);
+    let budget = AtomicU64::new(READ_BUDGET);
     let stored: Vec<Stored> = futures_util::stream::iter(keys)
-        .map(|key| read(storage, key, now_s))
+        .map(|key| read(storage, key, now_s, &budget))
         .buffered(READS_AT_ONCE)
         .filter_map(std::future::ready)
         .collect()
@@ -110,10 +115,28 @@ async fn listing(storage: &dyn Storage, now_s: u64) -> Listing {
     }
 }
 
-/// One stored manifest with its age and what it says; `None` when it vanished meanwhile.
-async fn read(storage: &dyn Storage, key: String, now_s: u64) -> Option<Stored> {
+/// One stored manifest with its age and what it says, its size taken from `budget` (bytes left to read);
+/// `None` when it vanished meanwhile.
+async fn read(
+    storage: &dyn Storage,
+    key: String,
+    now_s: u64,
+    budget: &AtomicU64,
+) -> Option<Stored> {
     let meta = storage.head(&key).await?;
     let age_s = now_s.saturating_sub(meta.last_modified);
+    let size = meta.size.min(MAX_MANIFEST_BYTES);
+    if budget
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+            left.checked_sub(size)
+        })
+        .is_err()
+    {
+        let parsed = Err(format!(
+            "not read: this listing read {READ_BUDGET} bytes of manifests already"
+        ));
+        return Some(Stored { key, age_s, parsed });
+    }
     let parsed = match storage.read_small(&key, MAX_MANIFEST_BYTES).await {
         Ok(body) => manifest::parse(&key, &body),
         Err(ReadError::NotFound) => return None,
