@@ -88,7 +88,11 @@ fn put(s: &Strata, path: &str, body: Vec<u8>) {
         .send()
         .expect("PUT")
         .status();
-    assert!(status.is_success(), "PUT {path}: {status}");
+    assert!(
+        status.is_success(),
+        "PUT {path}: {status}\n{}",
+        tail(&s.stderr(), 20)
+    );
 }
 
 /// Deploys the versioned test guest's `wasm` as [`GUEST`], confined to `versions/`.
@@ -319,4 +323,38 @@ fn the_console_lists_plays_charts_and_rolls_back() {
         report.version_after,
         report.screenshots.join(" ")
     );
+}
+
+/// Without an admin token the console follows the API's rule: this machine only, never through a proxy;
+/// odd paths under it name no file.
+#[test]
+fn without_a_token_the_console_answers_this_machine_only() {
+    let s = Strata::start(&[]);
+    let page = s.raw_method("GET", "/_strata/console");
+    assert_eq!(page.status, 200);
+    assert!(page.header("content-security-policy").is_some());
+    let access = s.raw_method("GET", "/_strata/console/access");
+    assert_eq!(access.status, 200);
+    let access: serde_json::Value = serde_json::from_slice(&access.body).expect("JSON");
+    assert_eq!(access["token_required"], false);
+    let proxied = s.raw(
+        format!(
+            "GET /_strata/console HTTP/1.1\r\nHost: {}\r\nX-Forwarded-For: 203.0.113.9\r\nConnection: close\r\n\r\n",
+            s.addr()
+        )
+        .as_bytes(),
+    );
+    assert_eq!(proxied.status, 403, "a proxied request without a token");
+    for target in [
+        "/_strata/console/%2e%2e/guests",
+        "/_strata/console/..%2Fguests",
+        "/_strata/console/main.js/x",
+        "/_strata/console/%6dain.js",
+    ] {
+        assert_eq!(s.raw_method("GET", target).status, 404, "{target}");
+    }
+    assert_eq!(s.raw_method("POST", "/_strata/console").status, 405);
+    assert_eq!(s.raw_method("DELETE", "/_strata/streams").status, 405);
+    let head = s.raw_method("HEAD", "/_strata/console/hls.min.js");
+    assert_eq!((head.status, head.body.len()), (200, 0));
 }
