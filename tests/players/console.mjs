@@ -1,19 +1,21 @@
 // Drives Strata's web console (/_strata/console) in Debian's headless Chromium for tests/console.rs, and
 // prints what happened.
 //
-// Usage: node console.mjs <strata-url> <admin-token> <live-hls-key> <vod-dash-key> <hostile-key> <stale-key> <guest> <screenshot-dir>
+// Usage: node console.mjs <strata-url> <admin-token> <live-hls-key> <vod-dash-key> <hostile-key> <stale-key> <guest> <guest.wasm> <screenshot-dir>
 //
 // Logs in with the token, waits for the Streams view to list the four keys, checks the hostile key shows
-// as text and the stale stream stands out, plays the live HLS stream and the DASH VOD from the Player view (media time must advance),
-// opens Storage, then rolls back <guest> from the Guests view (accepting the confirmation). It saves a
+// as text and the stale stream stands out, plays the live HLS stream and the DASH VOD from the Player view
+// (media time must advance), opens Storage, then from the Guests view deploys a file that is no component
+// (refused, with the reason shown), deploys <guest.wasm> as <guest> and rolls it back, accepting each
+// confirmation. It saves a
 // screenshot of each view into <screenshot-dir> and prints ONE JSON line; the Rust test judges it. It exits
 // non-zero only if the browser could not run.
 
 import { chromium } from 'playwright-core';
 
-const [base, token, liveKey, vodKey, hostileKey, staleKey, guest, shots] = process.argv.slice(2);
+const [base, token, liveKey, vodKey, hostileKey, staleKey, guest, wasm, shots] = process.argv.slice(2);
 if (!shots) {
-  console.error('usage: node console.mjs <strata-url> <admin-token> <live-hls-key> <vod-dash-key> <hostile-key> <stale-key> <guest> <screenshot-dir>');
+  console.error('usage: node console.mjs <strata-url> <admin-token> <live-hls-key> <vod-dash-key> <hostile-key> <stale-key> <guest> <guest.wasm> <screenshot-dir>');
   process.exit(2);
 }
 const STEP_TIMEOUT_MS = 20_000;
@@ -25,7 +27,7 @@ const MAX_ENTRIES = 40;
 
 const report = {
   consoleErrors: [], pageErrors: [], failedRequests: [], steps: [], listed: [], hostileText: null,
-  injected: null, staleMarked: null, plays: {}, versionBefore: null, versionAfter: null, guestsMessage: null, screenshots: [],
+  injected: null, staleMarked: null, plays: {}, refusal: null, versionBefore: null, versionDeployed: null, versionAfter: null, guestsMessage: null, screenshots: [],
 };
 const keep = (list, entry) => { if (list.length < MAX_ENTRIES) list.push(entry); };
 
@@ -106,13 +108,26 @@ try {
   await page.click('#tabs button[data-view=guests]');
   const guestRow = page.locator(`#guests-rows tr[data-guest="${guest}"]`);
   await guestRow.waitFor();
-  report.versionBefore = await guestRow.locator('td.version').textContent();
-  await guestRow.locator('button.rollback').click();
-  await page.waitForFunction(({ name, before }) => {
+  const version = () => guestRow.locator('td.version').textContent();
+  const versionChanges = (before) => page.waitForFunction(({ name, before }) => {
     const cell = document.querySelector(`#guests-rows tr[data-guest="${name}"] td.version`);
     return cell && cell.textContent !== before;
-  }, { name: guest, before: report.versionBefore });
-  report.versionAfter = await guestRow.locator('td.version').textContent();
+  }, { name: guest, before });
+  report.versionBefore = await version();
+  await page.fill('#deploy-name', guest);
+  await page.fill('#deploy-namespace', `${guest}/`);
+  await page.setInputFiles('#deploy-file',
+    { name: 'broken.wasm', mimeType: 'application/wasm', buffer: Buffer.from('not a component') });
+  await page.click('#deploy button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('guests-error').textContent !== '');
+  report.refusal = await page.textContent('#guests-error');
+  await page.setInputFiles('#deploy-file', wasm);
+  await page.click('#deploy button[type=submit]');
+  await versionChanges(report.versionBefore);
+  report.versionDeployed = await version();
+  await guestRow.locator('button.rollback').click();
+  await versionChanges(report.versionDeployed);
+  report.versionAfter = await version();
   report.guestsMessage = await page.textContent('#guests-result');
   await shot('guests');
   step('done');

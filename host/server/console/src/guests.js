@@ -38,17 +38,24 @@ function row(guest) {
     }, 'Roll back…')));
 }
 
+/// Runs a deploy or rollback, then shows the guests as they are now and what happened (after the refresh,
+/// which clears the view's messages).
 async function act(what, request) {
-  say('guests-result', '');
-  say('guests-error', '');
+  let result = '';
+  let refusal = '';
   try {
     const answer = await (await request()).json();
-    say('guests-result', `${what}: ${answer.name} now runs version ${answer.version.id}.`);
+    result = `${what}: ${answer.name} now runs version ${answer.version.id}.`;
   } catch (error) {
-    if (error instanceof AuthError) failed(error, 'guests-error');
-    else say('guests-error', `${what} refused: ${error.message}`);
+    if (error instanceof AuthError) {
+      failed(error, 'guests-error');
+      return;
+    }
+    refusal = `${what} refused: ${error.message}`;
   }
-  refresh();
+  await refresh();
+  say('guests-result', result);
+  say('guests-error', refusal);
 }
 
 function rollback(name, current, previous) {
