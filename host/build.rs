@@ -67,7 +67,11 @@ fn main() {
         "building the default guest failed; is the target installed? run: rustup target add {TARGET}"
     );
     let built = target_dir.join(TARGET).join("release").join(GUEST_ARTIFACT);
-    std::fs::copy(&built, out_dir.join(GUEST_ARTIFACT))
+    // A new file, never a write into the old one: a target dir copied with hard links (`cp -al`) shares the
+    // old file with other checkouts, and writing through it would hand them this build's guest.
+    let embedded = out_dir.join(GUEST_ARTIFACT);
+    let _ = std::fs::remove_file(&embedded);
+    std::fs::copy(&built, &embedded)
         .unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
 }
 

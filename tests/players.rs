@@ -11,9 +11,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use common::encoder::Encoder;
 use common::{Strata, poll_until, run_with_timeout, tail};
 use serde::Deserialize;
 
@@ -29,7 +30,7 @@ const MAX_WAITING_MS: u64 = 1_000;
 const MAX_FROZEN_MS: u64 = 1_500;
 /// Seconds of content the encoder pushes: more than the player's startup plus [`PLAY_SECONDS`], so the
 /// stream stays live throughout; it bounds the encoder should the test never kill it.
-const CONTENT_SECONDS: &str = "90";
+const CONTENT_SECONDS: u32 = 90;
 /// The fourth 2 s segment appears after 8 s of real time.
 const STREAM_TIMEOUT: Duration = Duration::from_secs(40);
 /// Browser launch, player startup (play.mjs waits 30 s at most), playing, screenshot and shutdown.
@@ -69,54 +70,6 @@ fn require_tools() {
             "{} is missing: {INSTALL_HINT}",
             path.display()
         );
-    }
-}
-
-/// A live encoder running in the background; killed when dropped.
-struct Encoder {
-    child: Child,
-    stderr: tempfile::NamedTempFile,
-}
-
-impl Encoder {
-    /// `ffmpeg -re` with a 640x360 test pattern and a 440 Hz tone, 2 s GOPs, followed by `output` args.
-    fn start(output: &[&str]) -> Encoder {
-        let stderr = tempfile::NamedTempFile::new().expect("temp file for ffmpeg stderr");
-        let child = Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
-            .args(["-f", "lavfi", "-i", "testsrc=size=640x360:rate=25"])
-            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-            .args(["-t", CONTENT_SECONDS])
-            .args([
-                "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-            ])
-            .args(["-g", "50", "-keyint_min", "50", "-sc_threshold", "0"])
-            .args(["-b:v", "800k", "-maxrate", "880k", "-bufsize", "1200k"])
-            .args(["-c:a", "aac", "-b:a", "96k", "-ac", "2"])
-            .args(output)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr.reopen().expect("reopen ffmpeg stderr"))
-            .spawn()
-            .expect("spawn ffmpeg");
-        Encoder { child, stderr }
-    }
-
-    /// What the encoder said, and whether it is still running, for failure messages.
-    fn describe(&mut self) -> String {
-        let state = match self.child.try_wait().expect("poll ffmpeg") {
-            None => "still running".to_owned(),
-            Some(status) => format!("exited early: {status}"),
-        };
-        let stderr = std::fs::read_to_string(self.stderr.path()).unwrap_or_default();
-        format!("ffmpeg {state}; its stderr:\n{}", tail(&stderr, 20))
-    }
-}
-
-impl Drop for Encoder {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -308,21 +261,7 @@ fn hls_js_plays_live_hls() {
     require_tools();
     let s = Strata::start(&[]);
     let target = s.url("/live/hls/stream.m3u8");
-    let mut encoder = Encoder::start(&[
-        "-hls_time",
-        "2",
-        "-hls_list_size",
-        "6",
-        "-hls_flags",
-        "delete_segments",
-        "-master_pl_name",
-        "master.m3u8",
-        "-method",
-        "PUT",
-        "-f",
-        "hls",
-        &target,
-    ]);
+    let mut encoder = Encoder::live_hls(CONTENT_SECONDS, &target);
     wait_for_stream(&s, "/live/hls/stream3.ts", "/live/hls/master.m3u8");
     assert_plays("hls", &s, "/live/hls/master.m3u8", &mut encoder);
 }
@@ -332,25 +271,28 @@ fn dash_js_plays_live_dash() {
     require_tools();
     let s = Strata::start(&[]);
     let target = s.url("/live/dash/manifest.mpd");
-    let mut encoder = Encoder::start(&[
-        "-adaptation_sets",
-        "id=0,streams=v id=1,streams=a",
-        "-seg_duration",
-        "2",
-        "-window_size",
-        "6",
-        "-extra_window_size",
-        "3",
-        "-use_template",
-        "1",
-        "-use_timeline",
-        "1",
-        "-method",
-        "PUT",
-        "-f",
-        "dash",
-        &target,
-    ]);
+    let mut encoder = Encoder::start(
+        CONTENT_SECONDS,
+        &[
+            "-adaptation_sets",
+            "id=0,streams=v id=1,streams=a",
+            "-seg_duration",
+            "2",
+            "-window_size",
+            "6",
+            "-extra_window_size",
+            "3",
+            "-use_template",
+            "1",
+            "-use_timeline",
+            "1",
+            "-method",
+            "PUT",
+            "-f",
+            "dash",
+            &target,
+        ],
+    );
     wait_for_stream(
         &s,
         "/live/dash/chunk-stream0-00004.m4s",

@@ -9,6 +9,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset of the harness.
 
+pub mod encoder;
 pub mod playlists;
 
 use std::collections::BTreeMap;

@@ -345,7 +345,7 @@ pub fn render(state: &AppState) -> String {
     let (queued, running) = state.harvests.active();
     metrics::gauge!(names::HARVEST_JOBS.name, "state" => "queued").set(queued as f64);
     metrics::gauge!(names::HARVEST_JOBS.name, "state" => "running").set(running as f64);
-    publish_tiers(&stats);
+    publish_tiers(&stats, state.config.memory_budget_bytes);
     let services = state.storage.services();
     publish_services(&services);
     publish_decision_cache(&state.decisions.stats());
@@ -422,8 +422,12 @@ fn publish_services(services: &[strata_tiers::ServiceHealth]) {
     }
 }
 
-/// Per-tier contents and running totals, as Prometheus series labelled by `tier`.
-fn publish_tiers(stats: &strata_tiers::TierStats) {
+/// Per-tier contents, budgets and running totals, as Prometheus series labelled by `tier` (the disk's
+/// budget only when `storage.disk_bytes` sets one).
+fn publish_tiers(stats: &strata_tiers::TierStats, memory_budget_bytes: u64) {
+    if let Some(budget) = stats.disk_budget_bytes {
+        metrics::gauge!(names::TIER_BUDGET_BYTES.name, "tier" => "disk").set(budget as f64);
+    }
     let gauges = [
         (
             names::TIER_OBJECTS.name,
@@ -439,6 +443,7 @@ fn publish_tiers(stats: &strata_tiers::TierStats) {
             "uploads",
             stats.upload_memory_budget_bytes,
         ),
+        (names::TIER_BUDGET_BYTES.name, "memory", memory_budget_bytes),
     ];
     for (name, tier, value) in gauges {
         metrics::gauge!(name, "tier" => tier).set(value as f64);

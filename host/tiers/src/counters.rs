@@ -32,6 +32,8 @@ pub struct TierStats {
     pub disk_objects: usize,
     /// Body bytes on disk, uploads in progress included.
     pub disk_bytes: u64,
+    /// The budget of `disk_bytes` (`storage.disk_bytes`); `None`: the filesystem's free space.
+    pub disk_budget_bytes: Option<u64>,
     /// Bytes uploads in progress hold in memory (hot copies and chunks kept for readers).
     pub upload_memory_bytes: u64,
     /// The budget of `upload_memory_bytes`.

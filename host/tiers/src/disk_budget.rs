@@ -46,6 +46,11 @@ impl DiskBudget {
     pub fn used(&self) -> u64 {
         self.used.load(Ordering::Relaxed)
     }
+
+    /// The limit; `None`: the filesystem's free space.
+    pub fn limit(&self) -> Option<u64> {
+        self.limit
+    }
 }
 
 #[cfg(test)]

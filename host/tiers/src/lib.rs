@@ -260,6 +260,7 @@ impl Tiers {
             memory_bytes: self.memory.bytes(),
             disk_objects,
             disk_bytes: self.disk_budget.used(),
+            disk_budget_bytes: self.disk_budget.limit(),
             upload_memory_bytes: self.upload_memory.used(),
             upload_memory_budget_bytes: self.upload_memory.budget(),
             uploads_refused: self.upload_memory.refused(),
@@ -662,6 +663,7 @@ mod tests {
         ));
         drop(writer);
         assert_eq!(tiers.stats().disk_bytes, 6000);
+        assert_eq!(tiers.stats().disk_budget_bytes, Some(10000));
         assert_eq!(read_all(&tiers, "a.ts").await, vec![1u8; 6000]);
         put(&tiers, "c.ts", &[3u8; 4000]).await;
     }

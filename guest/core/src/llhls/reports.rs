@@ -122,7 +122,7 @@ fn folder(key: &str) -> &str {
 }
 
 /// The key a playlist URI in folder `dir` names; `None` for absolute URLs (other hosts).
-fn resolve(dir: &str, uri: &str) -> Option<String> {
+pub fn resolve(dir: &str, uri: &str) -> Option<String> {
     let path = uri.split(['?', '#']).next().unwrap_or("");
     if path.is_empty() || path.contains("://") {
         return None;

@@ -1,13 +1,17 @@
 //! Operator routes under `/_strata/`, answered by the host itself on the data-plane listener: health,
-//! metrics, the guests API (list, deploy, rollback) and harvest jobs (live-to-VOD clips).
+//! metrics, the guests API (list, deploy, rollback), harvest jobs (live-to-VOD clips), the streams listing
+//! and the web console.
 //!
 //! Every route but `health` and `time` (the clock players sync to) needs the admin token when one is
-//! configured, and comes from a loopback client when none is.
+//! configured, and comes from a loopback client when none is. The console's files hold no data: with a
+//! token they are served to anyone (the page is the login form), without one to whom the API answers.
 
 mod access;
 mod clock;
+mod console;
 mod guests;
 mod harvest;
+mod streams;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,14 +46,25 @@ pub async fn handle(
     if route == "time" && reads {
         return clock::now();
     }
+    let segments: Vec<&str> = route.split('/').collect();
+    if let ["console"] | ["console", _] = segments.as_slice()
+        && reads
+        && (state.config.admin.token.is_some()
+            || access::refusal(state, request.headers(), peer).is_none())
+    {
+        return match segments.get(1) {
+            Some(&"access") => console::access(state.config.admin.token.is_some()),
+            file => console::serve(file.copied().unwrap_or_default()),
+        };
+    }
     if let Some(refusal) = access::refusal(state, request.headers(), peer) {
         return refusal;
     }
-    let segments: Vec<&str> = route.split('/').collect();
     match (&method, segments.as_slice()) {
         (_, ["metrics"]) if reads => {
             text(crate::metrics::render(state), "text/plain; version=0.0.4")
         }
+        (_, ["streams"]) if reads => streams::list(state).await,
         (_, ["guests"]) if reads => guests::list(state),
         (&Method::PUT, ["guests", name]) => guests::deploy(state, name, request).await,
         (&Method::POST, ["guests", name, "rollback"]) => guests::rollback(state, name).await,
@@ -57,8 +72,8 @@ pub async fn handle(
         (_, ["harvest", id]) if reads => harvest::report(state, id),
         (
             _,
-            ["health" | "time" | "metrics" | "guests" | "harvest"]
-            | ["guests" | "harvest", _]
+            ["health" | "time" | "metrics" | "guests" | "harvest" | "streams" | "console"]
+            | ["guests" | "harvest" | "console", _]
             | ["guests", _, "rollback"],
         ) => error_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -68,7 +83,7 @@ pub async fn handle(
     }
 }
 
-/// A JSON answer, never cached.
+/// A JSON answer the browser must not cache.
 fn json(status: StatusCode, value: &impl Serialize) -> Response<ResponseBody> {
     let body = serde_json::to_vec_pretty(value).unwrap_or_default();
     let mut response = Response::new(full_body(body));

@@ -1,0 +1,260 @@
+//! `GET /_strata/streams`: the live and VOD streams the stored playlists and MPDs describe, for the
+//! console's Streams view: renditions, segment duration, window, age of the last update, ingest bitrate,
+//! errors, and whether a live stream went stale.
+//!
+//! A store can hold millions of keys, so the work is bounded: the manifests come from the index's side
+//! set of playlist keys, at most [`MAX_MANIFESTS`] of them are read (each at most [`MAX_MANIFEST_BYTES`],
+//! all together at most [`READ_BUDGET`]), measuring bitrates looks up at most [`LOOKUP_BUDGET`] keys, and
+//! the whole answer has [`DEADLINE`].
+
+mod assemble;
+mod manifest;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
+use http::{Response, StatusCode};
+use serde::Serialize;
+use strata_tiers::{ReadError, Storage};
+
+use super::json;
+use crate::http::{ResponseBody, error_response};
+use crate::state::AppState;
+pub use assemble::Stream;
+use assemble::{Measure, Stored, assemble};
+
+/// Most manifests one listing reads.
+const MAX_MANIFESTS: usize = 500;
+/// Largest manifest read; a larger one is listed with an error.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+/// Most manifest bytes one listing reads: past it, manifests are listed unread, with an error.
+const READ_BUDGET: u64 = 64 << 20;
+/// Most keys one listing looks up to measure ingest bitrates.
+const LOOKUP_BUDGET: usize = 20_000;
+/// Most keys of one DASH stream's folder looked at to measure its ingest.
+const FOLDER_SCAN_LIMIT: usize = 1_000;
+/// The span over which a DASH stream's ingest is measured, seconds.
+const INGEST_WINDOW_S: u64 = 10;
+/// Manifests read at once.
+const READS_AT_ONCE: usize = 16;
+/// Longest a listing may take.
+const DEADLINE: Duration = Duration::from_secs(5);
+/// Manifest endings the listing reads.
+const MANIFEST_SUFFIXES: [&str; 2] = [".m3u8", ".mpd"];
+
+/// The answer: every stream found, and whether manifests were left out.
+#[derive(Debug, Serialize)]
+struct Listing {
+    streams: Vec<Stream>,
+    /// Manifests read.
+    manifests: usize,
+    /// More manifests are stored than one listing reads.
+    truncated: bool,
+    /// The bound `truncated` refers to.
+    max_manifests: usize,
+}
+
+/// `GET /_strata/streams`.
+pub async fn list(state: &AppState) -> Response<ResponseBody> {
+    match tokio::time::timeout(DEADLINE, listing(state.storage.as_ref(), now_s())).await {
+        Ok(listing) => json(StatusCode::OK, &listing),
+        Err(_) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "listing the streams took longer than {} s",
+                DEADLINE.as_secs()
+            ),
+        ),
+    }
+}
+
+fn now_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+async fn listing(storage: &dyn Storage, now_s: u64) -> Listing {
+    let suffixes: Vec<String> = MANIFEST_SUFFIXES.iter().map(|s| s.to_string()).collect();
+    let mut keys = storage.list("", &suffixes, MAX_MANIFESTS + 1).await;
+    let truncated = keys.len() > MAX_MANIFESTS;
+    keys.truncate(MAX_MANIFESTS);
+    let budget = AtomicU64::new(READ_BUDGET);
+    let stored: Vec<Stored> = futures_util::stream::iter(keys)
+        .map(|key| read(storage, key, now_s, &budget))
+        .buffered(READS_AT_ONCE)
+        .filter_map(std::future::ready)
+        .collect()
+        .await;
+    let manifests = stored.len();
+    let mut lookups = LOOKUP_BUDGET;
+    let mut streams = Vec::new();
+    for (mut stream, measure) in assemble(&stored) {
+        if stream.live {
+            stream.ingest_bitrate_bps = match ingest_bps(storage, &measure, now_s, &mut lookups)
+                .await
+            {
+                Some(bps) => Some(bps),
+                None if lookups == 0 => {
+                    stream.errors.push(format!(
+                        "ingest bitrate not measured: this listing looked up {LOOKUP_BUDGET} keys already"
+                    ));
+                    None
+                }
+                None => None,
+            };
+        }
+        streams.push(stream);
+    }
+    Listing {
+        streams,
+        manifests,
+        truncated,
+        max_manifests: MAX_MANIFESTS,
+    }
+}
+
+/// One stored manifest with its age and what it says, its size taken from `budget` (bytes left to read);
+/// `None` when it vanished meanwhile.
+async fn read(
+    storage: &dyn Storage,
+    key: String,
+    now_s: u64,
+    budget: &AtomicU64,
+) -> Option<Stored> {
+    let meta = storage.head(&key).await?;
+    let age_s = now_s.saturating_sub(meta.last_modified);
+    let size = meta.size.min(MAX_MANIFEST_BYTES);
+    if budget
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+            left.checked_sub(size)
+        })
+        .is_err()
+    {
+        let parsed = Err(format!(
+            "not read: this listing read {READ_BUDGET} bytes of manifests already"
+        ));
+        return Some(Stored { key, age_s, parsed });
+    }
+    let parsed = match storage.read_small(&key, MAX_MANIFEST_BYTES).await {
+        Ok(body) => manifest::parse(&key, &body),
+        Err(ReadError::NotFound) => return None,
+        Err(ReadError::TooLarge(size)) => Err(format!(
+            "{size} bytes: larger than the {MAX_MANIFEST_BYTES} bytes the console reads"
+        )),
+        Err(e) => Err(format!("cannot be read: {e}")),
+    };
+    Some(Stored { key, age_s, parsed })
+}
+
+/// Bits per second the encoder pushes, measured as [`Measure`] says; `None` when nothing was measured
+/// (no segment found, or the lookup budget is spent).
+async fn ingest_bps(
+    storage: &dyn Storage,
+    measure: &Measure,
+    now_s: u64,
+    lookups: &mut usize,
+) -> Option<u64> {
+    match measure {
+        Measure::Segments(renditions) => {
+            let mut total = None;
+            for segments in renditions {
+                let (mut bytes, mut seconds) = (0u64, 0f64);
+                for (key, duration) in segments {
+                    *lookups = lookups.checked_sub(1)?;
+                    if let Some(meta) = storage.head(key).await
+                        && meta.complete
+                    {
+                        bytes += meta.size;
+                        seconds += duration;
+                    }
+                }
+                if seconds > 0.0 {
+                    *total.get_or_insert(0) += (bytes as f64 * 8.0 / seconds) as u64;
+                }
+            }
+            total
+        }
+        Measure::Folder(folder) => {
+            let keys = storage.list(folder, &[], FOLDER_SCAN_LIMIT).await;
+            let mut bytes = 0;
+            let mut found = false;
+            for key in keys.iter().filter(|k| !is_manifest(k)) {
+                *lookups = lookups.checked_sub(1)?;
+                if let Some(meta) = storage.head(key).await
+                    && meta.complete
+                    && meta.last_modified + INGEST_WINDOW_S >= now_s
+                {
+                    bytes += meta.size;
+                    found = true;
+                }
+            }
+            found.then(|| bytes * 8 / INGEST_WINDOW_S)
+        }
+    }
+}
+
+fn is_manifest(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    MANIFEST_SUFFIXES.iter().any(|s| lower.ends_with(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use strata_tiers::{NewObject, TierSettings, Tiers};
+
+    use super::*;
+
+    async fn put(tiers: &Arc<Tiers>, key: &str, body: &[u8]) {
+        let mut writer = tiers
+            .writer(key, NewObject::default(), 1 << 20)
+            .await
+            .expect("writer");
+        writer
+            .write(Bytes::copy_from_slice(body))
+            .await
+            .expect("write");
+        writer.commit().await.expect("commit");
+    }
+
+    #[tokio::test]
+    async fn stored_manifests_become_streams_with_their_ingest_measured() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tiers = Arc::new(Tiers::open(dir.path(), TierSettings::default()).expect("tiers"));
+        put(&tiers, "live/a/s1.ts", &[0; 1000]).await;
+        put(&tiers, "live/a/s2.ts", &[0; 3000]).await;
+        let media = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\ns1.ts\n#EXTINF:2,\ns2.ts\n";
+        put(&tiers, "live/a/index.m3u8", media.as_bytes()).await;
+        put(&tiers, "live/b/manifest.mpd", b"<MPD type=\"dynamic\"/>").await;
+        put(&tiers, "live/b/chunk-1.m4s", &[0; 5000]).await;
+        put(&tiers, "broken.m3u8", b"<html>").await;
+        put(&tiers, "live/a/not-a-manifest.ts", b"x").await;
+
+        let now = now_s();
+        let found = listing(tiers.as_ref(), now).await;
+        assert_eq!((found.manifests, found.truncated), (3, false));
+        let keys: Vec<&str> = found.streams.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["broken.m3u8", "live/a/index.m3u8", "live/b/manifest.mpd"]
+        );
+        let [broken, hls, dash] = &found.streams[..] else {
+            panic!("three streams")
+        };
+        assert!(broken.errors[0].starts_with("not a valid playlist"));
+        assert!(hls.live && !hls.stale);
+        // 4000 bytes in 4 s of media.
+        assert_eq!(hls.ingest_bitrate_bps, Some(8000));
+        // 5000 bytes written within the last 10 s.
+        assert_eq!(dash.ingest_bitrate_bps, Some(4000));
+
+        // Later, with nothing new: the HLS stream is stale, the DASH folder has no recent ingest.
+        let later = listing(tiers.as_ref(), now + 60).await;
+        assert!(later.streams[1].stale);
+        assert_eq!(later.streams[2].ingest_bitrate_bps, None);
+    }
+}
