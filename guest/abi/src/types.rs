@@ -3,7 +3,9 @@
 //! convert these to and from their own bindings; the host's HTTP layer works on these, never on generated
 //! types.
 
-pub use crate::settings::{AbrPolicy, AbrRoute, ClockSource, Settings, SignedPrefix, StaleRoute};
+pub use crate::settings::{
+    AbrPolicy, AbrRoute, ClockSource, RedundantRoute, Settings, SignedPrefix, StaleRoute,
+};
 
 /// The response header a guest puts on its refusal of a stale live playlist (its value: seconds since the
 /// last update), so the host can count those refusals; CDNs and operators see why the origin refused.

@@ -33,6 +33,7 @@
 //! - [`llhls`]: LL-HLS blocking playlist reload, delta updates, rendition reports and their caching.
 //! - [`utc_timing`]: the clock source live MPDs name for players.
 //! - [`reuse`]: whether the host may replay a decision, and what it depends on.
+//! - [`redundant`]: channels served from the healthiest of several encoders' folders (`[[live.redundant]]`).
 //! - [`stale`]: live playlists whose encoder stopped updating them answer 404 (or a 5xx) for CDN failover.
 
 pub mod abr;
@@ -56,6 +57,7 @@ pub mod objects;
 pub mod prefetch;
 pub mod query;
 pub mod range;
+pub mod redundant;
 pub mod response;
 pub mod reuse;
 pub mod segment_wait;

@@ -1,6 +1,6 @@
 //! Which of the operator's settings each handler receives.
 //!
-//! A signed prefix, an ABR route, a stale-playlist route and a custom setting named `<kind>:<prefix>` belong to the guest that
+//! A signed prefix, an ABR route, a stale-playlist route, a redundant route (by its `serve`) and a custom setting named `<kind>:<prefix>` belong to the guest that
 //! serves their prefix: the namespaced handler with the longest namespace the prefix lies in, else `origin`,
 //! which serves every key outside namespaces. Each goes to exactly one guest, so a tenant can never read
 //! (and mint signed URLs with) the signing key of a prefix it does not serve, not even one nested inside its
@@ -32,6 +32,12 @@ pub fn settings_for(settings: &Settings, namespace: Option<&str>, namespaces: &[
             .stale
             .iter()
             .filter(|r| owns(Some(&r.prefix)))
+            .cloned()
+            .collect(),
+        redundant: settings
+            .redundant
+            .iter()
+            .filter(|r| owns(Some(&r.serve)))
             .cloned()
             .collect(),
         custom: settings
