@@ -122,7 +122,7 @@ fn uris(text: &str) -> Vec<&str> {
 }
 
 /// Runs a channel on two encoders (`extra` ffmpeg options; `b_later`: the second starts once the first
-/// has served 4 segments), kills the first, and returns the served playlist that spans the switch after
+/// has served 4 segments), kills the current one, and returns the served playlist that spans the switch after
 /// checking the stream goes on past it and that its segments, downloaded as served, decode.
 fn switch_over(extra: &[&str], b_later: bool) -> String {
     let s = Strata::with_config(CONFIG, &[]);
@@ -143,21 +143,28 @@ fn switch_over(extra: &[&str], b_later: bool) -> String {
             .expect("GET");
         input.status() == 200 && uris(&input.text().unwrap_or_default()).len() >= 2
     });
+    // The first input to write a playlist became current; kill that one.
     let before = reader.read(&s).expect("served");
+    let current = &uris(&before)[0][..3];
+    let other = if current == "@1/" { "@2/" } else { "@1/" };
     assert!(
-        uris(&before).iter().all(|u| u.starts_with("@1/")),
+        uris(&before).iter().all(|u| u.starts_with(current)),
         "{before}"
     );
-
-    a.kill();
+    hostile_requests(&s, uris(&before)[0]);
+    if current == "@1/" {
+        a.kill();
+    } else {
+        b.kill();
+    }
     let mut spanning = String::new();
     poll_until(
         SWITCH_TIMEOUT,
         "a served playlist spanning the switch",
         || {
             let text = reader.read(&s).expect("served");
-            let found = uris(&text).iter().any(|u| u.starts_with("@1/"))
-                && uris(&text).iter().any(|u| u.starts_with("@2/"));
+            let found = uris(&text).iter().any(|u| u.starts_with(current))
+                && uris(&text).iter().any(|u| u.starts_with(other));
             if found {
                 spanning = text;
             }
@@ -195,6 +202,7 @@ fn switch_over(extra: &[&str], b_later: bool) -> String {
             uris(&text).last().map(|u| (*u).to_owned()) != last
         },
     );
+    a.kill();
     b.kill();
 
     let mut decode = Command::new("ffmpeg");
@@ -209,6 +217,45 @@ fn switch_over(extra: &[&str], b_later: bool) -> String {
         tail(&stderr, 30)
     );
     spanning
+}
+
+/// What a client may try under `serve`: writes, an input that does not exist, an escaped input tag, a
+/// climb out of the input, HEAD.
+fn hostile_requests(s: &Strata, segment: &str) {
+    let status = |method: reqwest::Method, path: &str| {
+        s.http()
+            .request(method, s.url(path))
+            .body("x")
+            .send()
+            .expect("request")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(
+        status(reqwest::Method::PUT, SERVED),
+        405,
+        "writes go to the inputs"
+    );
+    assert_eq!(status(reqwest::Method::DELETE, "/live/ch1/@1/x.ts"), 405);
+    assert_eq!(status(reqwest::Method::GET, "/live/ch1/@9/x.ts"), 404);
+    let climb = status(reqwest::Method::GET, "/live/ch1/@1/%2e%2e/ch1-b/index.m3u8");
+    assert!(
+        (400..500).contains(&climb),
+        "a climb out of the input: {climb}"
+    );
+    let escaped = segment.replacen('@', "%40", 1);
+    assert_eq!(
+        status(reqwest::Method::GET, &format!("/live/ch1/{escaped}")),
+        200
+    );
+    let head = s.http().head(s.url(SERVED)).send().expect("HEAD");
+    assert_eq!(head.status(), 200);
+    assert!(
+        head.headers()
+            .get("content-length")
+            .is_some_and(|l| l != "0"),
+        "{head:?}"
+    );
 }
 
 #[test]

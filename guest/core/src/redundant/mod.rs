@@ -339,11 +339,8 @@ fn answer(
             Outcome::Respond(crate::types::Response {
                 status: 200,
                 headers,
-                body: if req.method == "HEAD" {
-                    Vec::new()
-                } else {
-                    served.text.into_bytes()
-                },
+                // As for every generated playlist, the host sends no body to a HEAD.
+                body: served.text.into_bytes(),
             })
         }
         other => other,
