@@ -25,6 +25,7 @@ fn main() {
     // Relative to host/, so the fingerprint stays right when the workspace folder moves.
     for watched in [
         "../wit",
+        "../guest/abi",
         "../guest/core",
         "../guest/origin",
         "../Cargo.lock",

@@ -1,5 +1,5 @@
 //! Settings: embedded defaults, overridden by a TOML file, overridden by command-line flags. Each section is
-//! the type of the crate that reads it (`[storage]` strata-tiers, `[guest]` and `[plugins]` strata-runtime,
+//! the type of the crate that reads it (`[storage]` strata-tiers, `[guest]`, `[live]` and `[plugins]` strata-runtime,
 //! `[http]`, `[tls]`, `[admin]`, `[auth]`, `[[filters]]`, `[[limits]]`, `[log]` and `[metrics]` strata-server, `[cluster]` strata-cluster); this file assembles them, checks
 //! what spans them, and hands each crate its part.
 
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use bytesize::ByteSize;
 use serde::Deserialize;
 use strata_cluster::config::ClusterConfig;
-use strata_runtime::{GuestConfig, PluginConfig};
+use strata_runtime::{GuestConfig, LiveConfig, PluginConfig};
 use strata_server::access_log::LogConfig;
 use strata_server::config::{
     AdminConfig, AuthConfig, FilterChain, HttpConfig, ServerConfig, TlsConfig, validate_filters,
@@ -38,6 +38,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// The handler guest, its limits and its settings.
     pub guest: GuestConfig,
+    /// Live channels: redundant encoders (`[[live.redundant]]`).
+    pub live: LiveConfig,
     /// The admin API under `/_strata/`.
     pub admin: AdminConfig,
     /// Credentials for ingest (and optionally reads), per key pattern.
@@ -70,6 +72,7 @@ impl Default for Config {
             upload_memory_bytes: ByteSize::mib(512),
             http: HttpConfig::default(),
             guest: GuestConfig::default(),
+            live: LiveConfig::default(),
             admin: AdminConfig::default(),
             auth: AuthConfig::default(),
             filters: Vec::new(),
@@ -152,6 +155,7 @@ impl Config {
             self.check_data_dir(),
             self.http.validate(),
             self.guest.validate(),
+            self.live.redundant_routes().map(drop),
             self.admin.validate(),
             self.auth.validate(),
             validate_filters(&self.filters),
@@ -399,6 +403,42 @@ mod tests {
             Err(ConfigError::Invalid(InvalidSetting { key, .. })) if key == "max_object_bytes"
         ));
         assert!(Config::default().problems().is_empty());
+    }
+
+    #[test]
+    fn redundant_routes_are_checked_and_named() {
+        let route = |body: &str| {
+            Config::from_toml(&format!("[[live.redundant]]\n{body}"))
+                .unwrap()
+                .problems()
+                .into_iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert!(route("serve = \"ch/\"\ninputs = [\"a/\", \"b/\"]").is_empty());
+        for (body, named) in [
+            ("serve = \"ch/\"\ninputs = [\"a/\"]", "at least two inputs"),
+            ("serve = \"ch/\"\ninputs = []", "at least two inputs"),
+            (
+                "serve = \"ch/\"\ninputs = [\"ch/a/\", \"b/\"]",
+                "overlaps serve",
+            ),
+            ("serve = \"ch\"\ninputs = [\"a/\", \"b/\"]", "folder"),
+            ("serve = \"ch/\"\ninputs = [\"a\", \"b/\"]", "folder"),
+            (
+                "serve = \"ch/\"\ninputs = [\"a/\", \"b/\"]\nhealthy_within = 0.0",
+                "healthy_within",
+            ),
+        ] {
+            let problems = route(body);
+            assert_eq!(problems.len(), 1, "{body}: {problems:?}");
+            assert!(problems[0].contains("live.redundant[0]"), "{problems:?}");
+            assert!(problems[0].contains(named), "{problems:?}");
+        }
+        let two = route(
+            "serve = \"ch/\"\ninputs = [\"a/\", \"b/\"]\n[[live.redundant]]\nserve = \"ch2/\"\ninputs = [\"b/\", \"c/\"]",
+        );
+        assert!(two[0].contains("overlap"), "{two:?}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use strata_cluster::Cluster;
-use strata_runtime::{Guests, PluginConfig, Runtime};
+use strata_runtime::{Guests, PluginConfig, Runtime, StateWrites};
 use strata_server::access_log::AccessLog;
 use strata_server::auth::{CdnAuth, IngestAuth};
 use strata_server::http::{Certificates, DecisionCache, Drain, Herds, Load, Throttle};
@@ -67,7 +67,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         plugin_memory,
         &config.data_dir.join("guest-cache"),
     )
-    .context("cannot start the guest runtime")?;
+    .context("cannot start the guest runtime")?
+    .with_state_writes(StateWrites::new(Arc::clone(&storage)));
     let runtime = Arc::new(runtime);
     let started = std::time::Instant::now();
     let guests = Guests::open(
@@ -75,7 +76,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         &config.data_dir.join("guests"),
         &wasm,
         PluginConfig::default().limits(),
-        config.guest.settings()?,
+        config.guest.settings_with(&config.live)?,
     )
     .context("cannot load the deployed guests")?;
     tracing::info!(

@@ -11,6 +11,7 @@
 //! | `utc_timing` = `auto` / `off` / URL | [`ClockSource`] |
 //! | `stale:<prefix>` = `<target durations>[,<status>]` | [`StaleRoute`] |
 //! | `ad_markers:<prefix>` = `passthrough` / `daterange` / `none` | [`AdMarkersRoute`] |
+//! | `redundant:<serve>` = `<input> <input>...[ within=<target durations>]` | [`RedundantRoute`] |
 //! | anything else | [`Settings::custom`] |
 
 /// Objects under `prefix` need URLs signed with `key`.
@@ -85,6 +86,147 @@ pub struct AdMarkersRoute {
     pub mode: AdMarkersMode,
 }
 
+/// A live channel fed by several encoders: GETs under `serve` are answered from the healthiest of `inputs`
+/// (`guest/core/src/redundant`), so the channel stays on air when one encoder fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedundantRoute {
+    /// The folder players read, ending with `/`; nothing is stored under it.
+    pub serve: String,
+    /// The folders the encoders write, in order of preference when none is current yet; at least two.
+    pub inputs: Vec<String>,
+    /// An input is healthy while its media playlist was written within this many thousandths of its
+    /// target duration.
+    pub healthy_within_permille: u32,
+}
+
+/// The default of [`RedundantRoute::healthy_within_permille`]: 1.5 target durations.
+pub const DEFAULT_HEALTHY_WITHIN_PERMILLE: u32 = 1500;
+
+/// Where the remembered state of redundant routes lives: `<this><serve><rendition>`. Keys under `_strata/`
+/// are never data-plane paths (`/_strata/*` is the admin API), so no client can read or write them; the host
+/// lets a guest write only under the state prefixes of the routes it owns ([`RedundantRoute::state_prefix`]).
+pub const REDUNDANT_STATE_ROOT: &str = "_strata/redundant/";
+
+/// Most inputs one redundant route may name.
+pub const MAX_REDUNDANT_INPUTS: usize = 8;
+
+impl RedundantRoute {
+    /// The folder of this route's remembered state.
+    pub fn state_prefix(&self) -> String {
+        format!("{REDUNDANT_STATE_ROOT}{}", self.serve)
+    }
+
+    /// Checks the route alone: folders, at least two distinct inputs, none overlapping `serve` or each
+    /// other, a positive health limit.
+    ///
+    /// # Errors
+    /// A one-line reason naming what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        folder_only(&self.serve).map_err(|e| format!("serve {:?}: {e}", self.serve))?;
+        if self.inputs.len() < 2 {
+            return Err(format!(
+                "serve {:?} needs at least two inputs (has {})",
+                self.serve,
+                self.inputs.len()
+            ));
+        }
+        if self.inputs.len() > MAX_REDUNDANT_INPUTS {
+            return Err(format!(
+                "serve {:?} names {} inputs, at most {MAX_REDUNDANT_INPUTS}",
+                self.serve,
+                self.inputs.len()
+            ));
+        }
+        for (i, input) in self.inputs.iter().enumerate() {
+            folder_only(input).map_err(|e| format!("input {input:?}: {e}"))?;
+            if overlap(input, &self.serve) {
+                return Err(format!(
+                    "input {input:?} overlaps serve {:?}: they must be separate folders",
+                    self.serve
+                ));
+            }
+            if let Some(other) = self.inputs[..i].iter().find(|o| overlap(o, input)) {
+                return Err(format!(
+                    "inputs {other:?} and {input:?} overlap: each encoder needs its own folder"
+                ));
+            }
+        }
+        if self.healthy_within_permille == 0 {
+            return Err("healthy_within must be more than 0 target durations".into());
+        }
+        Ok(())
+    }
+
+    /// Checks every route and that no two overlap (a folder served or written by two routes).
+    ///
+    /// # Errors
+    /// The first route's reason, or the two routes that overlap.
+    pub fn check_all(routes: &[RedundantRoute]) -> Result<(), String> {
+        for (i, route) in routes.iter().enumerate() {
+            route.check()?;
+            let folders = || std::iter::once(&route.serve).chain(&route.inputs);
+            for other in &routes[..i] {
+                let theirs = || std::iter::once(&other.serve).chain(&other.inputs);
+                if let Some((a, b)) = folders()
+                    .flat_map(|a| theirs().map(move |b| (a, b)))
+                    .find(|(a, b)| overlap(a, b))
+                {
+                    return Err(format!(
+                        "routes serving {:?} and {:?} overlap ({a:?} and {b:?})",
+                        other.serve, route.serve
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The route written as `<input> <input>...[ within=<target durations>]`.
+    fn parse(name: &str, serve: String, value: &str) -> Result<Self, String> {
+        let mut route = RedundantRoute {
+            serve,
+            inputs: Vec::new(),
+            healthy_within_permille: DEFAULT_HEALTHY_WITHIN_PERMILLE,
+        };
+        for word in value.split_whitespace() {
+            match word.strip_prefix("within=") {
+                Some(within) => {
+                    route.healthy_within_permille = permille(within).ok_or_else(|| {
+                        format!("setting {name:?}: {within:?} is not a number of target durations")
+                    })?;
+                }
+                None => route.inputs.push(word.to_owned()),
+            }
+        }
+        route
+            .check()
+            .map_err(|e| format!("setting {name:?}: {e}"))?;
+        Ok(route)
+    }
+
+    /// The route's value in the string form.
+    fn written(&self) -> String {
+        let within = f64::from(self.healthy_within_permille) / 1000.0;
+        format!("{} within={within}", self.inputs.join(" "))
+    }
+}
+
+/// A positive number of target durations written in decimal, in thousandths; `None` when it is not one.
+pub fn permille(text: &str) -> Option<u32> {
+    permille_of(text.trim().parse().ok()?)
+}
+
+/// A positive number of target durations in thousandths; `None` when it is not positive and finite.
+pub fn permille_of(value: f64) -> Option<u32> {
+    let scaled = (value * 1000.0).round();
+    (value.is_finite() && scaled >= 1.0 && scaled <= f64::from(u32::MAX)).then_some(scaled as u32)
+}
+
+/// Whether one of two folders holds the other.
+fn overlap(a: &str, b: &str) -> bool {
+    a.starts_with(b) || b.starts_with(a)
+}
+
 /// Where live MPDs without a clock source send players for the time.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum ClockSource {
@@ -115,6 +257,8 @@ pub struct Settings {
     pub stale: Vec<StaleRoute>,
     /// Ad-marker modes by prefix (others: [`AdMarkersMode::Passthrough`]).
     pub ad_markers: Vec<AdMarkersRoute>,
+    /// Live channels served from the healthiest of several encoders' folders.
+    pub redundant: Vec<RedundantRoute>,
     /// Free-form settings for customers' guests.
     pub custom: Vec<(String, String)>,
 }
@@ -128,6 +272,7 @@ impl Default for Settings {
             clock: ClockSource::Origin,
             stale: Vec::new(),
             ad_markers: Vec::new(),
+            redundant: Vec::new(),
             custom: Vec::new(),
         }
     }
@@ -140,6 +285,7 @@ const THRESHOLD: &str = "cmsd_load_threshold_permille";
 const UTC_TIMING: &str = "utc_timing";
 const STALE: &str = "stale:";
 const AD_MARKERS: &str = "ad_markers:";
+const REDUNDANT: &str = "redundant:";
 
 impl Settings {
     /// The settings written as `pairs` in the string form (see the module's table).
@@ -172,6 +318,10 @@ impl Settings {
                         format!("setting {name:?}: {value:?} is not passthrough, daterange or none")
                     })?,
                 });
+            } else if let Some(serve) = name.strip_prefix(REDUNDANT) {
+                settings
+                    .redundant
+                    .push(RedundantRoute::parse(name, serve.to_owned(), value)?);
             } else if name == THRESHOLD {
                 settings.cmsd_load_threshold_permille = value
                     .parse()
@@ -186,6 +336,7 @@ impl Settings {
                 settings.custom.push((name.clone(), value.to_owned()));
             }
         }
+        RedundantRoute::check_all(&settings.redundant)?;
         Ok(settings)
     }
 
@@ -214,6 +365,9 @@ impl Settings {
                 format!("{AD_MARKERS}{}", r.prefix),
                 r.mode.name().to_owned(),
             ));
+        }
+        for r in &self.redundant {
+            pairs.push((format!("{REDUNDANT}{}", r.serve), r.written()));
         }
         pairs.extend(self.custom.iter().cloned());
         pairs
@@ -300,12 +454,20 @@ impl ClockSource {
 
 /// `prefix` if it is a folder of keys (ends with `/`, not `/` alone, no leading `/`).
 fn folder(name: &str, prefix: &str) -> Result<String, String> {
+    folder_only(prefix)
+        .map(|()| prefix.to_owned())
+        .map_err(|e| format!("setting {name:?}: the prefix {e}"))
+}
+
+/// Whether `prefix` is a folder of keys: ends with `/`, is not `/` alone, has no leading `/`.
+///
+/// # Errors
+/// What a folder must look like.
+pub fn folder_only(prefix: &str) -> Result<(), String> {
     if prefix.ends_with('/') && !prefix.starts_with('/') && prefix.len() > 1 {
-        Ok(prefix.to_owned())
+        Ok(())
     } else {
-        Err(format!(
-            "setting {name:?}: the prefix must be a folder such as live/ (no leading '/', a trailing one)"
-        ))
+        Err("must be a folder such as live/ (no leading '/', a trailing one)".into())
     }
 }
 
@@ -337,6 +499,7 @@ mod tests {
             ("stale:live/", "4,503"),
             ("stale:vod/", "0"),
             ("ad_markers:live/", "DateRange"),
+            ("redundant:live/ch1/", "live/ch1-a/ live/ch1-b/ within=2.5"),
             ("tenant_flag", "on"),
         ]);
         let settings = Settings::from_pairs(&written).unwrap();
@@ -375,6 +538,14 @@ mod tests {
                 mode: AdMarkersMode::Daterange
             }]
         );
+        assert_eq!(
+            settings.redundant,
+            [RedundantRoute {
+                serve: "live/ch1/".into(),
+                inputs: vec!["live/ch1-a/".into(), "live/ch1-b/".into()],
+                healthy_within_permille: 2500,
+            }]
+        );
         assert_eq!(settings.custom, pairs(&[("tenant_flag", "on")]));
         assert_eq!(
             Settings::from_pairs(&settings.to_pairs()).unwrap(),
@@ -394,10 +565,44 @@ mod tests {
             ("stale:live/", "3,200"),
             ("ad_markers:live/", "scte"),
             ("ad_markers:/", "none"),
+            ("redundant:live/ch1/", "live/ch1-a/"),
+            ("redundant:live/ch1/", "live/ch1-a/ live/ch1/b/"),
+            ("redundant:live/ch1/", "live/ch1-a/ live/ch1-b"),
+            ("redundant:live/ch1", "live/ch1-a/ live/ch1-b/"),
+            ("redundant:live/ch1/", "live/ch1-a/ live/ch1-b/ within=0"),
         ] {
             let error = Settings::from_pairs(&pairs(&[(name, value)])).unwrap_err();
             assert!(error.contains(name), "{error}");
         }
         assert_eq!(Settings::from_pairs(&[]).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn redundant_routes_must_stay_apart() {
+        let route = |serve: &str, inputs: &[&str]| RedundantRoute {
+            serve: serve.into(),
+            inputs: inputs.iter().map(|i| (*i).to_owned()).collect(),
+            healthy_within_permille: DEFAULT_HEALTHY_WITHIN_PERMILLE,
+        };
+        let one = route("ch1/", &["in/a/", "in/b/"]);
+        assert_eq!(
+            RedundantRoute::check_all(std::slice::from_ref(&one)),
+            Ok(())
+        );
+        for (bad, named) in [
+            (route("ch1/", &["in/a/", "in/a/"]), "overlap"),
+            (route("ch1/", &["in/", "in/b/"]), "overlap"),
+            (route("ch1/", &[]), "at least two"),
+            (route("/ch1/", &["in/a/", "in/b/"]), "folder"),
+        ] {
+            let error = bad.check().unwrap_err();
+            assert!(error.contains(named), "{error}");
+        }
+        let error =
+            RedundantRoute::check_all(&[one, route("ch2/", &["in/b/", "in/c/"])]).unwrap_err();
+        assert!(error.contains("\"in/b/\""), "{error}");
+        assert_eq!(permille("1.5"), Some(1500));
+        assert_eq!(permille("-1"), None);
+        assert_eq!(permille("NaN"), None);
     }
 }

@@ -4,8 +4,8 @@
 //! types.
 
 pub use crate::settings::{
-    AbrPolicy, AbrRoute, AdMarkersMode, AdMarkersRoute, ClockSource, Settings, SignedPrefix,
-    StaleRoute,
+    AbrPolicy, AbrRoute, AdMarkersMode, AdMarkersRoute, ClockSource, RedundantRoute, Settings,
+    SignedPrefix, StaleRoute,
 };
 
 /// The response header a guest puts on its refusal of a stale live playlist (its value: seconds since the

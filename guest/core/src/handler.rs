@@ -53,6 +53,9 @@ pub fn decide(req: &Request, store: &impl Objects) -> Outcome {
         Ok(key) => key,
         Err(e) => return Outcome::Respond(response::error(400, &e.to_string())),
     };
+    if let Some(outcome) = crate::redundant::decide(req, &key, store) {
+        return outcome;
+    }
     match method {
         "PUT" | "POST" => put(req, key, store),
         "DELETE" => Outcome::Delete(DeletePlan {
@@ -108,7 +111,7 @@ fn put(req: &Request, key: String, store: &impl Objects) -> Outcome {
 /// GET and HEAD: 403 without a valid token under a signed prefix, 304, serve (whole or a range), 416, wait
 /// for an announced segment, or 404; playlists go through [`manifest`] for filters, time shift, token
 /// propagation and their Cache-Control class.
-fn get(req: &Request, key: String, store: &impl Objects) -> Outcome {
+pub(crate) fn get(req: &Request, key: String, store: &impl Objects) -> Outcome {
     if class_of(&key) != ObjectClass::Playlist && query::param(&req.query, filter::PARAM).is_some()
     {
         return Outcome::Respond(response::error(

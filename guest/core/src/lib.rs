@@ -34,6 +34,7 @@
 //! - [`utc_timing`]: the clock source live MPDs name for players.
 //! - [`reuse`]: whether the host may replay a decision, and what it depends on.
 //! - [`ad_markers`]: ad markers passed through, converted to `EXT-X-DATERANGE`, or removed, per route.
+//! - [`redundant`]: channels served from the healthiest of several encoders' folders (`[[live.redundant]]`).
 //! - [`stale`]: live playlists whose encoder stopped updating them answer 404 (or a 5xx) for CDN failover.
 
 pub mod abr;
@@ -59,6 +60,7 @@ pub mod prefetch;
 /// Query-string parameters, shared with the host (`strata_abi::query`).
 pub use strata_abi::query;
 pub mod range;
+pub mod redundant;
 pub mod response;
 pub mod reuse;
 pub mod segment_wait;

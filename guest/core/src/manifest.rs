@@ -284,7 +284,7 @@ fn generated(
 }
 
 /// FNV-1a, 64 bits: an entity tag for generated text (no security role, so no cryptographic hash).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })

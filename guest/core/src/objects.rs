@@ -16,6 +16,19 @@ pub enum ReadError {
     Io(String),
 }
 
+/// Why a state write failed ([`Objects::write_state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteError {
+    /// Another decision changed the state first: read it again.
+    Conflict,
+    /// The key is outside the state this guest may keep.
+    Denied,
+    /// The body is larger than the platform keeps for state; carries the limit.
+    TooLarge(u64),
+    /// The platform could not write it, or keeps no state.
+    Io(String),
+}
+
 /// The storage a decision may consult: metadata and small objects, never segment bytes.
 pub trait Objects {
     /// Metadata of the object under `key`, if any.
@@ -25,6 +38,19 @@ pub trait Objects {
     /// Up to `limit` keys starting with `prefix` and ending with one of `suffixes` (ASCII
     /// case-insensitive), in lexical order: a folder's playlists without listing its segments.
     fn list_ending(&self, prefix: &str, suffixes: &[&str], limit: u32) -> Vec<String>;
+
+    /// Replaces the small state object under `key` with `body` if its entity tag is still `expected`
+    /// (`None`: if there is none), in one step; returns the new entity tag. The one write a decision may
+    /// make (what a redundant route remembers); platforms that keep no state refuse it.
+    fn write_state(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        body: &[u8],
+    ) -> Result<String, WriteError> {
+        let _ = (key, expected, body);
+        Err(WriteError::Io("this platform keeps no state".into()))
+    }
 
     /// Notes that the decision being made from these objects holds only `ms` more milliseconds by the
     /// clock (a live playlist about to go stale), so a platform that remembers decisions stops replaying

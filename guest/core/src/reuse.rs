@@ -19,7 +19,7 @@ use crate::cmsd;
 use crate::media_type::{ObjectClass, class_of};
 use std::cell::Cell;
 
-use crate::objects::{Objects, ReadError};
+use crate::objects::{Objects, ReadError, WriteError};
 use crate::signing;
 use crate::types::{AbrPolicy, Decision, ObjectMeta, Outcome, QueryParts, Request, Reuse};
 
@@ -73,6 +73,15 @@ impl<O: Objects> Objects for Timed<'_, O> {
 
     fn list_ending(&self, prefix: &str, suffixes: &[&str], limit: u32) -> Vec<String> {
         self.store.list_ending(prefix, suffixes, limit)
+    }
+
+    fn write_state(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        body: &[u8],
+    ) -> Result<String, WriteError> {
+        self.store.write_state(key, expected, body)
     }
 
     fn expires_in(&self, ms: u64) {

@@ -1,14 +1,17 @@
 //! Test helpers: an in-memory [`Objects`] and request/meta builders.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use crate::objects::{Objects, ReadError};
+use crate::objects::{Objects, ReadError, WriteError};
 use crate::types::{Headers, Limits, ObjectMeta, Request, Settings, StaleRoute};
 
 /// Objects by key; a `BTreeMap` so listings are in lexical order like the real tiers.
+/// `written` holds what decisions wrote through [`Objects::write_state`].
 #[derive(Default)]
 pub struct MemStore {
     pub objects: BTreeMap<String, (ObjectMeta, Vec<u8>)>,
+    pub written: RefCell<BTreeMap<String, (ObjectMeta, Vec<u8>)>>,
 }
 
 impl MemStore {
@@ -25,10 +28,16 @@ impl MemStore {
 
 impl Objects for MemStore {
     fn head(&self, key: &str) -> Option<ObjectMeta> {
+        if let Some((m, _)) = self.written.borrow().get(key) {
+            return Some(m.clone());
+        }
         self.objects.get(key).map(|(m, _)| m.clone())
     }
 
     fn read(&self, key: &str, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
+        if let Some((_, b)) = self.written.borrow().get(key) {
+            return Ok(b.clone());
+        }
         match self.objects.get(key) {
             None => Err(ReadError::NotFound),
             Some((_, b)) if b.len() as u64 > max_bytes => Err(ReadError::TooLarge(b.len() as u64)),
@@ -43,6 +52,22 @@ impl Objects for MemStore {
             .take(limit as usize)
             .cloned()
             .collect()
+    }
+
+    fn write_state(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        body: &[u8],
+    ) -> Result<String, WriteError> {
+        let mut written = self.written.borrow_mut();
+        if written.get(key).map(|(m, _)| m.etag.as_str()) != expected {
+            return Err(WriteError::Conflict);
+        }
+        let mut m = meta(key, body.len() as u64);
+        m.etag = format!("\"state-{}\"", crate::manifest::fnv1a(body));
+        written.insert(key.to_string(), (m.clone(), body.to_vec()));
+        Ok(m.etag)
     }
 }
 

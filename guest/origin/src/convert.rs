@@ -1,6 +1,8 @@
 //! Conversions between the WIT bindings and `strata-guest-core`'s plain types, and the host's `tiers`
 //! imports as the core's [`Objects`]. Field for field; no decisions here.
 
+#[cfg(not(feature = "abi-v0-1"))]
+use strata_guest_core::objects::WriteError;
 use strata_guest_core::objects::{Objects, ReadError};
 use strata_guest_core::types as plain;
 
@@ -23,6 +25,21 @@ impl Objects for Tiers {
     fn list_ending(&self, prefix: &str, suffixes: &[&str], limit: u32) -> Vec<String> {
         let suffixes: Vec<String> = suffixes.iter().map(|s| (*s).to_string()).collect();
         tiers::list_keys_ending(prefix, &suffixes, limit)
+    }
+
+    #[cfg(not(feature = "abi-v0-1"))]
+    fn write_state(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        body: &[u8],
+    ) -> Result<String, WriteError> {
+        tiers::write_state(key, expected, body).map_err(|e| match e {
+            tiers::WriteError::Conflict => WriteError::Conflict,
+            tiers::WriteError::Denied => WriteError::Denied,
+            tiers::WriteError::TooLarge(limit) => WriteError::TooLarge(limit),
+            tiers::WriteError::Io(reason) => WriteError::Io(reason),
+        })
     }
 }
 
@@ -112,6 +129,15 @@ fn settings(s: wit::Settings) -> plain::Settings {
                     wit::AdMarkersMode::Daterange => plain::AdMarkersMode::Daterange,
                     wit::AdMarkersMode::None => plain::AdMarkersMode::None,
                 },
+            })
+            .collect(),
+        redundant: s
+            .redundant
+            .into_iter()
+            .map(|r| plain::RedundantRoute {
+                serve: r.serve,
+                inputs: r.inputs,
+                healthy_within_permille: r.healthy_within_permille,
             })
             .collect(),
         custom: s.custom,
@@ -235,6 +261,11 @@ mod tests {
                 ad_markers: vec![wit::AdMarkersRoute {
                     prefix: "live/".into(),
                     mode: wit::AdMarkersMode::Daterange,
+                }],
+                redundant: vec![wit::RedundantRoute {
+                    serve: "ch/".into(),
+                    inputs: vec!["ch-a/".into(), "ch-b/".into()],
+                    healthy_within_permille: 1500,
                 }],
                 custom: vec![("x".into(), "y".into())],
             },

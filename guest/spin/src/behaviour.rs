@@ -401,3 +401,39 @@ fn an_upload_over_the_limit_is_refused_and_stores_nothing() {
     );
     assert!(kv.map.borrow().is_empty());
 }
+
+#[test]
+fn a_redundant_route_remembers_its_switch_in_the_store() {
+    let kv = kv();
+    let at = |method: &str, path: &str, body: &str, seconds: u64| {
+        let mut req = request(method, path, &[]);
+        req.now_ms = NOW_MS + seconds * 1000;
+        req.settings.redundant = vec![strata_abi::settings::RedundantRoute {
+            serve: "ch/".into(),
+            inputs: vec!["ch-a/".into(), "ch-b/".into()],
+            healthy_within_permille: 1500,
+        }];
+        handle(&kv, &TestClock::default(), req, body.as_bytes())
+    };
+    let live = |first: u64| {
+        let mut text = format!("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:{first}\n");
+        for n in first..first + 3 {
+            text.push_str(&format!("#EXTINF:1,\ns{n}.ts\n"));
+        }
+        text
+    };
+    let served = |seconds: u64| {
+        let answer = at("GET", "/ch/index.m3u8", "", seconds);
+        assert_eq!(answer.status, 200);
+        String::from_utf8(answer.body).expect("utf-8")
+    };
+    at("PUT", "/ch-a/index.m3u8", &live(10), 0);
+    at("PUT", "/ch-b/index.m3u8", &live(10), 0);
+    assert!(served(0).ends_with("@1/s12.ts\n"));
+    at("PUT", "/ch-b/index.m3u8", &live(13), 3);
+    assert!(served(3).ends_with("@2/s15.ts\n"));
+    // A is back and healthy: the channel stays on B.
+    at("PUT", "/ch-a/index.m3u8", &live(14), 4);
+    at("PUT", "/ch-b/index.m3u8", &live(14), 4);
+    assert!(served(4).ends_with("@2/s16.ts\n"));
+}

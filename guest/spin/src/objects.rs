@@ -6,7 +6,7 @@
 //! has no transactions: a reader that read the old record just before the old chunks went gets a missing
 //! chunk, answered as a 503 the player retries.
 
-use guest_core::objects::{Objects, ReadError, ends_with_any};
+use guest_core::objects::{Objects, ReadError, WriteError, ends_with_any};
 use guest_core::types::{Headers, ObjectMeta, StorePlan};
 use serde::{Deserialize, Serialize};
 use strata_guest_core as guest_core;
@@ -200,6 +200,34 @@ impl<K: Kv> Objects for KvObjects<'_, K> {
             Ok(None) => Err(ReadError::NotFound),
             Err(e) => Err(ReadError::Io(e.to_string())),
         }
+    }
+
+    /// A redundant route's state, compared then written: Spin's store has no compare-and-set, so two
+    /// decisions racing to switch may both write (the later wins; both chose from the same inputs).
+    fn write_state(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        body: &[u8],
+    ) -> Result<String, WriteError> {
+        if !key.starts_with(strata_abi::settings::REDUNDANT_STATE_ROOT) {
+            return Err(WriteError::Denied);
+        }
+        if self.head(key).map(|m| m.etag).as_deref() != expected {
+            return Err(WriteError::Conflict);
+        }
+        let plan = StorePlan {
+            key: key.to_owned(),
+            content_type: "text/plain; charset=utf-8".into(),
+            cache_control: None,
+            metadata: Vec::new(),
+            status: 204,
+            headers: Vec::new(),
+            ttl_seconds: None,
+        };
+        self.write(&plan, body)
+            .map(|meta| meta.etag)
+            .map_err(|e| WriteError::Io(e.to_string()))
     }
 
     /// Spin's store lists every key at once: this filters them, so it costs one pass over the store.

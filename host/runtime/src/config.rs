@@ -8,8 +8,8 @@ use std::time::Duration;
 use bytesize::ByteSize;
 use serde::Deserialize;
 use strata_abi::settings::{
-    AbrPolicy, AbrRoute, AdMarkersMode, AdMarkersRoute, ClockSource, Settings, SignedPrefix,
-    StaleRoute,
+    AbrPolicy, AbrRoute, AdMarkersMode, AdMarkersRoute, ClockSource, DEFAULT_HEALTHY_WITHIN_PERMILLE,
+    RedundantRoute, Settings, SignedPrefix, StaleRoute,
 };
 use strata_tiers::InvalidSetting;
 
@@ -106,6 +106,67 @@ fn default_stale_after() -> u16 {
 
 fn default_stale_status() -> u16 {
     strata_abi::settings::DEFAULT_STALE_STATUS
+}
+
+/// Live channels (`[live]`): settings of the handler guest kept apart because they describe channels, not
+/// guests.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiveConfig {
+    /// Channels served from the healthiest of several encoders (`[[live.redundant]]`).
+    pub redundant: Vec<RedundantConfig>,
+}
+
+/// One channel fed by redundant encoders.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedundantConfig {
+    /// The folder players read, e.g. `live/ch1/`.
+    pub serve: String,
+    /// The folders the encoders write, e.g. `["live/ch1-a/", "live/ch1-b/"]`.
+    pub inputs: Vec<String>,
+    /// An input is healthy while its media playlists were written within this many target durations.
+    #[serde(default = "default_healthy_within")]
+    pub healthy_within: f64,
+}
+
+fn default_healthy_within() -> f64 {
+    f64::from(DEFAULT_HEALTHY_WITHIN_PERMILLE) / 1000.0
+}
+
+impl LiveConfig {
+    /// The typed redundant routes, checked alone and against each other.
+    ///
+    /// # Errors
+    /// [`InvalidSetting`] naming the route (`live.redundant[<i>]`) and what is wrong with it.
+    pub fn redundant_routes(&self) -> Result<Vec<RedundantRoute>, InvalidSetting> {
+        let mut routes = Vec::new();
+        for (i, route) in self.redundant.iter().enumerate() {
+            let key = format!("live.redundant[{i}]");
+            let healthy_within_permille = strata_abi::settings::permille_of(route.healthy_within)
+                .ok_or_else(|| {
+                InvalidSetting::new(
+                    &format!("{key}.healthy_within"),
+                    &format!(
+                        "{} is not a positive number of target durations",
+                        route.healthy_within
+                    ),
+                )
+            })?;
+            let typed = RedundantRoute {
+                serve: route.serve.clone(),
+                inputs: route.inputs.clone(),
+                healthy_within_permille,
+            };
+            typed
+                .check()
+                .map_err(|reason| InvalidSetting::new(&key, &reason))?;
+            routes.push(typed);
+        }
+        RedundantRoute::check_all(&routes)
+            .map_err(|reason| InvalidSetting::new("live.redundant", &reason))?;
+        Ok(routes)
+    }
 }
 
 /// The sandbox of one manifest plugin.
@@ -217,6 +278,18 @@ impl GuestConfig {
         self.settings().map(drop)
     }
 
+    /// The typed settings handlers receive (before each keeps only what it owns), with the live channels
+    /// of `live`.
+    ///
+    /// # Errors
+    /// As [`GuestConfig::settings`] and [`LiveConfig::redundant_routes`].
+    pub fn settings_with(&self, live: &LiveConfig) -> Result<Settings, InvalidSetting> {
+        Ok(Settings {
+            redundant: live.redundant_routes()?,
+            ..self.settings()?
+        })
+    }
+
     /// The typed settings handlers receive (before each keeps only what it owns).
     ///
     /// # Errors
@@ -315,6 +388,7 @@ impl GuestConfig {
             clock,
             stale,
             ad_markers,
+            redundant: Vec::new(),
             custom: self
                 .settings
                 .iter()

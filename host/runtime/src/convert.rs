@@ -137,6 +137,15 @@ pub fn request_v0_2(r: &plain::Request) -> bindings::v0_2::strata::origin::types
                     },
                 })
                 .collect(),
+            redundant: s
+                .redundant
+                .iter()
+                .map(|r| wit::RedundantRoute {
+                    serve: r.serve.clone(),
+                    inputs: r.inputs.clone(),
+                    healthy_within_permille: r.healthy_within_permille,
+                })
+                .collect(),
             custom: s.custom.clone(),
         },
         now_ms: r.now_ms,

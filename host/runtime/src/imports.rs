@@ -5,12 +5,13 @@
 use strata_tiers::ReadError as TierReadError;
 
 use super::GuestState;
+use crate::state::StateError;
 
 /// Most keys one listing returns, whatever the guest asks.
 const LIST_LIMIT: u32 = 1000;
 
 macro_rules! tiers_import {
-    ($version:ident) => {
+    ($version:ident $($more:item)*) => {
         impl crate::bindings::$version::strata::origin::types::Host for GuestState {}
 
         impl crate::bindings::$version::strata::origin::tiers::Host for GuestState {
@@ -73,12 +74,37 @@ macro_rules! tiers_import {
                     .list(&prefix, &suffixes, limit.min(LIST_LIMIT) as usize)
                     .await
             }
+
+            $($more)*
         }
     };
 }
 
 tiers_import!(v0_1);
-tiers_import!(v0_2);
+tiers_import!(v0_2
+    async fn write_state(
+        &mut self,
+        key: String,
+        expected: Option<String>,
+        body: Vec<u8>,
+    ) -> Result<String, crate::bindings::v0_2::strata::origin::tiers::WriteError> {
+        use crate::bindings::v0_2::strata::origin::tiers::WriteError;
+        if !self.keeps_state(&key) {
+            return Err(WriteError::Denied);
+        }
+        let Some(state) = self.state.clone() else {
+            return Err(WriteError::Io("this host keeps no guest state".into()));
+        };
+        state
+            .replace(&key, expected.as_deref(), body)
+            .await
+            .map_err(|e| match e {
+                StateError::Conflict => WriteError::Conflict,
+                StateError::TooLarge(limit) => WriteError::TooLarge(limit),
+                StateError::Io(reason) => WriteError::Io(reason),
+            })
+    }
+);
 
 impl GuestState {
     /// The prefix a listing of `prefix` may cover: clamped to the namespace, `None` when wholly outside it.
@@ -107,9 +133,17 @@ impl GuestState {
         }
     }
 
-    /// Whether this guest may touch `key`: always without a namespace, else only under it.
+    /// Whether this guest may touch `key`: always without a namespace, else only under it, and the state of
+    /// its own redundant routes.
     pub fn may_reach(&self, key: &str) -> bool {
-        within(self.namespace.as_deref(), key)
+        within(self.namespace.as_deref(), key) || self.keeps_state(key)
+    }
+
+    /// Whether `key` is state of a redundant route this decision's settings name (`state.rs`).
+    fn keeps_state(&self, key: &str) -> bool {
+        self.state_prefixes
+            .iter()
+            .any(|prefix| key.len() > prefix.len() && key.starts_with(prefix.as_str()))
     }
 }
 

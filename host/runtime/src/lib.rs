@@ -16,6 +16,7 @@ mod inspect;
 mod limits;
 mod registry;
 mod settings;
+mod state;
 mod watch;
 
 use std::path::Path;
@@ -35,12 +36,13 @@ use artifact_cache::ArtifactCache;
 use deployment::Linkers;
 use limits::{EPOCH_TICK, MemoryLimiter};
 
-pub use config::{GuestConfig, PluginConfig};
+pub use config::{GuestConfig, LiveConfig, PluginConfig};
 pub use deployment::{ABI_VERSIONS, Deployment, GuestKind, Linked, VersionInfo, WIT_PACKAGE};
 pub use filter::{FilterContext, FilterLimits};
 pub use imports::within;
 pub use inspect::{Claimed, inspect};
 pub use registry::{DeployError, GuestSummary, Guests, HANDLER, Handler};
+pub use state::{MAX_STATE_BYTES, StateWrites};
 pub use watch::watch;
 
 /// Limits applied to every handler instance, and the pool they share.
@@ -92,6 +94,10 @@ pub struct GuestState {
     limiter: MemoryLimiter,
     /// What the decision read through `tiers`, as change stamps (`imports.rs`).
     reads: ReadSet,
+    /// Where `tiers.write-state` writes; `None` on a runtime without state writes.
+    state: Option<Arc<StateWrites>>,
+    /// The state folders this decision may read and write: those of the redundant routes in its settings.
+    state_prefixes: Vec<String>,
     _slot: OwnedSemaphorePermit,
 }
 
@@ -120,6 +126,7 @@ pub struct Runtime {
     linkers: Linkers,
     cache: ArtifactCache,
     storage: Arc<dyn StorageRead>,
+    state: Option<Arc<StateWrites>>,
     limits: GuestLimits,
     slots: Arc<Semaphore>,
     memory_peak: Arc<AtomicU64>,
@@ -165,10 +172,19 @@ impl Runtime {
             engine,
             linkers: Linkers { handler, filter },
             storage,
+            state: None,
             slots: Arc::new(Semaphore::new(limits.max_instances as usize)),
             limits,
             memory_peak: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// Lets handlers keep the state of their redundant routes through `writes` (`tiers.write-state`);
+    /// without it that import answers an I/O error.
+    #[must_use]
+    pub fn with_state_writes(mut self, writes: StateWrites) -> Self {
+        self.state = Some(Arc::new(writes));
+        self
     }
 
     /// Compiles (or loads from the cache) and links `wasm`, checking it implements `expected` (or either
@@ -207,6 +223,12 @@ impl Runtime {
                 self.limits.deadline,
             )
             .await?;
+        store.data_mut().state_prefixes = request
+            .settings
+            .redundant
+            .iter()
+            .map(strata_abi::settings::RedundantRoute::state_prefix)
+            .collect();
         let call = async {
             match &deployment.linked {
                 Linked::HandlerV0_2(handler) => {
@@ -269,6 +291,8 @@ impl Runtime {
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_bytes, Arc::clone(&self.memory_peak)),
             reads: ReadSet::default(),
+            state: self.state.clone(),
+            state_prefixes: Vec::new(),
             _slot: slot,
         };
         let mut store = Store::new(&self.engine, state);

@@ -1,7 +1,8 @@
 //! Which of the operator's settings each handler receives.
 //!
-//! A signed prefix, an ABR route, a stale-playlist route, an ad-marker route and a custom setting named
-//! `<kind>:<prefix>` belong to the guest that serves their prefix: the namespaced handler with the longest namespace the prefix lies in, else `origin`,
+//! A signed prefix, an ABR route, a stale-playlist route, an ad-marker route, a redundant route (by its
+//! `serve`) and a custom setting named `<kind>:<prefix>` belong to the guest that serves their prefix: the
+//! namespaced handler with the longest namespace the prefix lies in, else `origin`,
 //! which serves every key outside namespaces. Each goes to exactly one guest, so a tenant can never read
 //! (and mint signed URLs with) the signing key of a prefix it does not serve, not even one nested inside its
 //! own namespace but served by another. Custom settings without a prefix are `origin`'s. The operator-wide,
@@ -38,6 +39,12 @@ pub fn settings_for(settings: &Settings, namespace: Option<&str>, namespaces: &[
             .ad_markers
             .iter()
             .filter(|r| owns(Some(&r.prefix)))
+            .cloned()
+            .collect(),
+        redundant: settings
+            .redundant
+            .iter()
+            .filter(|r| owns(Some(&r.serve)))
             .cloned()
             .collect(),
         custom: settings

@@ -20,7 +20,7 @@ pub fn child_uri(uri: &str, base_key: &str, prefix: &str, token: &Token) -> Stri
 }
 
 /// The object key a relative (or `/`-absolute) reference from `base_key` names; `None` if it climbs out.
-fn resolve(base_key: &str, uri: &str) -> Option<String> {
+pub(crate) fn resolve(base_key: &str, uri: &str) -> Option<String> {
     let path = uri.split(['?', '#']).next().unwrap_or(uri);
     let mut parts: Vec<&str> = if let Some(abs) = path.strip_prefix('/') {
         return Some(abs.to_string());
@@ -41,7 +41,7 @@ fn resolve(base_key: &str, uri: &str) -> Option<String> {
 }
 
 /// Tags whose `URI` attribute names a child.
-const URI_TAGS: &[&str] = &[
+pub(crate) const URI_TAGS: &[&str] = &[
     "EXT-X-MAP",
     "EXT-X-KEY",
     "EXT-X-MEDIA",
