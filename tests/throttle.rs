@@ -310,3 +310,31 @@ fn impossible_limits_are_named_by_check_config_and_stop_the_start() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_refused_upload_waiting_for_100_continue_is_not_asked_for_its_body() {
+    let s = Strata::with_config(
+        "[[limits]]\nname = \"ingest\"\npattern = \"**\"\napplies_to = \"writes\"\n\
+         requests_per_second = 0.001\nburst = 1\n",
+        &[],
+    );
+    // The raw client connects from 127.0.0.1, as the flooder does.
+    put(&s, "/live/first.ts", vec![1u8; 10]);
+    // Only the head is sent: a client expecting 100 Continue sends the body after it, never before.
+    let response = common::raw_http(
+        s.addr(),
+        b"PUT /live/second.ts HTTP/1.1\r\nHost: strata\r\nExpect: 100-continue\r\n\
+          Content-Length: 10000000\r\n\r\n",
+    );
+    assert_eq!(
+        response.status,
+        429,
+        "the first answer must be the refusal, not 100 Continue: {:?}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert!(response.header("retry-after").is_some());
+    assert_eq!(
+        s.metric("strata_requests_throttled_total{rule=\"ingest\"}"),
+        1.0
+    );
+}

@@ -81,7 +81,7 @@ async fn answer(
     } else {
         match Target::of(request.method(), request.uri().path()) {
             Err(reason) => {
-                linger::discard(request.into_body()).await;
+                linger::refused(request).await;
                 body::error(StatusCode::BAD_REQUEST, reason)
             }
             Ok(target) => {
@@ -91,7 +91,7 @@ async fn answer(
                     Err(denied) => refuse(denied, request).await,
                     Ok(()) => match state.cdn_auth.check(method, key, headers) {
                         Err(not_from_cdn) => {
-                            linger::discard(request.into_body()).await;
+                            linger::refused(request).await;
                             body::error(StatusCode::FORBIDDEN, not_from_cdn)
                         }
                         Ok(()) => within_limits(&state, peer, request, &target).await,
@@ -107,9 +107,10 @@ async fn answer(
     response
 }
 
-/// The answer to a request without the credentials its path needs; its body is drained, not stored.
+/// The answer to a request without the credentials its path needs; its body is drained (`linger::refused`),
+/// not stored.
 async fn refuse(denied: Denied, request: Request<Incoming>) -> Response<ResponseBody> {
-    linger::discard(request.into_body()).await;
+    linger::refused(request).await;
     match denied {
         Denied::Unauthorized(_) => {
             let mut response = body::error(StatusCode::UNAUTHORIZED, denied);
@@ -124,7 +125,8 @@ async fn refuse(denied: Denied, request: Request<Incoming>) -> Response<Response
 }
 
 /// Counts the request against its client's limits (`[[limits]]`) once, as it arrives, then decides and
-/// carries it out and charges the bytes it moved; or refuses it with 429, its body drained.
+/// carries it out and charges the bytes it moved; or refuses it with 429, its body drained unless the client
+/// waits for `100 Continue` (`linger::refused`).
 async fn within_limits(
     state: &Arc<AppState>,
     peer: SocketAddr,
@@ -137,7 +139,7 @@ async fn within_limits(
             .admit(peer.ip(), request.method(), target.key(), request.headers());
     match admitted {
         Err(refused) => {
-            linger::discard(request.into_body()).await;
+            linger::refused(request).await;
             refused.response()
         }
         Ok(ticket) => {
