@@ -1,7 +1,8 @@
 //! Throttling (`[[limits]]`, decision 0058) against the real binary: one client address flooding reads
 //! gets 429 with `Retry-After` while another address is served, writes are counted per ingest credential,
-//! response bytes are charged, a parked LL-HLS blocking reload is counted once however often it wakes, and
-//! bad rules are named by `strata check-config`. Two clients are two loopback source addresses
+//! response bytes are charged, chunked upload bytes are charged as they arrive even when the upload fails,
+//! a refused upload waiting for `100 Continue` is not asked for its body, a parked LL-HLS blocking reload
+//! is counted once however often it wakes, and bad rules are named by `strata check-config`. Two clients are two loopback source addresses
 //! (127.0.0.1 and 127.0.0.2).
 
 mod common;
@@ -189,9 +190,14 @@ fn response_bytes_are_charged_and_the_next_request_waits_for_them() {
 
 /// A server whose one rule, `name`, allows each client 64 KiB a second of `applies_to` bodies on any key.
 fn at_64_kib_a_second(name: &str, applies_to: &str) -> Strata {
+    at_64_kib_a_second_with("", name, applies_to)
+}
+
+/// [`at_64_kib_a_second`] with the top-level settings `settings` before the rule.
+fn at_64_kib_a_second_with(settings: &str, name: &str, applies_to: &str) -> Strata {
     Strata::with_config(
         &format!(
-            "[[limits]]\nname = \"{name}\"\npattern = \"**\"\napplies_to = \"{applies_to}\"\n\
+            "{settings}[[limits]]\nname = \"{name}\"\npattern = \"**\"\napplies_to = \"{applies_to}\"\n\
              bytes_per_second = \"64 KiB\"\n"
         ),
         &[],
@@ -211,19 +217,66 @@ fn assert_waits_for_200_kib(s: &Strata, name: &str, next: reqwest::blocking::Res
     );
 }
 
-#[test]
-fn a_write_without_a_declared_length_is_charged_what_it_stored() {
-    let s = at_64_kib_a_second("uploads", "writes");
-    // A reader body: sent chunked, with no Content-Length.
-    let chunked = reqwest::blocking::Body::new(std::io::Cursor::new(vec![5u8; 200 * 1024]));
-    put(&s, "/live/chunked.ts", chunked);
-    let next = s
-        .http()
+/// A 200 KiB reader body: sent chunked, with no Content-Length.
+fn chunked_200_kib() -> reqwest::blocking::Body {
+    reqwest::blocking::Body::new(std::io::Cursor::new(vec![5u8; 200 * 1024]))
+}
+
+/// A 10-byte write of `/live/next.ts`, to see whether a client's earlier bytes are still owed.
+fn small_write(s: &Strata) -> reqwest::blocking::Response {
+    s.http()
         .put(s.url("/live/next.ts"))
         .body(vec![1u8; 10])
         .send()
-        .expect("PUT");
-    assert_waits_for_200_kib(&s, "uploads", next);
+        .expect("PUT")
+}
+
+#[test]
+fn a_write_without_a_declared_length_is_charged_what_it_stored() {
+    let s = at_64_kib_a_second("uploads", "writes");
+    put(&s, "/live/chunked.ts", chunked_200_kib());
+    assert_waits_for_200_kib(&s, "uploads", small_write(&s));
+}
+
+#[test]
+fn a_chunked_upload_refused_as_too_large_is_still_charged_what_it_sent() {
+    let s = at_64_kib_a_second_with("max_object_bytes = \"100 KiB\"\n", "uploads", "writes");
+    // 200 KiB sent chunked past a 100 KiB object limit: refused, and every byte of it crossed the network.
+    let status = s
+        .http()
+        .put(s.url("/live/huge.ts"))
+        .body(chunked_200_kib())
+        .send()
+        .expect("PUT")
+        .status();
+    assert_eq!(status.as_u16(), 413);
+    assert_waits_for_200_kib(&s, "uploads", small_write(&s));
+}
+
+#[test]
+fn a_chunked_upload_cut_off_midway_is_charged_what_arrived() {
+    let s = at_64_kib_a_second("uploads", "writes");
+    let mut request =
+        b"PUT /live/cut.ts HTTP/1.1\r\nHost: strata\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let body = common::chunked(&vec![5u8; 200 * 1024], 16 * 1024);
+    // The body without its last chunk, then the connection closes: nothing is stored.
+    request.extend_from_slice(&body[..body.len() - 5]);
+    common::raw_send_and_close(s.addr(), &request, false);
+    // The upload runs on after the client left; the bytes it read are charged as they arrived.
+    poll_until(
+        Duration::from_secs(20),
+        "a write refused for the cut-off upload's bytes",
+        || small_write(&s).status().as_u16() == 429,
+    );
+    assert_eq!(
+        s.http()
+            .get(s.url("/live/cut.ts"))
+            .send()
+            .expect("GET")
+            .status()
+            .as_u16(),
+        404
+    );
 }
 
 #[test]

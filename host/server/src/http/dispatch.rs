@@ -18,6 +18,7 @@ use super::filters;
 use super::linger;
 use super::outcome::{self, Served, Serving};
 use super::target::Target;
+use super::throttle::UploadBody;
 use crate::admin;
 use crate::auth::Denied;
 use crate::state::AppState;
@@ -143,17 +144,16 @@ async fn within_limits(
             refused.response()
         }
         Ok(ticket) => {
+            let request = request.map(|body| ticket.meter(body));
             let response = decide_and_execute(state, request, target).await;
-            ticket
-                .settle(state.storage.as_ref(), target.key(), response)
-                .await
+            ticket.settle(response)
         }
     }
 }
 
 async fn decide_and_execute(
     state: &Arc<AppState>,
-    request: Request<Incoming>,
+    request: Request<UploadBody>,
     target: &Target,
 ) -> Response<ResponseBody> {
     let _in_flight = state.load.enter();
@@ -319,7 +319,7 @@ async fn run_decisions(
     deployment: &Deployment,
     how: Decisions<'_>,
     mut guest_request: abi::Request,
-    request_body: &mut Option<Incoming>,
+    request_body: &mut Option<UploadBody>,
 ) -> Response<ResponseBody> {
     let Decisions {
         is_head,

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use bytes::Buf;
 use http::{HeaderMap, Request, header};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
@@ -29,7 +30,7 @@ fn expects_continue(headers: &HeaderMap) -> bool {
 }
 
 /// Discards what is left of `body`, within `MAX_DISCARD` bytes and `MAX_WAIT`.
-pub async fn discard(body: Incoming) {
+pub async fn discard<B: Body + Unpin>(body: B) {
     if body.is_end_stream() {
         return;
     }
@@ -37,12 +38,12 @@ pub async fn discard(body: Incoming) {
     Box::pin(drain(body)).await;
 }
 
-async fn drain(mut body: Incoming) {
+async fn drain<B: Body + Unpin>(mut body: B) {
     let drain = async {
         let mut discarded = 0u64;
         while let Some(Ok(frame)) = body.frame().await {
             if let Some(data) = frame.data_ref() {
-                discarded += data.len() as u64;
+                discarded += data.remaining() as u64;
                 if discarded > MAX_DISCARD {
                     break;
                 }

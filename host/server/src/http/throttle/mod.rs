@@ -11,6 +11,7 @@
 mod bucket;
 mod client;
 mod rule;
+mod upload;
 
 use std::hash::RandomState;
 use std::net::IpAddr;
@@ -19,8 +20,9 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use quick_cache::sync::Cache;
-use strata_tiers::{KeyPattern, Storage};
+use strata_tiers::KeyPattern;
 
 use super::body::{self, ResponseBody};
 use crate::auth::{self, Access};
@@ -28,6 +30,7 @@ use bucket::{Buckets, TokenBucket, retry_after_secs};
 use client::Client;
 
 pub use rule::{AppliesTo, LimitRule, validate_limits};
+pub use upload::UploadBody;
 
 /// Most clients whose buckets are kept, over all rules.
 pub const MAX_CLIENTS: usize = 100_000;
@@ -139,7 +142,7 @@ impl Throttle {
                     held.charge(length.min(self.max_object_bytes), now);
                     Charge::Nothing
                 }
-                None => Charge::StoredSize,
+                None => Charge::RequestBody,
             }
         } else {
             Charge::ResponseBody
@@ -194,23 +197,27 @@ enum Charge {
     Nothing,
     /// A read: its response body, frame by frame as it is sent.
     ResponseBody,
-    /// A write without a declared length: the size of what it stored.
-    StoredSize,
+    /// A write without a declared length: its body, frame by frame as it arrives, whatever becomes of it.
+    RequestBody,
 }
 
 impl Ticket {
-    /// Charges the request's bytes for `response`, the answer to it on `key`, and returns the response.
-    pub async fn settle(
-        self,
-        storage: &dyn Storage,
-        key: &str,
-        response: Response<ResponseBody>,
-    ) -> Response<ResponseBody> {
+    /// The request's body, charged as it arrives when the request is a write without a declared length.
+    pub fn meter(&self, body: Incoming) -> UploadBody {
+        let meter = match self.charge {
+            Charge::RequestBody => self.buckets.clone(),
+            Charge::Nothing | Charge::ResponseBody => None,
+        };
+        UploadBody::new(body, meter)
+    }
+
+    /// Charges the request's bytes for `response`, the answer to it, and returns the response.
+    pub fn settle(self, response: Response<ResponseBody>) -> Response<ResponseBody> {
         let Some(buckets) = self.buckets else {
             return response;
         };
         match self.charge {
-            Charge::Nothing => response,
+            Charge::Nothing | Charge::RequestBody => response,
             Charge::ResponseBody => response.map(|body| {
                 body.map_frame(move |frame| {
                     if let Some(data) = frame.data_ref() {
@@ -220,14 +227,6 @@ impl Ticket {
                 })
                 .boxed()
             }),
-            Charge::StoredSize => {
-                if response.status().is_success()
-                    && let Some(meta) = storage.head(key).await
-                {
-                    lock(&buckets).charge(meta.size, Instant::now());
-                }
-                response
-            }
         }
     }
 }
