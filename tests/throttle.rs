@@ -1,9 +1,10 @@
 //! Throttling (`[[limits]]`, decision 0058) against the real binary: one client address flooding reads
-//! gets 429 with `Retry-After` while another address is served, writes are counted per ingest credential,
-//! response bytes are charged, chunked upload bytes are charged as they arrive even when the upload fails,
-//! a refused upload waiting for `100 Continue` is not asked for its body, a parked LL-HLS blocking reload
-//! is counted once however often it wakes, and bad rules are named by `strata check-config`. Two clients are two loopback source addresses
-//! (127.0.0.1 and 127.0.0.2).
+//! gets 429 with `Retry-After` while another address is served, HTTP/2 streams share their client's burst
+//! exactly, writes are counted per ingest credential, response bytes are charged, chunked upload bytes are
+//! charged as they arrive even when the upload fails, a refused upload waiting for `100 Continue` is not
+//! asked for its body, a parked LL-HLS blocking reload is counted once however often it wakes, and bad
+//! rules are named by `strata check-config`. Two clients are two loopback source addresses (127.0.0.1 and
+//! 127.0.0.2).
 
 mod common;
 
@@ -16,13 +17,18 @@ use common::{Strata, poll_until, run_with_timeout, strata_bin};
 
 /// A client whose connections come from `address`.
 fn client_from(address: [u8; 4]) -> reqwest::blocking::Client {
+    builder_from(address)
+        .build()
+        .expect("build a client bound to a loopback address")
+}
+
+/// The settings of a client whose connections come from `address`.
+fn builder_from(address: [u8; 4]) -> reqwest::blocking::ClientBuilder {
     reqwest::blocking::Client::builder()
         .local_address(IpAddr::V4(Ipv4Addr::from(address)))
         .connect_timeout(Duration::from_secs(5))
         .timeout(common::REQUEST_TIMEOUT)
         .no_proxy()
-        .build()
-        .expect("build a client bound to a loopback address")
 }
 
 const FLOODER: [u8; 4] = [127, 0, 0, 1];
@@ -113,6 +119,37 @@ fn a_flooding_address_gets_429_and_another_address_is_unaffected() {
     put(&s, "/vod/a.ts", vec![1u8; 10]);
     let outside = flooder.get(s.url("/vod/a.ts")).send().expect("GET vod");
     assert_eq!(outside.status().as_u16(), 200);
+}
+
+#[test]
+fn many_http2_streams_on_one_connection_share_one_burst_exactly() {
+    let s = Strata::with_config(
+        "[[limits]]\nname = \"reads\"\npattern = \"live/**\"\napplies_to = \"reads\"\n\
+         requests_per_second = 0.001\nburst = 4\n",
+        &[],
+    );
+    put(&s, "/live/seg1.ts", vec![7u8; 1000]);
+    // h2c with prior knowledge: 24 streams at once, multiplexed by the client over its connection.
+    let h2 = builder_from(FLOODER)
+        .http2_prior_knowledge()
+        .build()
+        .expect("build the HTTP/2 client");
+    let url = s.url("/live/seg1.ts");
+    let statuses: Vec<u16> = thread::scope(|scope| {
+        let streams: Vec<_> = (0..24)
+            .map(|_| scope.spawn(|| h2.get(&url).send().expect("h2 GET").status().as_u16()))
+            .collect();
+        streams
+            .into_iter()
+            .map(|stream| stream.join().expect("stream"))
+            .collect()
+    });
+    assert_eq!(statuses.iter().filter(|&&status| status == 200).count(), 4);
+    assert_eq!(statuses.iter().filter(|&&status| status == 429).count(), 20);
+    assert_eq!(
+        s.metric("strata_requests_throttled_total{rule=\"reads\"}"),
+        20.0
+    );
 }
 
 #[test]
