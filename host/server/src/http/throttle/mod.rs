@@ -159,12 +159,30 @@ impl Throttle {
 fn describe(rule: &Rule) -> String {
     let mut parts = Vec::new();
     if let Some((rate, burst)) = rule.requests {
-        parts.push(format!("{rate} requests/s, burst {burst}"));
+        parts.push(format!(
+            "{} requests/s, burst {}",
+            number(rate),
+            number(burst)
+        ));
     }
     if let Some((rate, burst)) = rule.bytes {
-        parts.push(format!("{rate} bytes/s, burst {burst} bytes"));
+        parts.push(format!(
+            "{} bytes/s, burst {} bytes",
+            number(rate),
+            number(burst)
+        ));
     }
     format!(" ({})", parts.join("; "))
+}
+
+/// A configured number as a refusal shows it: plainly, or in exponent form when it is very large or small
+/// (`1e300` written in full is 301 digits).
+fn number(value: f64) -> String {
+    if (1e-6..1e15).contains(&value) {
+        format!("{value}")
+    } else {
+        format!("{value:e}")
+    }
 }
 
 /// The request's `Content-Length`, when it declares one.
@@ -370,6 +388,52 @@ mod tests {
             t.admit(peer, &Method::GET, "a", &none).unwrap();
         }
         assert!(t.buckets.len() <= MAX_CLIENTS, "{}", t.buckets.len());
+    }
+
+    #[test]
+    fn extreme_rates_neither_panic_nor_overflow_retry_after() {
+        let none = HeaderMap::new();
+        // A rate so slow the next token is decades away: Retry-After stays at a day.
+        let slow = throttle(
+            "[[limits]]\npattern = \"**\"\nrequests_per_second = 1e-9\nburst = 1e12\n",
+            false,
+        );
+        let slowest = throttle(
+            "[[limits]]\npattern = \"**\"\nrequests_per_second = 5e-324\n",
+            false,
+        );
+        slowest.admit(ONE, &Method::GET, "a", &none).unwrap();
+        let refused = slowest.admit(ONE, &Method::GET, "a", &none).unwrap_err();
+        assert_eq!(retry_after_secs(refused.wait), 86_400);
+        assert!(
+            refused.reason.contains("5e-324 requests/s"),
+            "{}",
+            refused.reason
+        );
+        for _ in 0..1000 {
+            slow.admit(ONE, &Method::GET, "a", &none).unwrap();
+        }
+        // A rate so fast it never refuses a request, and the largest byte size: no infinity, no NaN.
+        let fast = throttle(
+            "[[limits]]\npattern = \"**\"\nrequests_per_second = 1e300\nbytes_per_second = \"16 EiB\"\n",
+            false,
+        );
+        for _ in 0..1000 {
+            fast.admit(ONE, &Method::GET, "a", &none).unwrap();
+        }
+        // Bytes far past even that rate wait at most a day, and the refusal names the rates briefly.
+        let ticket = fast.admit(TWO, &Method::GET, "a", &none).unwrap();
+        for _ in 0..3 {
+            lock(ticket.buckets.as_ref().unwrap()).charge(u64::MAX, Instant::now());
+        }
+        let refused = fast.admit(TWO, &Method::GET, "a", &none).unwrap_err();
+        assert!((1..=86_400).contains(&retry_after_secs(refused.wait)));
+        assert!(refused.reason.len() < 200, "{}", refused.reason);
+        assert!(
+            refused.reason.contains("1e300 requests/s"),
+            "{}",
+            refused.reason
+        );
     }
 
     #[test]
