@@ -1,8 +1,10 @@
 //! Throttling (`[[limits]]`, decision 0058) against the real binary: one client address flooding reads
-//! gets 429 with `Retry-After` while another address is served, writes are counted per ingest credential,
-//! response bytes are charged, a parked LL-HLS blocking reload is counted once however often it wakes, and
-//! bad rules are named by `strata check-config`. Two clients are two loopback source addresses
-//! (127.0.0.1 and 127.0.0.2).
+//! gets 429 with `Retry-After` while another address is served, HTTP/2 streams share their client's burst
+//! exactly, writes are counted per ingest credential, response bytes are charged, chunked upload bytes are
+//! charged as they arrive even when the upload fails, a refused upload waiting for `100 Continue` is not
+//! asked for its body, a parked LL-HLS blocking reload is counted once however often it wakes, and bad
+//! rules are named by `strata check-config`. Two clients are two loopback source addresses (127.0.0.1 and
+//! 127.0.0.2).
 
 mod common;
 
@@ -15,13 +17,18 @@ use common::{Strata, poll_until, run_with_timeout, strata_bin};
 
 /// A client whose connections come from `address`.
 fn client_from(address: [u8; 4]) -> reqwest::blocking::Client {
+    builder_from(address)
+        .build()
+        .expect("build a client bound to a loopback address")
+}
+
+/// The settings of a client whose connections come from `address`.
+fn builder_from(address: [u8; 4]) -> reqwest::blocking::ClientBuilder {
     reqwest::blocking::Client::builder()
         .local_address(IpAddr::V4(Ipv4Addr::from(address)))
         .connect_timeout(Duration::from_secs(5))
         .timeout(common::REQUEST_TIMEOUT)
         .no_proxy()
-        .build()
-        .expect("build a client bound to a loopback address")
 }
 
 const FLOODER: [u8; 4] = [127, 0, 0, 1];
@@ -102,6 +109,8 @@ fn a_flooding_address_gets_429_and_another_address_is_unaffected() {
         s.metric("strata_requests_throttled_total{rule=\"reads\"}"),
         f64::from(refused)
     );
+    // Most of those were answered by a remembered decision, and still counted: the bound above held.
+    assert!(s.metric("strata_decision_cache_hits_total") > 0.0);
     // The rule sees the decoded key, as the guest does: an encoded path is the same key and the same bucket.
     let encoded = flooder
         .get(s.url("/%6Cive/seg1%2Ets"))
@@ -112,6 +121,37 @@ fn a_flooding_address_gets_429_and_another_address_is_unaffected() {
     put(&s, "/vod/a.ts", vec![1u8; 10]);
     let outside = flooder.get(s.url("/vod/a.ts")).send().expect("GET vod");
     assert_eq!(outside.status().as_u16(), 200);
+}
+
+#[test]
+fn many_http2_streams_on_one_connection_share_one_burst_exactly() {
+    let s = Strata::with_config(
+        "[[limits]]\nname = \"reads\"\npattern = \"live/**\"\napplies_to = \"reads\"\n\
+         requests_per_second = 0.001\nburst = 4\n",
+        &[],
+    );
+    put(&s, "/live/seg1.ts", vec![7u8; 1000]);
+    // h2c with prior knowledge: 24 streams at once, multiplexed by the client over its connection.
+    let h2 = builder_from(FLOODER)
+        .http2_prior_knowledge()
+        .build()
+        .expect("build the HTTP/2 client");
+    let url = s.url("/live/seg1.ts");
+    let statuses: Vec<u16> = thread::scope(|scope| {
+        let streams: Vec<_> = (0..24)
+            .map(|_| scope.spawn(|| h2.get(&url).send().expect("h2 GET").status().as_u16()))
+            .collect();
+        streams
+            .into_iter()
+            .map(|stream| stream.join().expect("stream"))
+            .collect()
+    });
+    assert_eq!(statuses.iter().filter(|&&status| status == 200).count(), 4);
+    assert_eq!(statuses.iter().filter(|&&status| status == 429).count(), 20);
+    assert_eq!(
+        s.metric("strata_requests_throttled_total{rule=\"reads\"}"),
+        20.0
+    );
 }
 
 #[test]
@@ -189,9 +229,14 @@ fn response_bytes_are_charged_and_the_next_request_waits_for_them() {
 
 /// A server whose one rule, `name`, allows each client 64 KiB a second of `applies_to` bodies on any key.
 fn at_64_kib_a_second(name: &str, applies_to: &str) -> Strata {
+    at_64_kib_a_second_with("", name, applies_to)
+}
+
+/// [`at_64_kib_a_second`] with the top-level settings `settings` before the rule.
+fn at_64_kib_a_second_with(settings: &str, name: &str, applies_to: &str) -> Strata {
     Strata::with_config(
         &format!(
-            "[[limits]]\nname = \"{name}\"\npattern = \"**\"\napplies_to = \"{applies_to}\"\n\
+            "{settings}[[limits]]\nname = \"{name}\"\npattern = \"**\"\napplies_to = \"{applies_to}\"\n\
              bytes_per_second = \"64 KiB\"\n"
         ),
         &[],
@@ -211,19 +256,66 @@ fn assert_waits_for_200_kib(s: &Strata, name: &str, next: reqwest::blocking::Res
     );
 }
 
-#[test]
-fn a_write_without_a_declared_length_is_charged_what_it_stored() {
-    let s = at_64_kib_a_second("uploads", "writes");
-    // A reader body: sent chunked, with no Content-Length.
-    let chunked = reqwest::blocking::Body::new(std::io::Cursor::new(vec![5u8; 200 * 1024]));
-    put(&s, "/live/chunked.ts", chunked);
-    let next = s
-        .http()
+/// A 200 KiB reader body: sent chunked, with no Content-Length.
+fn chunked_200_kib() -> reqwest::blocking::Body {
+    reqwest::blocking::Body::new(std::io::Cursor::new(vec![5u8; 200 * 1024]))
+}
+
+/// A 10-byte write of `/live/next.ts`, to see whether a client's earlier bytes are still owed.
+fn small_write(s: &Strata) -> reqwest::blocking::Response {
+    s.http()
         .put(s.url("/live/next.ts"))
         .body(vec![1u8; 10])
         .send()
-        .expect("PUT");
-    assert_waits_for_200_kib(&s, "uploads", next);
+        .expect("PUT")
+}
+
+#[test]
+fn a_write_without_a_declared_length_is_charged_what_it_stored() {
+    let s = at_64_kib_a_second("uploads", "writes");
+    put(&s, "/live/chunked.ts", chunked_200_kib());
+    assert_waits_for_200_kib(&s, "uploads", small_write(&s));
+}
+
+#[test]
+fn a_chunked_upload_refused_as_too_large_is_still_charged_what_it_sent() {
+    let s = at_64_kib_a_second_with("max_object_bytes = \"100 KiB\"\n", "uploads", "writes");
+    // 200 KiB sent chunked past a 100 KiB object limit: refused, and every byte of it crossed the network.
+    let status = s
+        .http()
+        .put(s.url("/live/huge.ts"))
+        .body(chunked_200_kib())
+        .send()
+        .expect("PUT")
+        .status();
+    assert_eq!(status.as_u16(), 413);
+    assert_waits_for_200_kib(&s, "uploads", small_write(&s));
+}
+
+#[test]
+fn a_chunked_upload_cut_off_midway_is_charged_what_arrived() {
+    let s = at_64_kib_a_second("uploads", "writes");
+    let mut request =
+        b"PUT /live/cut.ts HTTP/1.1\r\nHost: strata\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let body = common::chunked(&vec![5u8; 200 * 1024], 16 * 1024);
+    // The body without its last chunk, then the connection closes: nothing is stored.
+    request.extend_from_slice(&body[..body.len() - 5]);
+    common::raw_send_and_close(s.addr(), &request, false);
+    // The upload runs on after the client left; the bytes it read are charged as they arrived.
+    poll_until(
+        Duration::from_secs(20),
+        "a write refused for the cut-off upload's bytes",
+        || small_write(&s).status().as_u16() == 429,
+    );
+    assert_eq!(
+        s.http()
+            .get(s.url("/live/cut.ts"))
+            .send()
+            .expect("GET")
+            .status()
+            .as_u16(),
+        404
+    );
 }
 
 #[test]
@@ -308,5 +400,33 @@ fn impossible_limits_are_named_by_check_config_and_stop_the_start() {
     assert!(
         stderr.contains("line 2") && stderr.contains("unclosed character class"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn a_refused_upload_waiting_for_100_continue_is_not_asked_for_its_body() {
+    let s = Strata::with_config(
+        "[[limits]]\nname = \"ingest\"\npattern = \"**\"\napplies_to = \"writes\"\n\
+         requests_per_second = 0.001\nburst = 1\n",
+        &[],
+    );
+    // The raw client connects from 127.0.0.1, as the flooder does.
+    put(&s, "/live/first.ts", vec![1u8; 10]);
+    // Only the head is sent: a client expecting 100 Continue sends the body after it, never before.
+    let response = common::raw_http(
+        s.addr(),
+        b"PUT /live/second.ts HTTP/1.1\r\nHost: strata\r\nExpect: 100-continue\r\n\
+          Content-Length: 10000000\r\n\r\n",
+    );
+    assert_eq!(
+        response.status,
+        429,
+        "the first answer must be the refusal, not 100 Continue: {:?}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert!(response.header("retry-after").is_some());
+    assert_eq!(
+        s.metric("strata_requests_throttled_total{rule=\"ingest\"}"),
+        1.0
     );
 }

@@ -20,6 +20,7 @@ use super::filters;
 use super::linger;
 use super::outcome::{self, Served, Serving};
 use super::target::Target;
+use super::throttle::UploadBody;
 use crate::access_log::{self, Decided, Record};
 use crate::admin;
 use crate::auth::Denied;
@@ -92,7 +93,7 @@ async fn answer(
     } else {
         match Target::of(request.method(), request.uri().path()) {
             Err(reason) => {
-                linger::discard(request.into_body()).await;
+                linger::refused(request).await;
                 body::error(StatusCode::BAD_REQUEST, reason)
             }
             Ok(target) => {
@@ -102,7 +103,7 @@ async fn answer(
                     Err(denied) => refuse(denied, request).await,
                     Ok(()) => match state.cdn_auth.check(method, key, headers) {
                         Err(not_from_cdn) => {
-                            linger::discard(request.into_body()).await;
+                            linger::refused(request).await;
                             body::error(StatusCode::FORBIDDEN, not_from_cdn)
                         }
                         Ok(()) => within_limits(&state, peer, request, &target).await,
@@ -127,9 +128,10 @@ async fn answer(
     response
 }
 
-/// The answer to a request without the credentials its path needs; its body is drained, not stored.
+/// The answer to a request without the credentials its path needs; its body is drained (`linger::refused`),
+/// not stored.
 async fn refuse(denied: Denied, request: Request<Incoming>) -> Response<ResponseBody> {
-    linger::discard(request.into_body()).await;
+    linger::refused(request).await;
     match denied {
         Denied::Unauthorized(_) => {
             let mut response = body::error(StatusCode::UNAUTHORIZED, denied);
@@ -144,7 +146,8 @@ async fn refuse(denied: Denied, request: Request<Incoming>) -> Response<Response
 }
 
 /// Counts the request against its client's limits (`[[limits]]`) once, as it arrives, then decides and
-/// carries it out and charges the bytes it moved; or refuses it with 429, its body drained.
+/// carries it out and charges the bytes it moved; or refuses it with 429, its body drained unless the client
+/// waits for `100 Continue` (`linger::refused`).
 async fn within_limits(
     state: &Arc<AppState>,
     peer: SocketAddr,
@@ -157,21 +160,20 @@ async fn within_limits(
             .admit(peer.ip(), request.method(), target.key(), request.headers());
     match admitted {
         Err(refused) => {
-            linger::discard(request.into_body()).await;
+            linger::refused(request).await;
             refused.response()
         }
         Ok(ticket) => {
+            let request = request.map(|body| ticket.meter(body));
             let response = decide_and_execute(state, request, target).await;
-            ticket
-                .settle(state.storage.as_ref(), target.key(), response)
-                .await
+            ticket.settle(response)
         }
     }
 }
 
 async fn decide_and_execute(
     state: &Arc<AppState>,
-    request: Request<Incoming>,
+    request: Request<UploadBody>,
     target: &Target,
 ) -> Response<ResponseBody> {
     let _in_flight = state.load.enter();
@@ -339,7 +341,7 @@ async fn run_decisions(
     deployment: &Deployment,
     how: Decisions<'_>,
     mut guest_request: abi::Request,
-    request_body: &mut Option<Incoming>,
+    request_body: &mut Option<UploadBody>,
 ) -> Response<ResponseBody> {
     let Decisions {
         is_head,

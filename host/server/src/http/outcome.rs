@@ -8,11 +8,11 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::body::{self, ResponseBody};
 use super::linger;
+use super::throttle::UploadBody;
 use crate::access_log::{self, Source};
 use strata_abi::types as abi;
 use strata_tiers::{Naming, NewObject, ObjectBody, Storage, TierError, Upload};
@@ -266,7 +266,7 @@ pub struct UploadLimits {
 pub async fn store(
     storage: &Arc<dyn Storage>,
     plan: abi::StorePlan,
-    mut request_body: Incoming,
+    mut request_body: UploadBody,
     limits: UploadLimits,
 ) -> Response<ResponseBody> {
     let spec = NewObject {

@@ -11,6 +11,7 @@
 mod bucket;
 mod client;
 mod rule;
+mod upload;
 
 use std::hash::RandomState;
 use std::net::IpAddr;
@@ -19,8 +20,9 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use quick_cache::sync::Cache;
-use strata_tiers::{KeyPattern, Storage};
+use strata_tiers::KeyPattern;
 
 use super::body::{self, ResponseBody};
 use crate::auth::{self, Access};
@@ -28,6 +30,7 @@ use bucket::{Buckets, TokenBucket, retry_after_secs};
 use client::Client;
 
 pub use rule::{AppliesTo, LimitRule, validate_limits};
+pub use upload::UploadBody;
 
 /// Most clients whose buckets are kept, over all rules.
 pub const MAX_CLIENTS: usize = 100_000;
@@ -139,7 +142,7 @@ impl Throttle {
                     held.charge(length.min(self.max_object_bytes), now);
                     Charge::Nothing
                 }
-                None => Charge::StoredSize,
+                None => Charge::RequestBody,
             }
         } else {
             Charge::ResponseBody
@@ -156,12 +159,30 @@ impl Throttle {
 fn describe(rule: &Rule) -> String {
     let mut parts = Vec::new();
     if let Some((rate, burst)) = rule.requests {
-        parts.push(format!("{rate} requests/s, burst {burst}"));
+        parts.push(format!(
+            "{} requests/s, burst {}",
+            number(rate),
+            number(burst)
+        ));
     }
     if let Some((rate, burst)) = rule.bytes {
-        parts.push(format!("{rate} bytes/s, burst {burst} bytes"));
+        parts.push(format!(
+            "{} bytes/s, burst {} bytes",
+            number(rate),
+            number(burst)
+        ));
     }
     format!(" ({})", parts.join("; "))
+}
+
+/// A configured number as a refusal shows it: plainly, or in exponent form when it is very large or small
+/// (`1e300` written in full is 301 digits).
+fn number(value: f64) -> String {
+    if (1e-6..1e15).contains(&value) {
+        format!("{value}")
+    } else {
+        format!("{value:e}")
+    }
 }
 
 /// The request's `Content-Length`, when it declares one.
@@ -194,23 +215,27 @@ enum Charge {
     Nothing,
     /// A read: its response body, frame by frame as it is sent.
     ResponseBody,
-    /// A write without a declared length: the size of what it stored.
-    StoredSize,
+    /// A write without a declared length: its body, frame by frame as it arrives, whatever becomes of it.
+    RequestBody,
 }
 
 impl Ticket {
-    /// Charges the request's bytes for `response`, the answer to it on `key`, and returns the response.
-    pub async fn settle(
-        self,
-        storage: &dyn Storage,
-        key: &str,
-        response: Response<ResponseBody>,
-    ) -> Response<ResponseBody> {
+    /// The request's body, charged as it arrives when the request is a write without a declared length.
+    pub fn meter(&self, body: Incoming) -> UploadBody {
+        let meter = match self.charge {
+            Charge::RequestBody => self.buckets.clone(),
+            Charge::Nothing | Charge::ResponseBody => None,
+        };
+        UploadBody::new(body, meter)
+    }
+
+    /// Charges the request's bytes for `response`, the answer to it, and returns the response.
+    pub fn settle(self, response: Response<ResponseBody>) -> Response<ResponseBody> {
         let Some(buckets) = self.buckets else {
             return response;
         };
         match self.charge {
-            Charge::Nothing => response,
+            Charge::Nothing | Charge::RequestBody => response,
             Charge::ResponseBody => response.map(|body| {
                 body.map_frame(move |frame| {
                     if let Some(data) = frame.data_ref() {
@@ -220,14 +245,6 @@ impl Ticket {
                 })
                 .boxed()
             }),
-            Charge::StoredSize => {
-                if response.status().is_success()
-                    && let Some(meta) = storage.head(key).await
-                {
-                    lock(&buckets).charge(meta.size, Instant::now());
-                }
-                response
-            }
         }
     }
 }
@@ -371,6 +388,52 @@ mod tests {
             t.admit(peer, &Method::GET, "a", &none).unwrap();
         }
         assert!(t.buckets.len() <= MAX_CLIENTS, "{}", t.buckets.len());
+    }
+
+    #[test]
+    fn extreme_rates_neither_panic_nor_overflow_retry_after() {
+        let none = HeaderMap::new();
+        // A rate so slow the next token is decades away: Retry-After stays at a day.
+        let slow = throttle(
+            "[[limits]]\npattern = \"**\"\nrequests_per_second = 1e-9\nburst = 1e12\n",
+            false,
+        );
+        let slowest = throttle(
+            "[[limits]]\npattern = \"**\"\nrequests_per_second = 5e-324\n",
+            false,
+        );
+        slowest.admit(ONE, &Method::GET, "a", &none).unwrap();
+        let refused = slowest.admit(ONE, &Method::GET, "a", &none).unwrap_err();
+        assert_eq!(retry_after_secs(refused.wait), 86_400);
+        assert!(
+            refused.reason.contains("5e-324 requests/s"),
+            "{}",
+            refused.reason
+        );
+        for _ in 0..1000 {
+            slow.admit(ONE, &Method::GET, "a", &none).unwrap();
+        }
+        // A rate so fast it never refuses a request, and the largest byte size: no infinity, no NaN.
+        let fast = throttle(
+            "[[limits]]\npattern = \"**\"\nrequests_per_second = 1e300\nbytes_per_second = \"16 EiB\"\n",
+            false,
+        );
+        for _ in 0..1000 {
+            fast.admit(ONE, &Method::GET, "a", &none).unwrap();
+        }
+        // Bytes far past even that rate wait at most a day, and the refusal names the rates briefly.
+        let ticket = fast.admit(TWO, &Method::GET, "a", &none).unwrap();
+        for _ in 0..3 {
+            lock(ticket.buckets.as_ref().unwrap()).charge(u64::MAX, Instant::now());
+        }
+        let refused = fast.admit(TWO, &Method::GET, "a", &none).unwrap_err();
+        assert!((1..=86_400).contains(&retry_after_secs(refused.wait)));
+        assert!(refused.reason.len() < 200, "{}", refused.reason);
+        assert!(
+            refused.reason.contains("1e300 requests/s"),
+            "{}",
+            refused.reason
+        );
     }
 
     #[test]
