@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -48,22 +50,18 @@ pub fn handle(
         Method::PUT | Method::POST | Method::DELETE
     );
     let work = answer(state, peer, request);
-    let work = if changes_state {
-        Ok(tokio::spawn(work))
-    } else {
-        Err(work)
-    };
-    async move {
-        let response = match work {
-            Ok(task) => task.await.unwrap_or_else(|e| {
+    // Combinators, not an `async` block awaiting `work`: that would hold the request's future twice.
+    if changes_state {
+        Either::Left(tokio::spawn(work).map(|joined| {
+            Ok(joined.unwrap_or_else(|e| {
                 body::error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     format!("request task failed: {e}"),
                 )
-            }),
-            Err(inline) => inline.await,
-        };
-        Ok(response)
+            }))
+        }))
+    } else {
+        Either::Right(work.map(Ok))
     }
 }
 
