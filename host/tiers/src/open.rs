@@ -200,7 +200,7 @@ impl Tiers {
 /// The memory tier's entry for a version.
 pub(crate) fn hot_object(meta: &ObjectMeta, body: Bytes) -> HotObject {
     HotObject {
-        etag: meta.etag.clone(),
+        etag: meta.etag.as_str().into(),
         body,
         placement: meta.placement,
         seq: meta.seq,

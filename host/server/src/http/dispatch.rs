@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -57,22 +59,21 @@ pub fn handle(
     );
     let record = Record::begin(&state.access_log, peer.ip(), &request);
     let work = record.clone().scope(answer(state, peer, request));
-    let work = if changes_state {
-        Ok(tokio::spawn(work))
-    } else {
-        Err(work)
+    let watched = move |response: Response<ResponseBody>| {
+        Ok(response.map(|body| BodyExt::boxed(Watched::new(body, record))))
     };
-    async move {
-        let response = match work {
-            Ok(task) => task.await.unwrap_or_else(|e| {
+    // Combinators, not an `async` block awaiting `work`: that would hold the request's future twice.
+    if changes_state {
+        Either::Left(tokio::spawn(work).map(move |joined| {
+            watched(joined.unwrap_or_else(|e| {
                 body::error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     format!("request task failed: {e}"),
                 )
-            }),
-            Err(inline) => inline.await,
-        };
-        Ok(response.map(|body| BodyExt::boxed(Watched::new(body, record))))
+            }))
+        }))
+    } else {
+        Either::Right(work.map(watched))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Carrying out a guest's outcome: the host moves the bytes the guest named.
 
 use std::io::SeekFrom;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -112,6 +112,10 @@ pub struct Serving {
     range: Option<abi::ByteRange>,
     status: StatusCode,
     headers: HeaderMap,
+    /// The whole head of an answer from a complete object (with its length and range), made at the first
+    /// serve and keyed by the object's size: the version decided on fixes the size, so a remembered
+    /// decision's answers share it.
+    complete_head: OnceLock<(u64, HeaderMap)>,
 }
 
 impl Serving {
@@ -124,12 +128,33 @@ impl Serving {
             range: plan.range,
             status,
             headers,
+            complete_head: OnceLock::new(),
         })
     }
 
-    /// Bytes it holds on the heap, for the decision cache's budget.
+    /// Bytes it holds on the heap, for the decision cache's budget: the head made at the first serve is
+    /// counted already (the guest's fields again, and the length and range).
     pub fn weight(&self) -> usize {
-        self.key.len() + self.etag.len() + headers_weight(&self.headers)
+        self.key.len() + self.etag.len() + 2 * headers_weight(&self.headers) + COMPLETE_HEAD_EXTRA
+    }
+
+    /// The head of the answer from a complete object of `size` bytes, sending `length` bytes from `first`.
+    fn complete_head(&self, size: u64, first: u64, length: u64) -> HeaderMap {
+        if let Some((known, head)) = self.complete_head.get()
+            && *known == size
+        {
+            return head.clone();
+        }
+        let mut head = self.headers.clone();
+        head.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        if self.range.is_some() {
+            let range = format!("bytes {first}-{}/{size}", first + length - 1);
+            if let Ok(value) = HeaderValue::from_str(&range) {
+                head.insert(header::CONTENT_RANGE, value);
+            }
+        }
+        let _ = self.complete_head.set((size, head.clone()));
+        head
     }
 
     fn response(&self, body: ResponseBody) -> Response<ResponseBody> {
@@ -139,6 +164,9 @@ impl Serving {
         response
     }
 }
+
+/// Bytes the length and range fields of a complete answer's head hold, on top of the guest's fields.
+const COMPLETE_HEAD_EXTRA: usize = 128;
 
 /// Bytes a header map holds: its tables (hyper's `HeaderMap` reserves a bucket of name, value, hash and
 /// links, and an index, per slot of its capacity, used or not) and each name and value on the heap.
@@ -210,15 +238,9 @@ pub async fn serve(storage: &dyn Storage, serving: &Serving, is_head: bool) -> S
             ObjectBody::Growing(_) => body::empty(),
         }
     };
-    let mut response = serving.response(content);
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    if serving.range.is_some() {
-        let range = format!("bytes {first}-{}/{size}", first + length - 1);
-        if let Ok(value) = HeaderValue::from_str(&range) {
-            headers.insert(header::CONTENT_RANGE, value);
-        }
-    }
+    let mut response = Response::new(content);
+    *response.status_mut() = serving.status;
+    *response.headers_mut() = serving.complete_head(size, first, length);
     Served::Response(response)
 }
 

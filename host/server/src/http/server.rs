@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::BodyExt;
+use futures_util::FutureExt;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -130,15 +130,13 @@ async fn serve<I>(
         let activity = Arc::clone(&activity);
         service_fn(move |request| {
             let in_flight = activity.request();
-            let answer = dispatch::handle(Arc::clone(&state), peer, request);
             let activity = Arc::clone(&activity);
-            async move {
-                let response = answer.await;
+            // A combinator, not an `async` block: a block holding `answer` and awaiting it would store the
+            // request's future twice, and hyper moves it on every request.
+            dispatch::handle(Arc::clone(&state), peer, request).map(move |response| {
                 drop(in_flight);
-                response.map(|response| {
-                    response.map(|body| BodyExt::boxed(Watched::new(body, activity)))
-                })
-            }
+                response.map(|response| response.map(|body| Watched::new(body, activity)))
+            })
         })
     };
     let io = TokioIo::new(io);

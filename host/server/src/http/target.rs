@@ -6,6 +6,8 @@
 //! canonical path, which decodes back to the same key, so no encoding of a path can pass one check as one
 //! key and reach the guest as another (`docs/decisions/0046-one-key-decided-once.md`).
 
+use std::sync::OnceLock;
+
 use http::Method;
 use strata_abi::key::{key_from_path, path_from_key};
 
@@ -17,8 +19,9 @@ const RESERVED: &str = "_strata";
 pub struct Target {
     /// The decoded key: what ingest rules, namespaces and chain patterns are matched against.
     key: String,
-    /// The canonical, percent-encoded path the guest receives.
-    path: String,
+    /// The canonical, percent-encoded path the guest receives; written when first asked for (a remembered
+    /// decision never asks).
+    path: OnceLock<String>,
 }
 
 impl Target {
@@ -34,7 +37,7 @@ impl Target {
             Err(_) if method == Method::OPTIONS => {
                 return Ok(Target {
                     key: String::new(),
-                    path: "/".into(),
+                    path: OnceLock::from("/".to_owned()),
                 });
             }
             Err(e) => return Err(e.to_string()),
@@ -46,8 +49,8 @@ impl Target {
             ));
         }
         Ok(Target {
-            path: path_from_key(&key),
             key,
+            path: OnceLock::new(),
         })
     }
 
@@ -58,7 +61,7 @@ impl Target {
 
     /// The canonical path handed to guests and plugins.
     pub fn path(&self) -> &str {
-        &self.path
+        self.path.get_or_init(|| path_from_key(&self.key))
     }
 }
 

@@ -1,6 +1,8 @@
 //! One object version held in memory, and what it weighs against the budget: shared by the cache of disk
 //! objects' copies (either policy) and the memory-only share.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::placement::Placement;
@@ -11,8 +13,9 @@ const ENTRY_OVERHEAD: u64 = 128;
 /// One object version held in memory.
 #[derive(Debug, Clone)]
 pub struct HotObject {
-    /// The entity tag of the version held, to tell it from a newer one on disk.
-    pub etag: String,
+    /// The entity tag of the version held, to tell it from a newer one on disk; shared, so the copy every
+    /// lookup takes allocates nothing.
+    pub etag: Arc<str>,
     /// The whole body.
     pub body: Bytes,
     /// Its placement: evicting a memory-only object drops it, others are only demoted to disk.

@@ -155,7 +155,7 @@ impl MemoryTier {
             Copies::ClockPro(cache, _) => cache.get(key),
             Copies::Lru(cache) => cache.get(key),
         });
-        hot.filter(|hot| hot.etag == etag).map(|hot| hot.body)
+        hot.filter(|hot| &*hot.etag == etag).map(|hot| hot.body)
     }
 
     /// Keeps `object` in memory under `key`, replacing any older version; returns what it pushed out

@@ -133,6 +133,9 @@ pub struct Spec {
     query: QueryParts,
     headers: Vec<HeaderName>,
     load_threshold_permille: Option<u16>,
+    /// Bytes [`Spec::parts`] writes whatever the request holds (tags, counts, names), so its buffer is
+    /// allocated once (derived from the fields above, so equal specs agree on it).
+    fixed_bytes: usize,
 }
 
 /// The full key of a remembered decision: its primary key, the spec it was decided under and the values of
@@ -219,10 +222,20 @@ impl Spec {
             .collect();
         headers.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         headers.dedup();
+        // A tag and a count per list, a length (at most 10 bytes of LEB128) before each name.
+        let named =
+            |names: &mut dyn Iterator<Item = usize>| names.map(|len| 10 + len).sum::<usize>();
+        let query_names = match &query {
+            QueryParts::Only(names) => named(&mut names.iter().map(String::len)),
+            QueryParts::None | QueryParts::All => 0,
+        };
+        let fixed_bytes =
+            1 + 8 + query_names + 10 + named(&mut headers.iter().map(|h| h.as_str().len() + 4));
         Spec {
             query,
             headers,
             load_threshold_permille: reuse.load_threshold_permille,
+            fixed_bytes,
         }
     }
 
@@ -242,7 +255,7 @@ impl Spec {
     /// value is length-prefixed and every list counted, so no two different specs or values give the same
     /// bytes whatever the guest named or the client sent.
     pub fn parts(&self, asked: &Asked<'_>) -> Parts {
-        let mut bytes = Vec::with_capacity(asked.query.len() + 64);
+        let mut bytes = Vec::with_capacity(self.fixed_bytes + 2 * asked.query.len() + 64);
         match &self.query {
             QueryParts::None => bytes.push(QUERY_NONE),
             QueryParts::All => {
