@@ -196,8 +196,8 @@ impl Harvests {
             };
             harvests.update(&id, |r| r.state = State::Running);
             tracing::info!(harvest = %id, source = %plan.request.source, "harvest started");
-            let result = job::run(&storage, &plan, limits, &progress).await;
-            harvests.finish(&id, result);
+            let run = async move { job::run(&storage, &plan, limits, &progress).await };
+            harvests.finish(&id, settled(tokio::spawn(run).await));
         });
         Ok(report)
     }
@@ -257,6 +257,19 @@ impl Harvests {
     }
 }
 
+/// A job's result once its task has ended: a task that panicked is a failed job, so its report does not
+/// stay `running` (holding a place among [`MAX_ACTIVE_JOBS`]) for ever.
+fn settled(
+    joined: Result<Result<Summary, Failure>, tokio::task::JoinError>,
+) -> Result<Summary, Failure> {
+    joined.unwrap_or_else(|e| {
+        Err(Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the harvest stopped unexpectedly: {e}"),
+        ))
+    })
+}
+
 /// Drops finished reports older than [`RETENTION`], then the oldest past [`MAX_FINISHED`].
 fn prune(records: &mut HashMap<String, Record>) {
     records.retain(|_, r| r.finished.is_none_or(|at| at.elapsed() < RETENTION));
@@ -269,5 +282,22 @@ fn prune(records: &mut HashMap<String, Record>) {
         for (_, id) in &finished[..finished.len() - MAX_FINISHED] {
             records.remove(id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_job_that_panics_is_a_failed_job() {
+        let joined = tokio::spawn(async { panic!("a bug") }).await;
+        let e = settled(joined).unwrap_err();
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            e.reason.starts_with("the harvest stopped unexpectedly: "),
+            "{e}"
+        );
+        assert!(e.reason.contains("panicked"), "{e}");
     }
 }
