@@ -686,6 +686,15 @@ fn hostile_clients_a_stalled_source_a_full_queue_and_a_shutdown_meet_bounded_har
     let (status, text) = post(&s, &request(300, "vod/q16/"));
     assert_eq!(status, 503, "{text}");
     assert!(text.contains("16 harvests are queued or running"), "{text}");
+    let (status, text) = post(&s, &body("none/x.m3u8", time(0), time(2), "vod/q17/"));
+    assert_eq!(
+        (status, text.trim()),
+        (
+            503,
+            "16 harvests are queued or running; retry when one finishes"
+        ),
+        "refused before the source is read"
+    );
 
     // SIGTERM with jobs running: the origin exits within its grace, and the CLI then says it cannot reach it.
     s.signal("TERM");

@@ -139,13 +139,7 @@ impl Harvests {
         prune(&mut records);
         let active: Vec<&Record> = records.values().filter(|r| r.finished.is_none()).collect();
         if active.len() >= MAX_ACTIVE_JOBS {
-            crate::metrics::record_harvest_refused("busy");
-            return Err(Failure::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "{MAX_ACTIVE_JOBS} harvests are queued or running; retry when one finishes"
-                ),
-            ));
+            return Err(busy());
         }
         let dest = &plan.request.destination;
         if let Some(other) = active.iter().find(|r| {
@@ -202,6 +196,23 @@ impl Harvests {
         Ok(report)
     }
 
+    /// Refuses at once, before the source is read, when [`MAX_ACTIVE_JOBS`] are queued or running: a flood
+    /// of requests costs no storage reads. [`Harvests::submit`] checks again.
+    ///
+    /// # Errors
+    /// 503 when the queue is full.
+    pub fn admit(&self) -> Result<(), Failure> {
+        let active = self
+            .lock()
+            .values()
+            .filter(|r| r.finished.is_none())
+            .count();
+        match active >= MAX_ACTIVE_JOBS {
+            true => Err(busy()),
+            false => Ok(()),
+        }
+    }
+
     /// The report of job `id`, if it is known.
     pub fn report(&self, id: &str) -> Option<Report> {
         let mut records = self.lock();
@@ -255,6 +266,15 @@ impl Harvests {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// The refusal of a request while the queue is full, counted.
+fn busy() -> Failure {
+    crate::metrics::record_harvest_refused("busy");
+    Failure::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("{MAX_ACTIVE_JOBS} harvests are queued or running; retry when one finishes"),
+    )
 }
 
 /// A job's result once its task has ended: a task that panicked is a failed job, so its report does not
