@@ -5,7 +5,10 @@
 //! to end with ffmpeg while the live stream goes on, and again once the live window has deleted the source
 //! segments. A second test drives the API with hand-written playlists: every refusal, a segment that
 //! vanished before it was copied, and a multivariant clip with init sections, keys and discontinuities. A
-//! third cuts a clip on one node of a cluster (SeaweedFS store, Redis feed) that another node serves.
+//! third cuts a clip on one node of a cluster (SeaweedFS store, Redis feed) that another node serves. A
+//! fourth plays the hostile client and the careless operator: a wrong token, a half-closed body, a guessed
+//! job id, CLI mistakes (each one line, non-zero), a live source that stops updating (the job ends), a
+//! full queue (503) and a SIGTERM with jobs running (the origin exits within its grace).
 
 mod common;
 #[path = "common/services.rs"]
@@ -103,6 +106,14 @@ fn put(s: &Strata, path: &str, body: &[u8]) {
         .expect("PUT")
         .status();
     assert!(status.is_success(), "PUT {path}: {status}");
+}
+
+/// A harvest request announcing 100 bytes of body and sending the first 11.
+fn truncated_post() -> String {
+    format!(
+        "POST /_strata/harvest HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Length: 100\r\n\r\n{{\"source\":"
+    )
 }
 
 /// Posts `request` (asserting 202) and follows the job until it has finished; its report.
@@ -444,14 +455,7 @@ fn harvest_refuses_what_it_cannot_clip_and_copies_a_multivariant_clip_exactly() 
     }
     let (status, _) = post(&s, &"x".repeat(20_000));
     assert_eq!(status, 413, "the body is bounded");
-    let stalled = common::raw_http(
-        s.addr(),
-        format!(
-            "POST /_strata/harvest HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {TOKEN}\r\n\
-             Content-Length: 100\r\n\r\n{{\"source\":"
-        )
-        .as_bytes(),
-    );
+    let stalled = common::raw_http(s.addr(), truncated_post().as_bytes());
     assert_eq!(
         stalled.status, 408,
         "a body that stops arriving has a deadline"
@@ -578,4 +582,124 @@ fn in_a_cluster_a_clip_cut_on_one_node_is_in_the_store_and_served_by_another() {
         get(&a, "/vod/c/init.mp4"),
         (200, "bytes of init.mp4".to_owned())
     );
+}
+
+#[test]
+fn hostile_clients_a_stalled_source_a_full_queue_and_a_shutdown_meet_bounded_harvests() {
+    let mut s = Strata::with_config(
+        "[http]\nbody_idle_timeout_ms = 500\nshutdown_grace_ms = 2000\n",
+        &["--admin-token", TOKEN],
+    );
+    let time = |offset: i64| serde_json::json!(T0 + offset);
+    put(&s, "/stalled/a.ts", b"a");
+    put(
+        &s,
+        "/stalled/index.m3u8",
+        format!(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n\
+             #EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:1.000,\na.ts\n",
+            format_date_time_ms(T0 * 1000)
+        )
+        .as_bytes(),
+    );
+    let request =
+        |end: i64, destination: &str| body("stalled/index.m3u8", time(0), time(end), destination);
+
+    // A wrong token, and a body half-closed before its end.
+    let wrong = s
+        .http()
+        .post(s.url("/_strata/harvest"))
+        .bearer_auth("not-the-token")
+        .body(request(2, "vod/wrong/"))
+        .send()
+        .expect("POST");
+    assert_eq!(wrong.status().as_u16(), 401);
+    let half = common::raw_half_closed(s.addr(), truncated_post().as_bytes());
+    assert_eq!(
+        half.map(|r| r.status),
+        Some(400),
+        "a body half-closed before its end is refused at once"
+    );
+    let guessed = common::raw_http(
+        s.addr(),
+        format!(
+            "GET /_strata/harvest/../guests HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(guessed.status, 404, "a job id is one path segment");
+    let url = s.base_url().to_owned();
+    let cli = |args: &[&str]| {
+        let mut cmd = Command::new(common::strata_bin());
+        cmd.arg("harvest").args(["--url", &url]).args(args);
+        run_with_timeout(cmd, WAIT)
+    };
+    let one_line_failure = |(status, _, stderr): (std::process::ExitStatus, String, String),
+                            says: &str| {
+        assert!(!status.success(), "{says}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(says), "{says} in {stderr}");
+    };
+    one_line_failure(
+        cli(&["--admin-token", TOKEN, "--job", "../guests"]),
+        "is not a harvest job id",
+    );
+    one_line_failure(
+        cli(&["--admin-token", "wrong", "--job", "0123"]),
+        "401 Unauthorized",
+    );
+    let (status, _, stderr) = cli(&[
+        "--admin-token",
+        TOKEN,
+        "--source",
+        "stalled/index.m3u8",
+        "--start",
+        "x",
+    ]);
+    assert!(
+        !status.success() && stderr.contains("--end"),
+        "clap names the missing argument: {stderr}"
+    );
+
+    // A live source that stops updating: the job ends, failed, soon after its deadline (1 s short of the
+    // window's end, plus three target durations), and the CLI says so on one line.
+    let (start, end) = ((T0).to_string(), (T0 + 2).to_string());
+    let args = [
+        "--admin-token",
+        TOKEN,
+        "--source",
+        "stalled/index.m3u8",
+        "--start",
+        &start,
+        "--end",
+        &end,
+        "--destination",
+        "vod/stalled/",
+    ];
+    one_line_failure(cli(&args), "did not reach the window's end in time");
+
+    // The queue is bounded: 16 jobs following a source that will not reach their end, then 503.
+    for n in 0..16 {
+        let (status, text) = post(&s, &request(300, &format!("vod/q{n}/")));
+        assert_eq!(status, 202, "{text}");
+    }
+    let (status, text) = post(&s, &request(300, "vod/q16/"));
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("16 harvests are queued or running"), "{text}");
+    let (status, text) = post(&s, &body("none/x.m3u8", time(0), time(2), "vod/q17/"));
+    assert_eq!(
+        (status, text.trim()),
+        (
+            503,
+            "16 harvests are queued or running; retry when one finishes"
+        ),
+        "refused before the source is read"
+    );
+
+    // SIGTERM with jobs running: the origin exits within its grace, and the CLI then says it cannot reach it.
+    s.signal("TERM");
+    poll_until(Duration::from_secs(10), "the origin to exit", || {
+        s.exited().is_some()
+    });
+    one_line_failure(cli(&["--job", "0123"]), "cannot reach");
 }

@@ -12,6 +12,9 @@ use crate::admin_client::{AdminClient, Target};
 /// How often a followed job is asked for its report.
 const POLL_EVERY: Duration = Duration::from_millis(500);
 
+/// Longest `--wait-seconds`: a year, far past any job, and a deadline the clock can always represent.
+const MAX_WAIT_SECONDS: u64 = 365 * 24 * 3600;
+
 /// Arguments of `strata harvest`.
 #[derive(Debug, Args)]
 pub struct HarvestArgs {
@@ -30,8 +33,8 @@ pub struct HarvestArgs {
     /// Print the queued job and return instead of following it.
     #[arg(long)]
     pub no_wait: bool,
-    /// Longest to follow the job, in seconds.
-    #[arg(long, default_value_t = 900)]
+    /// Longest to follow the job, in seconds (at most a year).
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(..=MAX_WAIT_SECONDS))]
     pub wait_seconds: u64,
     /// Report on an earlier job by its id instead of starting one.
     #[arg(long)]
@@ -48,6 +51,7 @@ pub struct HarvestArgs {
 pub fn run(args: HarvestArgs) -> anyhow::Result<()> {
     let client = AdminClient::new(args.target.clone(), Duration::from_secs(60))?;
     if let Some(id) = &args.job {
+        job_id(id)?;
         let body = client.send(client.http().get(client.url(&format!("harvest/{id}"))))?;
         println!("{}", body.trim_end());
         return Ok(());
@@ -95,6 +99,20 @@ pub fn run(args: HarvestArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Checks that `id` looks like a job id (hex, as `POST /_strata/harvest` answers it), so that `--job
+/// ../guests` or `--job 'a?b'` cannot turn into a request for another admin route.
+///
+/// # Errors
+/// When `id` is empty or holds anything but hex digits.
+fn job_id(id: &str) -> anyhow::Result<()> {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!(
+            "--job {id:?} is not a harvest job id: the id is the hex string the origin answered, e.g. 3f2a…"
+        );
+    }
+    Ok(())
+}
+
 /// A time as the API takes it: epoch seconds as a number, anything else as the string given.
 fn time(text: &str) -> Value {
     match text.trim().parse::<f64>() {
@@ -109,7 +127,39 @@ fn report(body: &str) -> anyhow::Result<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::time;
+    use clap::Parser;
+
+    use super::{HarvestArgs, job_id, time};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: HarvestArgs,
+    }
+
+    #[test]
+    fn a_wait_past_what_the_clock_holds_is_refused() {
+        let parse =
+            |wait: &str| Cli::try_parse_from(["strata", "--job", "ab", "--wait-seconds", wait]);
+        assert_eq!(
+            parse("31536000").map(|c| c.args.wait_seconds).ok(),
+            Some(31_536_000)
+        );
+        let e = parse("18446744073709551615")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("--wait-seconds"), "{e}");
+    }
+
+    #[test]
+    fn a_job_id_cannot_name_another_route() {
+        assert!(job_id("0123456789abcdef0123456789ABCDEF").is_ok());
+        for id in ["", "../guests", "..", "%2e%2e", "a?b", "a/b", "a b"] {
+            let e = job_id(id).unwrap_err().to_string();
+            assert!(e.contains("is not a harvest job id"), "{id}: {e}");
+        }
+    }
 
     #[test]
     fn epoch_seconds_are_numbers_and_dates_strings() {

@@ -72,7 +72,7 @@ pub fn view(p: &Playlist) -> MediaView {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0)
     };
-    let media_sequence = number("EXT-X-MEDIA-SEQUENCE");
+    let media_sequence: u64 = number("EXT-X-MEDIA-SEQUENCE");
     let header_end = p
         .lines
         .iter()
@@ -108,7 +108,7 @@ pub fn view(p: &Playlist) -> MediaView {
                 let seg = Segment {
                     first_line,
                     uri_line: i,
-                    msn: media_sequence + segments.len() as u64,
+                    msn: media_sequence.saturating_add(segments.len() as u64),
                     duration,
                     start_ms,
                     discontinuity,
@@ -179,6 +179,17 @@ s102.m4s
         let v = view(&Playlist::parse(text).unwrap());
         assert_eq!(v.segments[0].end_ms(), Some(i64::MAX));
         assert_eq!(v.segments[1].end_ms(), Some(i64::MAX));
+    }
+
+    #[test]
+    fn a_media_sequence_at_the_end_of_its_range_saturates_instead_of_overflowing() {
+        let text = format!(
+            "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:{}\n#EXTINF:2,\na.ts\n#EXTINF:2,\nb.ts\n#EXTINF:2,\nc.ts\n",
+            u64::MAX - 1
+        );
+        let v = view(&Playlist::parse(&text).unwrap());
+        let msns: Vec<u64> = v.segments.iter().map(|s| s.msn).collect();
+        assert_eq!(msns, [u64::MAX - 1, u64::MAX, u64::MAX]);
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub async fn start(state: &Arc<AppState>, request: Request<Incoming>) -> Respons
         max_playlist_bytes: state.config.max_playlist_bytes,
         max_object_bytes: state.config.max_object_bytes,
     };
+    if let Err(busy) = state.harvests.admit() {
+        return error_response(busy.status, busy.reason);
+    }
     let accepted = match job::plan(state.storage.as_ref(), asked, limits).await {
         Ok(plan) => state
             .harvests

@@ -100,6 +100,18 @@ pub enum ClipError {
         "{0} has segments without EXT-X-PROGRAM-DATE-TIME: harvest selects segments by program date time"
     )]
     NoProgramDateTime(String),
+    /// A segment starts before the one listed ahead of it: the window would select no single run of them.
+    #[error(
+        "{playlist} goes back in time: a segment starts at {at}, before the segment ahead of it ({previous}); harvest needs program date times that never decrease"
+    )]
+    Backwards {
+        /// The playlist.
+        playlist: String,
+        /// The segment's start.
+        at: String,
+        /// The start of the segment ahead of it.
+        previous: String,
+    },
     /// The window starts before the oldest segment the playlist still lists.
     #[error(
         "the window starts at {start}, before the oldest segment {playlist} still lists ({first}): that part of the stream is gone"
@@ -161,6 +173,13 @@ pub fn clip(p: &Playlist, key: &str, window: Window, map: &KeyMap) -> Result<Cov
         .map(|s| s.start_ms.zip(s.end_ms()))
         .collect::<Option<_>>()
         .ok_or_else(|| ClipError::NoProgramDateTime(key.to_owned()))?;
+    if let Some(pair) = times.windows(2).find(|pair| pair[1].0 < pair[0].0) {
+        return Err(ClipError::Backwards {
+            playlist: key.to_owned(),
+            at: format_date_time_ms(pair[1].0),
+            previous: format_date_time_ms(pair[0].0),
+        });
+    }
     let (Some(first), Some(edge)) = (times.first().map(|t| t.0), times.last().map(|t| t.1)) else {
         return Err(ClipError::Empty(key.to_owned()));
     };
@@ -499,6 +518,26 @@ mod tests {
             clip(&live(true), key, window(0.0, 2.0), &long),
             Err(ClipError::TooLong(_))
         ));
+    }
+
+    #[test]
+    fn program_date_times_going_backwards_are_refused() {
+        let text = live(true).write().replace(
+            &format_date_time_ms(T0 + 6000),
+            &format_date_time_ms(T0 - 60_000),
+        );
+        let e = clip(
+            &Playlist::parse(&text).unwrap(),
+            "live/ch1/index.m3u8",
+            window(0.0, 12.0),
+            &map(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "live/ch1/index.m3u8 goes back in time: a segment starts at 2024-05-01T11:59:00.000Z, before the \
+             segment ahead of it (2024-05-01T12:00:04.000Z); harvest needs program date times that never decrease"
+        );
     }
 
     #[test]

@@ -15,6 +15,10 @@ use tokio::time::Instant;
 use super::clip::{self, Clip, Coverage, KeyMap, ObjectCopy, Window};
 use super::source::{self, Failure, MAX_LIVE_WAIT};
 
+/// Most segments one followed playlist may accumulate: 6 h of 0.5 s segments, with room to spare. Past it
+/// the job fails instead of holding an encoder's runaway output in memory.
+pub const MAX_FOLLOWED_SEGMENTS: usize = 50_000;
+
 /// What one step of following gives.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
@@ -117,7 +121,8 @@ impl<'a> Follow<'a> {
 ///
 /// # Errors
 /// 502 when `later` starts after the segment following `earlier`'s last: segments were published and
-/// deleted between two reads, and the clip would have a hole.
+/// deleted between two reads, and the clip would have a hole; 422 when the merged playlist would list more
+/// than [`MAX_FOLLOWED_SEGMENTS`].
 pub fn merge(earlier: Option<Playlist>, later: Playlist, key: &str) -> Result<Playlist, Failure> {
     let Some(mut merged) = earlier else {
         return Ok(later);
@@ -126,17 +131,27 @@ pub fn merge(earlier: Option<Playlist>, later: Playlist, key: &str) -> Result<Pl
     let Some(last) = old.segments.last().map(|s| s.msn) else {
         return Ok(later);
     };
-    if new.media_sequence > last + 1 {
+    let next = last.saturating_add(1);
+    if new.media_sequence > next {
         return Err(Failure::new(
             StatusCode::BAD_GATEWAY,
             format!(
                 "{key} moved on by more than its window between two reads: segments {} to {} were missed",
-                last + 1,
+                next,
                 new.media_sequence - 1
             ),
         ));
     }
     if let Some(first_new) = new.segments.iter().find(|s| s.msn > last) {
+        let appended = new.segments.iter().filter(|s| s.msn > last).count();
+        if old.segments.len() + appended > MAX_FOLLOWED_SEGMENTS {
+            return Err(Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "{key} listed more than {MAX_FOLLOWED_SEGMENTS} segments while it was followed: a harvest holds at most that many"
+                ),
+            ));
+        }
         let end = new
             .segments
             .last()
@@ -215,5 +230,35 @@ mod tests {
         assert_eq!(e.status, StatusCode::BAD_GATEWAY);
         assert!(e.reason.contains("segments 4 to 5 were missed"), "{e}");
         assert_eq!(merge(None, live(6..9, ""), "k").unwrap(), live(6..9, ""));
+    }
+
+    #[test]
+    fn a_runaway_playlist_is_not_followed_without_bound() {
+        let half = MAX_FOLLOWED_SEGMENTS as u64 / 2;
+        let merged = merge(Some(live(0..half, "")), live(half..2 * half, ""), "k").unwrap();
+        assert_eq!(media::view(&merged).segments.len(), MAX_FOLLOWED_SEGMENTS);
+        let e = merge(
+            Some(merged),
+            live(2 * half..2 * half + 1, ""),
+            "live/k.m3u8",
+        )
+        .unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(e.reason.contains("listed more than 50000 segments"), "{e}");
+    }
+
+    #[test]
+    fn a_media_sequence_at_the_end_of_its_range_does_not_overflow() {
+        let at_end = |first: u64| {
+            Playlist::parse(&format!(
+                "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:{first}\n\
+                 #EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00Z\n#EXTINF:1,\na.ts\n"
+            ))
+            .unwrap()
+        };
+        let merged = merge(Some(at_end(u64::MAX)), at_end(u64::MAX), "k").unwrap();
+        assert_eq!(uris(&merged), ["a.ts"]);
+        let e = merge(Some(at_end(0)), at_end(u64::MAX), "k").unwrap_err();
+        assert!(e.reason.contains("segments 1 to"), "{e}");
     }
 }

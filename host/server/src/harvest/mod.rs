@@ -139,13 +139,7 @@ impl Harvests {
         prune(&mut records);
         let active: Vec<&Record> = records.values().filter(|r| r.finished.is_none()).collect();
         if active.len() >= MAX_ACTIVE_JOBS {
-            crate::metrics::record_harvest_refused("busy");
-            return Err(Failure::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "{MAX_ACTIVE_JOBS} harvests are queued or running; retry when one finishes"
-                ),
-            ));
+            return Err(busy());
         }
         let dest = &plan.request.destination;
         if let Some(other) = active.iter().find(|r| {
@@ -196,10 +190,27 @@ impl Harvests {
             };
             harvests.update(&id, |r| r.state = State::Running);
             tracing::info!(harvest = %id, source = %plan.request.source, "harvest started");
-            let result = job::run(&storage, &plan, limits, &progress).await;
-            harvests.finish(&id, result);
+            let run = async move { job::run(&storage, &plan, limits, &progress).await };
+            harvests.finish(&id, settled(tokio::spawn(run).await));
         });
         Ok(report)
+    }
+
+    /// Refuses at once, before the source is read, when [`MAX_ACTIVE_JOBS`] are queued or running: a flood
+    /// of requests costs no storage reads. [`Harvests::submit`] checks again.
+    ///
+    /// # Errors
+    /// 503 when the queue is full.
+    pub fn admit(&self) -> Result<(), Failure> {
+        let active = self
+            .lock()
+            .values()
+            .filter(|r| r.finished.is_none())
+            .count();
+        match active >= MAX_ACTIVE_JOBS {
+            true => Err(busy()),
+            false => Ok(()),
+        }
     }
 
     /// The report of job `id`, if it is known.
@@ -257,6 +268,28 @@ impl Harvests {
     }
 }
 
+/// The refusal of a request while the queue is full, counted.
+fn busy() -> Failure {
+    crate::metrics::record_harvest_refused("busy");
+    Failure::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("{MAX_ACTIVE_JOBS} harvests are queued or running; retry when one finishes"),
+    )
+}
+
+/// A job's result once its task has ended: a task that panicked is a failed job, so its report does not
+/// stay `running` (holding a place among [`MAX_ACTIVE_JOBS`]) for ever.
+fn settled(
+    joined: Result<Result<Summary, Failure>, tokio::task::JoinError>,
+) -> Result<Summary, Failure> {
+    joined.unwrap_or_else(|e| {
+        Err(Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the harvest stopped unexpectedly: {e}"),
+        ))
+    })
+}
+
 /// Drops finished reports older than [`RETENTION`], then the oldest past [`MAX_FINISHED`].
 fn prune(records: &mut HashMap<String, Record>) {
     records.retain(|_, r| r.finished.is_none_or(|at| at.elapsed() < RETENTION));
@@ -269,5 +302,22 @@ fn prune(records: &mut HashMap<String, Record>) {
         for (_, id) in &finished[..finished.len() - MAX_FINISHED] {
             records.remove(id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_job_that_panics_is_a_failed_job() {
+        let joined = tokio::spawn(async { panic!("a bug") }).await;
+        let e = settled(joined).unwrap_err();
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            e.reason.starts_with("the harvest stopped unexpectedly: "),
+            "{e}"
+        );
+        assert!(e.reason.contains("panicked"), "{e}");
     }
 }
