@@ -271,6 +271,31 @@ mod tests {
     }
 
     #[test]
+    fn playlists_that_name_themselves_or_each_other_are_listed_once() {
+        let streams = assemble(&[
+            stored(
+                "loop/a.m3u8",
+                0,
+                "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2\nb.m3u8\n",
+            ),
+            stored(
+                "loop/b.m3u8",
+                0,
+                "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8\n",
+            ),
+        ]);
+        let keys: Vec<&str> = streams.iter().map(|(s, _)| s.key.as_str()).collect();
+        assert_eq!(keys, ["loop/a.m3u8", "loop/b.m3u8"]);
+        assert_eq!(
+            streams[0].0.errors,
+            [
+                "loop/a.m3u8: named as a media playlist, but it is not one",
+                "loop/b.m3u8: named as a media playlist, but it is not one"
+            ]
+        );
+    }
+
+    #[test]
     fn unreadable_manifests_are_listed_with_their_error() {
         let streams = assemble(&[stored("x/<img src=x onerror=alert(1)>.mpd", 0, "junk")]);
         assert_eq!(streams[0].0.format, "dash");

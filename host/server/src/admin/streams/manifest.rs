@@ -1,6 +1,8 @@
 //! What one stored manifest says about its stream, read with guest/core's own parsers (the ones the
 //! guest decides with), so the console shows a playlist exactly as the origin understands it.
 
+use std::collections::HashSet;
+
 use serde::Serialize;
 use strata_guest_core::dash::mpd::{Mpd, inherited};
 use strata_guest_core::dash::xml::Element;
@@ -94,10 +96,12 @@ pub fn folder(key: &str) -> &str {
 fn multivariant(key: &str, playlist: &Playlist) -> Parsed {
     let mut renditions = Vec::new();
     let mut media_keys: Vec<String> = Vec::new();
+    // A set beside the list: a hostile playlist can name tens of thousands of variants.
+    let mut seen = HashSet::new();
     let mut variant: Option<Attributes> = None;
-    let name = |uri: &str, media_keys: &mut Vec<String>| {
+    let mut name = |uri: &str, media_keys: &mut Vec<String>| {
         let child = resolve(folder(key), uri).unwrap_or_else(|| uri.to_owned());
-        if !media_keys.contains(&child) {
+        if seen.insert(child.clone()) {
             media_keys.push(child.clone());
         }
         child
@@ -294,6 +298,40 @@ mod tests {
         assert_eq!(dash.renditions[0].resolution.as_deref(), Some("640x360"));
         assert_eq!(dash.renditions[0].codecs.as_deref(), Some("avc1.64001e"));
         assert_eq!(dash.renditions[1].codecs.as_deref(), Some("mp4a.40.2"));
+    }
+
+    #[test]
+    fn thousands_of_variants_name_each_media_playlist_once() {
+        let variants: String = (0..40_000)
+            .map(|i| format!("#EXT-X-STREAM-INF:BANDWIDTH={i}\nv{}.m3u8\n", i % 20_000))
+            .collect();
+        let Ok(Parsed::Multivariant {
+            renditions,
+            media_keys,
+        }) = parse("m/master.m3u8", format!("#EXTM3U\n{variants}").as_bytes())
+        else {
+            panic!("not a multivariant playlist");
+        };
+        assert_eq!((renditions.len(), media_keys.len()), (40_000, 20_000));
+        assert_eq!(media_keys[19_999], "m/v19999.m3u8");
+    }
+
+    #[test]
+    fn hostile_mpds_are_refused_or_read_without_expanding_entities() {
+        let deep = format!("<MPD>{}", "<a>".repeat(300_000));
+        assert!(
+            parse("deep.mpd", deep.as_bytes())
+                .unwrap_err()
+                .contains("nests deeper")
+        );
+        let bomb = r#"<?xml version="1.0"?>
+<!DOCTYPE MPD [<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>
+<MPD type="static"><Period><AdaptationSet><Representation id="&d;&d;&d;" bandwidth="1"/></AdaptationSet></Period></MPD>"#;
+        let Ok(Parsed::Dash(dash)) = parse("bomb.mpd", bomb.as_bytes()) else {
+            panic!("not an MPD");
+        };
+        assert_eq!(dash.renditions[0].name, "&d;&d;&d;");
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod manifest;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{Response, StatusCode};
 use serde::Serialize;
@@ -55,9 +56,17 @@ struct Listing {
     max_manifests: usize,
 }
 
+/// One listing at a time in the whole server: a second request (another tab, a script in a loop) waits
+/// for the first within its own deadline instead of adding its reads and parsing to the data plane's.
+static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// `GET /_strata/streams`.
 pub async fn list(state: &AppState) -> Response<ResponseBody> {
-    match tokio::time::timeout(DEADLINE, listing(state.storage.as_ref(), now_s())).await {
+    let bounded = tokio::time::timeout(DEADLINE, async {
+        let _turn = ONE_AT_A_TIME.acquire().await;
+        listing(state.storage.as_ref(), now_s()).await
+    });
+    match bounded.await {
         Ok(listing) => json(StatusCode::OK, &listing),
         Err(_) => error_response(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -138,7 +147,7 @@ async fn read(
         return Some(Stored { key, age_s, parsed });
     }
     let parsed = match storage.read_small(&key, MAX_MANIFEST_BYTES).await {
-        Ok(body) => manifest::parse(&key, &body),
+        Ok(body) => parse_aside(&key, body).await,
         Err(ReadError::NotFound) => return None,
         Err(ReadError::TooLarge(size)) => Err(format!(
             "{size} bytes: larger than the {MAX_MANIFEST_BYTES} bytes the console reads"
@@ -146,6 +155,24 @@ async fn read(
         Err(e) => Err(format!("cannot be read: {e}")),
     };
     Some(Stored { key, age_s, parsed })
+}
+
+/// Parses a manifest on a blocking thread: a megabyte of hostile playlist is milliseconds of CPU that
+/// must not hold up the runtime's workers, which serve the data plane.
+/// One at a time, so the parse trees of many hostile MPDs (tens of bytes of memory per byte read) are
+/// never held at once, and a listing's parsing takes at most one core.
+async fn parse_aside(key: &str, body: Bytes) -> Result<manifest::Parsed, String> {
+    static ONE_PARSE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let Ok(turn) = ONE_PARSE.acquire().await else {
+        return Err("not read: the server is stopping".to_owned());
+    };
+    let owned = key.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        manifest::parse(&owned, &body)
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("its parser failed: {e}")))
 }
 
 /// Bits per second the encoder pushes, measured as [`Measure`] says; `None` when nothing was measured
@@ -204,14 +231,13 @@ fn is_manifest(key: &str) -> bool {
 mod tests {
     use std::sync::Arc;
 
-    use bytes::Bytes;
     use strata_tiers::{NewObject, TierSettings, Tiers};
 
     use super::*;
 
     async fn put(tiers: &Arc<Tiers>, key: &str, body: &[u8]) {
         let mut writer = tiers
-            .writer(key, NewObject::default(), 1 << 20)
+            .writer(key, NewObject::default(), 8 << 20)
             .await
             .expect("writer");
         writer
@@ -232,20 +258,34 @@ mod tests {
         put(&tiers, "live/b/manifest.mpd", b"<MPD type=\"dynamic\"/>").await;
         put(&tiers, "live/b/chunk-1.m4s", &[0; 5000]).await;
         put(&tiers, "broken.m3u8", b"<html>").await;
+        let huge = format!(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n{}",
+            "#EXTINF:2,\ns.ts\n".repeat(200_000)
+        );
+        put(&tiers, "huge.m3u8", huge.as_bytes()).await;
         put(&tiers, "live/a/not-a-manifest.ts", b"x").await;
 
         let now = now_s();
         let found = listing(tiers.as_ref(), now).await;
-        assert_eq!((found.manifests, found.truncated), (3, false));
+        assert_eq!((found.manifests, found.truncated), (4, false));
         let keys: Vec<&str> = found.streams.iter().map(|s| s.key.as_str()).collect();
         assert_eq!(
             keys,
-            ["broken.m3u8", "live/a/index.m3u8", "live/b/manifest.mpd"]
+            [
+                "broken.m3u8",
+                "huge.m3u8",
+                "live/a/index.m3u8",
+                "live/b/manifest.mpd"
+            ]
         );
-        let [broken, hls, dash] = &found.streams[..] else {
-            panic!("three streams")
+        let [broken, huge, hls, dash] = &found.streams[..] else {
+            panic!("four streams")
         };
         assert!(broken.errors[0].starts_with("not a valid playlist"));
+        assert_eq!(
+            huge.errors,
+            ["3200032 bytes: larger than the 1048576 bytes the console reads"]
+        );
         assert!(hls.live && !hls.stale);
         // 4000 bytes in 4 s of media.
         assert_eq!(hls.ingest_bitrate_bps, Some(8000));
@@ -254,7 +294,7 @@ mod tests {
 
         // Later, with nothing new: the HLS stream is stale, the DASH folder has no recent ingest.
         let later = listing(tiers.as_ref(), now + 60).await;
-        assert!(later.streams[1].stale);
-        assert_eq!(later.streams[2].ingest_bitrate_bps, None);
+        assert!(later.streams[2].stale);
+        assert_eq!(later.streams[3].ingest_bitrate_bps, None);
     }
 }
