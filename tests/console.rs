@@ -383,3 +383,113 @@ fn without_a_token_the_console_answers_this_machine_only() {
     let head = s.raw_method("HEAD", "/_strata/console/hls.min.js");
     assert_eq!((head.status, head.body.len()), (200, 0));
 }
+
+/// Without a token the API trusts this machine, and a browser on it is one: a page elsewhere must not
+/// make it roll a guest back (a cross-site form POST needs no preflight), nor rebind its own name to
+/// 127.0.0.1 to read the API; no admin answer is readable by another origin, sniffed or framed. Clients
+/// that are not browsers are not affected.
+#[test]
+fn browsers_on_other_sites_cannot_use_the_admin_api() {
+    let s = Strata::start(&[]);
+    let send = |method: &str, path: &str, host: &str, extra: &str| {
+        s.raw(
+            format!(
+                "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+    };
+    let here = s.addr().to_owned();
+    let rollback = "/_strata/guests/origin/rollback";
+    for extra in [
+        "Sec-Fetch-Site: cross-site\r\nOrigin: http://evil.example\r\n",
+        "Sec-Fetch-Site: same-site\r\n",
+        "Origin: http://evil.example\r\n",
+        "Origin: null\r\n",
+    ] {
+        let refused = send("POST", rollback, &here, extra);
+        assert_eq!(refused.status, 403, "{extra}");
+        assert_eq!(refused.header("access-control-allow-origin"), None);
+    }
+    // The console's own call gets the API's answer: nothing to roll back to.
+    let own = format!("Sec-Fetch-Site: same-origin\r\nOrigin: http://{here}\r\n");
+    assert_eq!(send("POST", rollback, &here, &own).status, 409);
+    assert_eq!(send("POST", rollback, &here, "").status, 409, "curl");
+
+    let rebound = send(
+        "GET",
+        "/_strata/guests",
+        "evil.example",
+        "Sec-Fetch-Site: same-origin\r\n",
+    );
+    assert_eq!(rebound.status, 403, "a DNS-rebound page");
+    let port = here.rsplit(':').next().expect("port");
+    for host in [here.clone(), format!("localhost:{port}")] {
+        let own = send(
+            "GET",
+            "/_strata/guests",
+            &host,
+            "Sec-Fetch-Site: same-origin\r\n",
+        );
+        assert_eq!(own.status, 200, "{host}");
+    }
+
+    for path in [
+        "/_strata/streams",
+        "/_strata/guests",
+        "/_strata/metrics",
+        "/_strata/console/nope.js",
+        "/_strata/nope",
+    ] {
+        let answer = send("GET", path, &here, "Origin: http://evil.example\r\n");
+        assert_eq!(answer.header("access-control-allow-origin"), None, "{path}");
+        assert_eq!(
+            answer.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(answer.header("x-frame-options"), Some("DENY"), "{path}");
+        let policy = answer.header("content-security-policy").unwrap_or_default();
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+    }
+}
+
+/// Listings are served one at a time (each within its deadline): many at once all answer, and the data
+/// plane keeps serving meanwhile.
+#[test]
+fn concurrent_listings_all_answer() {
+    let s = Strata::start(&[]);
+    let media = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\ns.ts\n";
+    for i in 0..20 {
+        put(
+            &s,
+            &format!("/many/{i}/index.m3u8"),
+            media.as_bytes().to_vec(),
+        );
+    }
+    std::thread::scope(|scope| {
+        let listings: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    let response = s.http().get(s.url("/_strata/streams")).send().expect("GET");
+                    assert_eq!(response.status().as_u16(), 200);
+                    let listing: serde_json::Value =
+                        serde_json::from_slice(&response.bytes().expect("body")).expect("JSON");
+                    assert_eq!(listing["manifests"], 20);
+                })
+            })
+            .collect();
+        let playlist = s
+            .http()
+            .get(s.url("/many/0/index.m3u8"))
+            .send()
+            .expect("GET");
+        assert_eq!(playlist.status().as_u16(), 200);
+        for listing in listings {
+            listing.join().expect("listing");
+        }
+    });
+}
