@@ -1,6 +1,7 @@
 //! The web console (`/_strata/console`) in a real headless Chromium, driven by playwright-core
 //! (`tests/players/console.mjs`): with an admin token set, the page logs in through its form, lists a live
-//! HLS stream real ffmpeg is pushing, a stale one, a DASH VOD and a stream whose key is HTML (shown as text),
+//! HLS stream real ffmpeg is pushing, a stale one, a DASH VOD, a stream whose key is HTML and a playlist whose
+//! attributes and URIs are (both shown as text), feeds its metrics parser hostile label values,
 //! plays the live stream and the VOD, draws the storage charts, shows why a bad component is refused,
 //! deploys a guest version from a file and rolls it back, each after its confirmation — all with no
 //! console error. Screenshots of each view are saved under the cargo target's tmp dir.
@@ -22,6 +23,13 @@ const LIVE: &str = "live/console/master.m3u8";
 const VOD: &str = "vod/console/manifest.mpd";
 /// A key that is markup: the page must show it as text.
 const HOSTILE: &str = "odd/<img src=x onerror=alert(1)>.m3u8";
+/// A multivariant playlist whose attributes and URIs are markup: the page shows them (and the errors that
+/// echo them) as text.
+const HOSTILE_MASTER: &str = "odd/hostile-master.m3u8";
+const HOSTILE_MASTER_TEXT: &str = "#EXTM3U\n\
+    #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"x\",URI=\"<img src=x onerror=xssRan=true>a.m3u8\"\n\
+    #EXT-X-STREAM-INF:BANDWIDTH=1,RESOLUTION=<img src=x>,CODECS=\"<img src=x onerror=xssRan=true>\"\n\
+    <img src=x onerror=xssRan=true>.m3u8\n";
 /// A live playlist (1 s segments) its encoder stopped updating: stale 4 s after it is stored.
 const STALE: &str = "live/stopped/index.m3u8";
 /// The namespaced guest the page deploys and rolls back (the versioned test guest: version 1 through the
@@ -45,6 +53,7 @@ struct Report {
     listed: Vec<String>,
     hostile_text: Option<String>,
     injected: Option<bool>,
+    metrics_parsed: Option<serde_json::Value>,
     stale_marked: Option<bool>,
     plays: std::collections::BTreeMap<String, Play>,
     refusal: Option<String>,
@@ -194,13 +203,26 @@ fn assert_served_to_anyone_but_data_needs_the_token(s: &Strata) {
 #[test]
 fn the_console_lists_plays_charts_and_rolls_back() {
     require_tools();
-    let s = Strata::start(&["--admin-token", TOKEN]);
+    let logs = tempfile::tempdir().expect("log dir");
+    let access_log = logs.path().join("access.log");
+    let s = Strata::with_config(
+        &format!(
+            "[log]\naccess = \"json\"\naccess_file = {:?}\n",
+            access_log.to_str().expect("utf-8 temp path")
+        ),
+        &["--admin-token", TOKEN],
+    );
     let mut encoder = Encoder::live_hls(LIVE_SECONDS, &s.url("/live/console/stream.m3u8"));
     push_dash_vod(&s);
     put(
         &s,
         "/odd/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E.m3u8",
         b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n#EXT-X-ENDLIST\n".to_vec(),
+    );
+    put(
+        &s,
+        &format!("/{HOSTILE_MASTER}"),
+        HOSTILE_MASTER_TEXT.as_bytes().to_vec(),
     );
     put(
         &s,
@@ -279,7 +301,7 @@ fn the_console_lists_plays_charts_and_rolls_back() {
         Vec::<String>::new(),
         "failed requests: {context}"
     );
-    for key in [LIVE, VOD, HOSTILE, STALE] {
+    for key in [LIVE, VOD, HOSTILE, HOSTILE_MASTER, STALE] {
         assert!(
             report.listed.iter().any(|k| k == key),
             "{key} not listed: {context}"
@@ -291,6 +313,21 @@ fn the_console_lists_plays_charts_and_rolls_back() {
         Some(false),
         "markup in a key ran: {context}"
     );
+    let parsed = report.metrics_parsed.as_ref();
+    assert_eq!(
+        parsed,
+        Some(&serde_json::json!({ "strata_tier_bytes{tier=\"memory\"}": 5 })),
+        "hostile metric labels: {context}"
+    );
+    // The token travels in a header only: the access log, which records paths, queries and referers, has
+    // the console's calls but never the token.
+    poll_until(
+        Duration::from_secs(10),
+        "the console's calls in the access log",
+        || std::fs::read_to_string(&access_log).is_ok_and(|log| log.contains("/_strata/streams")),
+    );
+    let log = std::fs::read_to_string(&access_log).expect("access log");
+    assert!(!log.contains(TOKEN), "the token is in the access log");
     assert_eq!(
         report.stale_marked,
         Some(true),
