@@ -5,7 +5,9 @@
 //! A store can hold millions of keys, so the work is bounded: the manifests come from the index's side
 //! set of playlist keys, at most [`MAX_MANIFESTS`] of them are read (each at most [`MAX_MANIFEST_BYTES`],
 //! all together at most [`READ_BUDGET`]), measuring bitrates looks up at most [`LOOKUP_BUDGET`] keys, and
-//! the whole answer has [`DEADLINE`].
+//! the whole answer has [`DEADLINE`]. One listing runs at a time, and it parses one manifest at a time on
+//! a blocking thread, so however hostile the manifests, a listing takes at most one core from the data
+//! plane.
 
 mod assemble;
 mod manifest;
@@ -134,7 +136,12 @@ async fn read(
 ) -> Option<Stored> {
     let meta = storage.head(&key).await?;
     let age_s = now_s.saturating_sub(meta.last_modified);
-    let size = meta.size.min(MAX_MANIFEST_BYTES);
+    // One too large to read costs nothing (`read_small` refuses it from its metadata): an encoder storing
+    // huge playlists must not use up the budget and leave everyone else's manifests unread.
+    let size = match meta.size > MAX_MANIFEST_BYTES {
+        true => 0,
+        false => meta.size,
+    };
     if budget
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
             left.checked_sub(size)
@@ -204,6 +211,10 @@ async fn ingest_bps(
             total
         }
         Measure::Folder(folder) => {
+            // Listing the folder is work too: none once the lookups are spent.
+            if *lookups == 0 {
+                return None;
+            }
             let keys = storage.list(folder, &[], FOLDER_SCAN_LIMIT).await;
             let mut bytes = 0;
             let mut found = false;
@@ -291,6 +302,17 @@ mod tests {
         assert_eq!(hls.ingest_bitrate_bps, Some(8000));
         // 5000 bytes written within the last 10 s.
         assert_eq!(dash.ingest_bitrate_bps, Some(4000));
+
+        // A manifest too large to read takes nothing from the read budget; one that is read takes its size.
+        let budget = AtomicU64::new(10);
+        let huge = read(tiers.as_ref(), "huge.m3u8".into(), now, &budget).await;
+        assert!(huge.is_some_and(|h| h.parsed.is_err()));
+        assert_eq!(budget.load(Ordering::Relaxed), 10);
+        let broken = read(tiers.as_ref(), "broken.m3u8".into(), now, &budget).await;
+        assert!(broken.is_some());
+        assert_eq!(budget.load(Ordering::Relaxed), 4);
+        let unread = read(tiers.as_ref(), "live/a/index.m3u8".into(), now, &budget).await;
+        assert!(unread.is_some_and(|u| u.parsed.is_err_and(|e| e.starts_with("not read"))));
 
         // Later, with nothing new: the HLS stream is stale, the DASH folder has no recent ingest.
         let later = listing(tiers.as_ref(), now + 60).await;
