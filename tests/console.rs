@@ -1,6 +1,7 @@
 //! The web console (`/_strata/console`) in a real headless Chromium, driven by playwright-core
 //! (`tests/players/console.mjs`): with an admin token set, the page logs in through its form, lists a live
-//! HLS stream real ffmpeg is pushing, a stale one, a DASH VOD and a stream whose key is HTML (shown as text),
+//! HLS stream real ffmpeg is pushing, a stale one, a DASH VOD, a stream whose key is HTML and a playlist whose
+//! attributes and URIs are (both shown as text), feeds its metrics parser hostile label values,
 //! plays the live stream and the VOD, draws the storage charts, shows why a bad component is refused,
 //! deploys a guest version from a file and rolls it back, each after its confirmation — all with no
 //! console error. Screenshots of each view are saved under the cargo target's tmp dir.
@@ -22,6 +23,13 @@ const LIVE: &str = "live/console/master.m3u8";
 const VOD: &str = "vod/console/manifest.mpd";
 /// A key that is markup: the page must show it as text.
 const HOSTILE: &str = "odd/<img src=x onerror=alert(1)>.m3u8";
+/// A multivariant playlist whose attributes and URIs are markup: the page shows them (and the errors that
+/// echo them) as text.
+const HOSTILE_MASTER: &str = "odd/hostile-master.m3u8";
+const HOSTILE_MASTER_TEXT: &str = "#EXTM3U\n\
+    #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"x\",URI=\"<img src=x onerror=xssRan=true>a.m3u8\"\n\
+    #EXT-X-STREAM-INF:BANDWIDTH=1,RESOLUTION=<img src=x>,CODECS=\"<img src=x onerror=xssRan=true>\"\n\
+    <img src=x onerror=xssRan=true>.m3u8\n";
 /// A live playlist (1 s segments) its encoder stopped updating: stale 4 s after it is stored.
 const STALE: &str = "live/stopped/index.m3u8";
 /// The namespaced guest the page deploys and rolls back (the versioned test guest: version 1 through the
@@ -45,6 +53,7 @@ struct Report {
     listed: Vec<String>,
     hostile_text: Option<String>,
     injected: Option<bool>,
+    metrics_parsed: Option<serde_json::Value>,
     stale_marked: Option<bool>,
     plays: std::collections::BTreeMap<String, Play>,
     refusal: Option<String>,
@@ -194,13 +203,26 @@ fn assert_served_to_anyone_but_data_needs_the_token(s: &Strata) {
 #[test]
 fn the_console_lists_plays_charts_and_rolls_back() {
     require_tools();
-    let s = Strata::start(&["--admin-token", TOKEN]);
+    let logs = tempfile::tempdir().expect("log dir");
+    let access_log = logs.path().join("access.log");
+    let s = Strata::with_config(
+        &format!(
+            "[log]\naccess = \"json\"\naccess_file = {:?}\n",
+            access_log.to_str().expect("utf-8 temp path")
+        ),
+        &["--admin-token", TOKEN],
+    );
     let mut encoder = Encoder::live_hls(LIVE_SECONDS, &s.url("/live/console/stream.m3u8"));
     push_dash_vod(&s);
     put(
         &s,
         "/odd/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E.m3u8",
         b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.ts\n#EXT-X-ENDLIST\n".to_vec(),
+    );
+    put(
+        &s,
+        &format!("/{HOSTILE_MASTER}"),
+        HOSTILE_MASTER_TEXT.as_bytes().to_vec(),
     );
     put(
         &s,
@@ -279,7 +301,7 @@ fn the_console_lists_plays_charts_and_rolls_back() {
         Vec::<String>::new(),
         "failed requests: {context}"
     );
-    for key in [LIVE, VOD, HOSTILE, STALE] {
+    for key in [LIVE, VOD, HOSTILE, HOSTILE_MASTER, STALE] {
         assert!(
             report.listed.iter().any(|k| k == key),
             "{key} not listed: {context}"
@@ -291,6 +313,21 @@ fn the_console_lists_plays_charts_and_rolls_back() {
         Some(false),
         "markup in a key ran: {context}"
     );
+    let parsed = report.metrics_parsed.as_ref();
+    assert_eq!(
+        parsed,
+        Some(&serde_json::json!({ "strata_tier_bytes{tier=\"memory\"}": 5 })),
+        "hostile metric labels: {context}"
+    );
+    // The token travels in a header only: the access log, which records paths, queries and referers, has
+    // the console's calls but never the token.
+    poll_until(
+        Duration::from_secs(10),
+        "the console's calls in the access log",
+        || std::fs::read_to_string(&access_log).is_ok_and(|log| log.contains("/_strata/streams")),
+    );
+    let log = std::fs::read_to_string(&access_log).expect("access log");
+    assert!(!log.contains(TOKEN), "the token is in the access log");
     assert_eq!(
         report.stale_marked,
         Some(true),
@@ -382,4 +419,114 @@ fn without_a_token_the_console_answers_this_machine_only() {
     assert_eq!(s.raw_method("DELETE", "/_strata/streams").status, 405);
     let head = s.raw_method("HEAD", "/_strata/console/hls.min.js");
     assert_eq!((head.status, head.body.len()), (200, 0));
+}
+
+/// Without a token the API trusts this machine, and a browser on it is one: a page elsewhere must not
+/// make it roll a guest back (a cross-site form POST needs no preflight), nor rebind its own name to
+/// 127.0.0.1 to read the API; no admin answer is readable by another origin, sniffed or framed. Clients
+/// that are not browsers are not affected.
+#[test]
+fn browsers_on_other_sites_cannot_use_the_admin_api() {
+    let s = Strata::start(&[]);
+    let send = |method: &str, path: &str, host: &str, extra: &str| {
+        s.raw(
+            format!(
+                "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+    };
+    let here = s.addr().to_owned();
+    let rollback = "/_strata/guests/origin/rollback";
+    for extra in [
+        "Sec-Fetch-Site: cross-site\r\nOrigin: http://evil.example\r\n",
+        "Sec-Fetch-Site: same-site\r\n",
+        "Origin: http://evil.example\r\n",
+        "Origin: null\r\n",
+    ] {
+        let refused = send("POST", rollback, &here, extra);
+        assert_eq!(refused.status, 403, "{extra}");
+        assert_eq!(refused.header("access-control-allow-origin"), None);
+    }
+    // The console's own call gets the API's answer: nothing to roll back to.
+    let own = format!("Sec-Fetch-Site: same-origin\r\nOrigin: http://{here}\r\n");
+    assert_eq!(send("POST", rollback, &here, &own).status, 409);
+    assert_eq!(send("POST", rollback, &here, "").status, 409, "curl");
+
+    let rebound = send(
+        "GET",
+        "/_strata/guests",
+        "evil.example",
+        "Sec-Fetch-Site: same-origin\r\n",
+    );
+    assert_eq!(rebound.status, 403, "a DNS-rebound page");
+    let port = here.rsplit(':').next().expect("port");
+    for host in [here.clone(), format!("localhost:{port}")] {
+        let own = send(
+            "GET",
+            "/_strata/guests",
+            &host,
+            "Sec-Fetch-Site: same-origin\r\n",
+        );
+        assert_eq!(own.status, 200, "{host}");
+    }
+
+    for path in [
+        "/_strata/streams",
+        "/_strata/guests",
+        "/_strata/metrics",
+        "/_strata/console/nope.js",
+        "/_strata/nope",
+    ] {
+        let answer = send("GET", path, &here, "Origin: http://evil.example\r\n");
+        assert_eq!(answer.header("access-control-allow-origin"), None, "{path}");
+        assert_eq!(
+            answer.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(answer.header("x-frame-options"), Some("DENY"), "{path}");
+        let policy = answer.header("content-security-policy").unwrap_or_default();
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+    }
+}
+
+/// Listings are served one at a time (each within its deadline): many at once all answer, and the data
+/// plane keeps serving meanwhile.
+#[test]
+fn concurrent_listings_all_answer() {
+    let s = Strata::start(&[]);
+    let media = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\ns.ts\n";
+    for i in 0..20 {
+        put(
+            &s,
+            &format!("/many/{i}/index.m3u8"),
+            media.as_bytes().to_vec(),
+        );
+    }
+    std::thread::scope(|scope| {
+        let listings: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    let response = s.http().get(s.url("/_strata/streams")).send().expect("GET");
+                    assert_eq!(response.status().as_u16(), 200);
+                    let listing: serde_json::Value =
+                        serde_json::from_slice(&response.bytes().expect("body")).expect("JSON");
+                    assert_eq!(listing["manifests"], 20);
+                })
+            })
+            .collect();
+        let playlist = s
+            .http()
+            .get(s.url("/many/0/index.m3u8"))
+            .send()
+            .expect("GET");
+        assert_eq!(playlist.status().as_u16(), 200);
+        for listing in listings {
+            listing.join().expect("listing");
+        }
+    });
 }

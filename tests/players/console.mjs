@@ -27,7 +27,7 @@ const MAX_ENTRIES = 40;
 
 const report = {
   consoleErrors: [], pageErrors: [], failedRequests: [], steps: [], listed: [], hostileText: null,
-  injected: null, staleMarked: null, plays: {}, refusal: null, versionBefore: null, versionDeployed: null, versionAfter: null, guestsMessage: null, screenshots: [],
+  injected: null, staleMarked: null, metricsParsed: null, plays: {}, refusal: null, versionBefore: null, versionDeployed: null, versionAfter: null, guestsMessage: null, screenshots: [],
 };
 const keep = (list, entry) => { if (list.length < MAX_ENTRIES) list.push(entry); };
 
@@ -103,6 +103,15 @@ try {
   await page.click('#tabs button[data-view=storage]');
   await page.locator('#storage-charts figure svg path').first().waitFor();
   await shot('storage');
+  // Label values are escaped by the exporter: one that looks like a line of its own forges no series, and
+  // only the charted metrics are kept.
+  report.metricsParsed = await page.evaluate(async () => {
+    const { parse } = await import('/_strata/console/storage.js');
+    const hostile = 'strata_tier_bytes{tier="memory"} 5\n'
+      + 'strata_stream_bytes_total{key="a\\"} 1e30\\nstrata_tier_bytes{tier=\\"memory\\"} 9"} 7\n'
+      + 'strata_other{x="<script>xssRan=true</script>"} 1\n';
+    return Object.fromEntries(parse(hostile));
+  });
 
   step('guests');
   await page.click('#tabs button[data-view=guests]');

@@ -35,13 +35,21 @@ export function hide() {
   shown = false;
 }
 
-/// Prometheus text → Map of `name{labels}` (labels as written) → value.
-function parse(body) {
+/// The metrics the charts draw. Only these are kept: an hour of samples of every series (one per stream
+/// an encoder pushes, up to `[metrics] max_streams`) would hold millions of entries in this tab.
+const CHARTED = ['strata_tier_bytes', 'strata_tier_budget_bytes', 'strata_tier_hits_total',
+  'strata_tier_misses_total', 'strata_requests_total'];
+
+/// Prometheus text → Map of `name{labels}` (labels as written) → value, for the [CHARTED] metrics.
+/// Exported for tests/players/console.mjs, which feeds it hostile label values.
+export function parse(body) {
   const metrics = new Map();
   for (const line of body.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
     const at = line.lastIndexOf(' ');
-    metrics.set(line.slice(0, at), Number(line.slice(at + 1)));
+    const series = line.slice(0, at);
+    const name = series.split('{', 1)[0];
+    if (CHARTED.includes(name)) metrics.set(series, Number(line.slice(at + 1)));
   }
   return metrics;
 }

@@ -7,6 +7,7 @@
 //! token they are served to anyone (the page is the login form), without one to whom the API answers.
 
 mod access;
+mod browser;
 mod clock;
 mod console;
 mod guests;
@@ -31,6 +32,10 @@ pub fn owns(path: &str) -> bool {
     path.starts_with(PREFIX)
 }
 
+/// The policy of every admin answer but the console's files (which have their own): nothing in it may
+/// run, load anything, or be framed.
+const API_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
+
 /// Answers an operator route from client `peer`.
 pub async fn handle(
     state: &Arc<AppState>,
@@ -38,14 +43,49 @@ pub async fn handle(
     peer: SocketAddr,
 ) -> Response<ResponseBody> {
     let route = request.uri().path()[PREFIX.len()..].to_owned();
-    let method = request.method().clone();
-    let reads = method == Method::GET || method == Method::HEAD;
+    let reads = request.method() == Method::GET || request.method() == Method::HEAD;
     if route == "health" && reads {
         return text(health(state), "text/plain; charset=utf-8");
     }
     if route == "time" && reads {
         return clock::now();
     }
+    let mut response = match browser::refusal(
+        request.method(),
+        request.headers(),
+        state.config.admin.token.is_some(),
+    ) {
+        Some(refusal) => refusal,
+        None => answer(state, request, peer, &route).await,
+    };
+    private(response.headers_mut());
+    response
+}
+
+/// Keeps an admin answer to this origin: no other origin may read it (errors elsewhere allow any), no
+/// browser may sniff it into a page, no page may frame it.
+fn private(headers: &mut http::HeaderMap) {
+    headers.remove(header::ACCESS_CONTROL_ALLOW_ORIGIN);
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(API_POLICY));
+    headers
+        .entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
+}
+
+/// Answers a route past `health` and `time`, for a client the browser check let through.
+async fn answer(
+    state: &Arc<AppState>,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    route: &str,
+) -> Response<ResponseBody> {
+    let method = request.method().clone();
+    let reads = method == Method::GET || method == Method::HEAD;
     let segments: Vec<&str> = route.split('/').collect();
     if let ["console"] | ["console", _] = segments.as_slice()
         && reads

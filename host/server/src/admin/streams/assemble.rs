@@ -91,6 +91,7 @@ pub fn assemble(stored: &[Stored]) -> Vec<(Stream, Measure)> {
             stale: false,
             errors: Vec::new(),
         };
+        let mut unlisted = 0;
         let measure = match &entry.parsed {
             Err(reason) => {
                 stream.errors.push(reason.clone());
@@ -106,12 +107,15 @@ pub fn assemble(stored: &[Stored]) -> Vec<(Stream, Measure)> {
             Ok(Parsed::Multivariant {
                 renditions,
                 media_keys,
+                unlisted: more,
             }) => {
+                unlisted = *more;
                 stream.renditions = renditions.clone();
                 join_media_playlists(&mut stream, media_keys, &by_key)
             }
             Ok(Parsed::Dash(dash)) => {
                 stream.live = dash.live;
+                unlisted = dash.unlisted;
                 stream.renditions = dash.renditions.clone();
                 stream.segment_duration_s = dash.segment_duration_s;
                 stream.window_s = dash.window_s;
@@ -132,28 +136,30 @@ pub fn assemble(stored: &[Stored]) -> Vec<(Stream, Measure)> {
                 ),
             );
         }
-        shorten(&mut stream);
+        shorten(&mut stream, unlisted);
         streams.push((stream, measure));
     }
     streams
 }
 
-/// Keeps [`MAX_LISTED`] renditions and errors of `stream`, saying how many more there were.
-fn shorten(stream: &mut Stream) {
-    let renditions = stream.renditions.len();
-    if renditions > MAX_LISTED {
-        stream.renditions.truncate(MAX_LISTED);
-        stream.errors.push(format!(
-            "{} more renditions not listed",
-            renditions - MAX_LISTED
-        ));
-    }
+/// Keeps [`MAX_LISTED`] renditions and errors of `stream`, saying how many more there were (`unlisted`
+/// renditions were counted, not kept, when its manifest was read).
+fn shorten(stream: &mut Stream, unlisted: usize) {
     let errors = stream.errors.len();
     if errors > MAX_LISTED {
         stream.errors.truncate(MAX_LISTED);
         stream
             .errors
             .push(format!("{} more errors not listed", errors - MAX_LISTED));
+    }
+    // Said after the errors are cut, so it is never cut itself.
+    let renditions = stream.renditions.len() + unlisted;
+    if renditions > MAX_LISTED {
+        stream.renditions.truncate(MAX_LISTED);
+        stream.errors.push(format!(
+            "{} more renditions not listed",
+            renditions - MAX_LISTED
+        ));
     }
 }
 
@@ -267,7 +273,44 @@ mod tests {
         let stream = &streams[0].0;
         assert_eq!(stream.renditions.len(), MAX_LISTED);
         assert_eq!(stream.errors.len(), MAX_LISTED + 1);
-        assert_eq!(stream.errors[MAX_LISTED], "1 more errors not listed");
+        assert_eq!(stream.errors[MAX_LISTED], "68 more renditions not listed");
+
+        // Past the renditions a manifest keeps, the rest are still counted.
+        let variants: String = (0..1_500)
+            .map(|i| format!("#EXT-X-STREAM-INF:BANDWIDTH={i}\nv{i}.m3u8\n"))
+            .collect();
+        let streams = assemble(&[stored("n.m3u8", 0, &format!("#EXTM3U\n{variants}"))]);
+        assert!(
+            streams[0]
+                .0
+                .errors
+                .contains(&"1468 more renditions not listed".to_owned())
+        );
+    }
+
+    #[test]
+    fn playlists_that_name_themselves_or_each_other_are_listed_once() {
+        let streams = assemble(&[
+            stored(
+                "loop/a.m3u8",
+                0,
+                "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2\nb.m3u8\n",
+            ),
+            stored(
+                "loop/b.m3u8",
+                0,
+                "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8\n",
+            ),
+        ]);
+        let keys: Vec<&str> = streams.iter().map(|(s, _)| s.key.as_str()).collect();
+        assert_eq!(keys, ["loop/a.m3u8", "loop/b.m3u8"]);
+        assert_eq!(
+            streams[0].0.errors,
+            [
+                "loop/a.m3u8: named as a media playlist, but it is not one",
+                "loop/b.m3u8: named as a media playlist, but it is not one"
+            ]
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! What one stored manifest says about its stream, read with guest/core's own parsers (the ones the
 //! guest decides with), so the console shows a playlist exactly as the origin understands it.
 
+use std::collections::HashSet;
+
 use serde::Serialize;
 use strata_guest_core::dash::mpd::{Mpd, inherited};
 use strata_guest_core::dash::xml::Element;
@@ -11,6 +13,10 @@ use strata_guest_core::llhls::reports::resolve;
 
 /// How many of a media playlist's last segments measure its ingest bitrate.
 const MEASURED_SEGMENTS: usize = 3;
+
+/// Most renditions (and media playlist keys) kept of one manifest; the rest are only counted. A megabyte of
+/// hostile playlist names some 40,000, and a listing reads 64 of them.
+pub const MAX_RENDITIONS: usize = 1_000;
 
 /// One rendition of a stream: an HLS variant or rendition, or a DASH Representation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,6 +40,8 @@ pub enum Parsed {
         renditions: Vec<Rendition>,
         /// Keys of the media playlists it names, in order, each once.
         media_keys: Vec<String>,
+        /// Renditions past [`MAX_RENDITIONS`], counted but not kept.
+        unlisted: usize,
     },
     /// An HLS media playlist.
     Media(MediaPlaylist),
@@ -61,6 +69,8 @@ pub struct DashManifest {
     pub live: bool,
     /// Its Representations.
     pub renditions: Vec<Rendition>,
+    /// Representations past [`MAX_RENDITIONS`], counted but not kept.
+    pub unlisted: usize,
     /// `maxSegmentDuration`, else the first SegmentTemplate's duration or timeline entry, seconds.
     pub segment_duration_s: Option<f64>,
     /// `timeShiftBufferDepth` (live) or `mediaPresentationDuration` (VOD), seconds.
@@ -94,10 +104,13 @@ pub fn folder(key: &str) -> &str {
 fn multivariant(key: &str, playlist: &Playlist) -> Parsed {
     let mut renditions = Vec::new();
     let mut media_keys: Vec<String> = Vec::new();
+    // A set beside the list: a hostile playlist can name tens of thousands of variants.
+    let mut seen = HashSet::new();
     let mut variant: Option<Attributes> = None;
-    let name = |uri: &str, media_keys: &mut Vec<String>| {
+    let mut unlisted = 0;
+    let mut name = |uri: &str, media_keys: &mut Vec<String>| {
         let child = resolve(folder(key), uri).unwrap_or_else(|| uri.to_owned());
-        if !media_keys.contains(&child) {
+        if seen.insert(child.clone()) {
             media_keys.push(child.clone());
         }
         child
@@ -109,7 +122,9 @@ fn multivariant(key: &str, playlist: &Playlist) -> Parsed {
             }
             Line::Tag(tag) if tag.name == "EXT-X-MEDIA" => {
                 let attributes = Attributes::parse(tag.value.as_deref().unwrap_or_default());
-                if let Some(uri) = attributes.get("URI") {
+                if attributes.get("URI").is_some() && renditions.len() == MAX_RENDITIONS {
+                    unlisted += 1;
+                } else if let Some(uri) = attributes.get("URI") {
                     renditions.push(Rendition {
                         name: name(uri, &mut media_keys),
                         bandwidth: None,
@@ -117,6 +132,10 @@ fn multivariant(key: &str, playlist: &Playlist) -> Parsed {
                         codecs: attributes.get("TYPE").map(str::to_lowercase),
                     });
                 }
+            }
+            Line::Uri(_) if variant.is_some() && renditions.len() == MAX_RENDITIONS => {
+                variant = None;
+                unlisted += 1;
             }
             Line::Uri(uri) => {
                 if let Some(attributes) = variant.take() {
@@ -134,6 +153,7 @@ fn multivariant(key: &str, playlist: &Playlist) -> Parsed {
     Parsed::Multivariant {
         renditions,
         media_keys,
+        unlisted,
     }
 }
 
@@ -160,10 +180,15 @@ fn dash(mpd: &Mpd) -> DashManifest {
     let duration = |name: &str| root.attr(name).and_then(|d| parse_duration_s(&d));
     let live = mpd.is_dynamic();
     let mut renditions = Vec::new();
+    let mut unlisted = 0;
     let mut template_duration = None;
     for period in root.children_named("Period") {
         for set in period.children_named("AdaptationSet") {
             for rep in set.children_named("Representation") {
+                if renditions.len() == MAX_RENDITIONS {
+                    unlisted += 1;
+                    continue;
+                }
                 let number = |name: &str| inherited(set, rep, name).and_then(|v| v.parse().ok());
                 let (width, height): (Option<u64>, Option<u64>) =
                     (number("width"), number("height"));
@@ -182,6 +207,7 @@ fn dash(mpd: &Mpd) -> DashManifest {
     DashManifest {
         live,
         renditions,
+        unlisted,
         segment_duration_s: mpd.max_segment_duration_s().or(template_duration),
         window_s: match live {
             true => duration("timeShiftBufferDepth"),
@@ -222,6 +248,7 @@ mod tests {
         let Ok(Parsed::Multivariant {
             renditions,
             media_keys,
+            ..
         }) = parse("live/show/master.m3u8", MULTIVARIANT.as_bytes())
         else {
             panic!("not a multivariant playlist");
@@ -294,6 +321,56 @@ mod tests {
         assert_eq!(dash.renditions[0].resolution.as_deref(), Some("640x360"));
         assert_eq!(dash.renditions[0].codecs.as_deref(), Some("avc1.64001e"));
         assert_eq!(dash.renditions[1].codecs.as_deref(), Some("mp4a.40.2"));
+    }
+
+    #[test]
+    fn thousands_of_renditions_are_counted_past_the_first_thousand() {
+        let variants: String = (0..40_000)
+            .map(|i| format!("#EXT-X-STREAM-INF:BANDWIDTH={i}\nv{}.m3u8\n", i % 20_000))
+            .collect();
+        let Ok(Parsed::Multivariant {
+            renditions,
+            media_keys,
+            unlisted,
+        }) = parse("m/master.m3u8", format!("#EXTM3U\n{variants}").as_bytes())
+        else {
+            panic!("not a multivariant playlist");
+        };
+        assert_eq!(
+            (renditions.len(), media_keys.len(), unlisted),
+            (MAX_RENDITIONS, MAX_RENDITIONS, 39_000)
+        );
+        assert_eq!(media_keys[999], "m/v999.m3u8");
+        let representations: String = (0..1_500)
+            .map(|i| format!("<Representation id=\"{i}\"/>"))
+            .collect();
+        let mpd =
+            format!("<MPD><Period><AdaptationSet>{representations}</AdaptationSet></Period></MPD>");
+        let Ok(Parsed::Dash(dash)) = parse("many.mpd", mpd.as_bytes()) else {
+            panic!("not an MPD");
+        };
+        assert_eq!(
+            (dash.renditions.len(), dash.unlisted),
+            (MAX_RENDITIONS, 500)
+        );
+    }
+
+    #[test]
+    fn hostile_mpds_are_refused_or_read_without_expanding_entities() {
+        let deep = format!("<MPD>{}", "<a>".repeat(300_000));
+        assert!(
+            parse("deep.mpd", deep.as_bytes())
+                .unwrap_err()
+                .contains("nests deeper")
+        );
+        let bomb = r#"<?xml version="1.0"?>
+<!DOCTYPE MPD [<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>
+<MPD type="static"><Period><AdaptationSet><Representation id="&d;&d;&d;" bandwidth="1"/></AdaptationSet></Period></MPD>"#;
+        let Ok(Parsed::Dash(dash)) = parse("bomb.mpd", bomb.as_bytes()) else {
+            panic!("not an MPD");
+        };
+        assert_eq!(dash.renditions[0].name, "&d;&d;&d;");
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! A store can hold millions of keys, so the work is bounded: the manifests come from the index's side
 //! set of playlist keys, at most [`MAX_MANIFESTS`] of them are read (each at most [`MAX_MANIFEST_BYTES`],
 //! all together at most [`READ_BUDGET`]), measuring bitrates looks up at most [`LOOKUP_BUDGET`] keys, and
-//! the whole answer has [`DEADLINE`].
+//! the whole answer has [`DEADLINE`]. One listing runs at a time, and it parses one manifest at a time on
+//! a blocking thread, so however hostile the manifests, a listing takes at most one core from the data
+//! plane.
 
 mod assemble;
 mod manifest;
@@ -13,6 +15,7 @@ mod manifest;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{Response, StatusCode};
 use serde::Serialize;
@@ -55,9 +58,17 @@ struct Listing {
     max_manifests: usize,
 }
 
+/// One listing at a time in the whole server: a second request (another tab, a script in a loop) waits
+/// for the first within its own deadline instead of adding its reads and parsing to the data plane's.
+static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// `GET /_strata/streams`.
 pub async fn list(state: &AppState) -> Response<ResponseBody> {
-    match tokio::time::timeout(DEADLINE, listing(state.storage.as_ref(), now_s())).await {
+    let bounded = tokio::time::timeout(DEADLINE, async {
+        let _turn = ONE_AT_A_TIME.acquire().await;
+        listing(state.storage.as_ref(), now_s()).await
+    });
+    match bounded.await {
         Ok(listing) => json(StatusCode::OK, &listing),
         Err(_) => error_response(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -125,7 +136,12 @@ async fn read(
 ) -> Option<Stored> {
     let meta = storage.head(&key).await?;
     let age_s = now_s.saturating_sub(meta.last_modified);
-    let size = meta.size.min(MAX_MANIFEST_BYTES);
+    // One too large to read costs nothing (`read_small` refuses it from its metadata): an encoder storing
+    // huge playlists must not use up the budget and leave everyone else's manifests unread.
+    let size = match meta.size > MAX_MANIFEST_BYTES {
+        true => 0,
+        false => meta.size,
+    };
     if budget
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
             left.checked_sub(size)
@@ -138,7 +154,7 @@ async fn read(
         return Some(Stored { key, age_s, parsed });
     }
     let parsed = match storage.read_small(&key, MAX_MANIFEST_BYTES).await {
-        Ok(body) => manifest::parse(&key, &body),
+        Ok(body) => parse_aside(&key, body).await,
         Err(ReadError::NotFound) => return None,
         Err(ReadError::TooLarge(size)) => Err(format!(
             "{size} bytes: larger than the {MAX_MANIFEST_BYTES} bytes the console reads"
@@ -146,6 +162,24 @@ async fn read(
         Err(e) => Err(format!("cannot be read: {e}")),
     };
     Some(Stored { key, age_s, parsed })
+}
+
+/// Parses a manifest on a blocking thread: a megabyte of hostile playlist is milliseconds of CPU that
+/// must not hold up the runtime's workers, which serve the data plane.
+/// One at a time, so the parse trees of many hostile MPDs (tens of bytes of memory per byte read) are
+/// never held at once, and a listing's parsing takes at most one core.
+async fn parse_aside(key: &str, body: Bytes) -> Result<manifest::Parsed, String> {
+    static ONE_PARSE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let Ok(turn) = ONE_PARSE.acquire().await else {
+        return Err("not read: the server is stopping".to_owned());
+    };
+    let owned = key.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        manifest::parse(&owned, &body)
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("its parser failed: {e}")))
 }
 
 /// Bits per second the encoder pushes, measured as [`Measure`] says; `None` when nothing was measured
@@ -177,6 +211,10 @@ async fn ingest_bps(
             total
         }
         Measure::Folder(folder) => {
+            // Listing the folder is work too: none once the lookups are spent.
+            if *lookups == 0 {
+                return None;
+            }
             let keys = storage.list(folder, &[], FOLDER_SCAN_LIMIT).await;
             let mut bytes = 0;
             let mut found = false;
@@ -204,14 +242,13 @@ fn is_manifest(key: &str) -> bool {
 mod tests {
     use std::sync::Arc;
 
-    use bytes::Bytes;
     use strata_tiers::{NewObject, TierSettings, Tiers};
 
     use super::*;
 
     async fn put(tiers: &Arc<Tiers>, key: &str, body: &[u8]) {
         let mut writer = tiers
-            .writer(key, NewObject::default(), 1 << 20)
+            .writer(key, NewObject::default(), 8 << 20)
             .await
             .expect("writer");
         writer
@@ -232,29 +269,54 @@ mod tests {
         put(&tiers, "live/b/manifest.mpd", b"<MPD type=\"dynamic\"/>").await;
         put(&tiers, "live/b/chunk-1.m4s", &[0; 5000]).await;
         put(&tiers, "broken.m3u8", b"<html>").await;
+        let huge = format!(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n{}",
+            "#EXTINF:2,\ns.ts\n".repeat(200_000)
+        );
+        put(&tiers, "huge.m3u8", huge.as_bytes()).await;
         put(&tiers, "live/a/not-a-manifest.ts", b"x").await;
 
         let now = now_s();
         let found = listing(tiers.as_ref(), now).await;
-        assert_eq!((found.manifests, found.truncated), (3, false));
+        assert_eq!((found.manifests, found.truncated), (4, false));
         let keys: Vec<&str> = found.streams.iter().map(|s| s.key.as_str()).collect();
         assert_eq!(
             keys,
-            ["broken.m3u8", "live/a/index.m3u8", "live/b/manifest.mpd"]
+            [
+                "broken.m3u8",
+                "huge.m3u8",
+                "live/a/index.m3u8",
+                "live/b/manifest.mpd"
+            ]
         );
-        let [broken, hls, dash] = &found.streams[..] else {
-            panic!("three streams")
+        let [broken, huge, hls, dash] = &found.streams[..] else {
+            panic!("four streams")
         };
         assert!(broken.errors[0].starts_with("not a valid playlist"));
+        assert_eq!(
+            huge.errors,
+            ["3200032 bytes: larger than the 1048576 bytes the console reads"]
+        );
         assert!(hls.live && !hls.stale);
         // 4000 bytes in 4 s of media.
         assert_eq!(hls.ingest_bitrate_bps, Some(8000));
         // 5000 bytes written within the last 10 s.
         assert_eq!(dash.ingest_bitrate_bps, Some(4000));
 
+        // A manifest too large to read takes nothing from the read budget; one that is read takes its size.
+        let budget = AtomicU64::new(10);
+        let huge = read(tiers.as_ref(), "huge.m3u8".into(), now, &budget).await;
+        assert!(huge.is_some_and(|h| h.parsed.is_err()));
+        assert_eq!(budget.load(Ordering::Relaxed), 10);
+        let broken = read(tiers.as_ref(), "broken.m3u8".into(), now, &budget).await;
+        assert!(broken.is_some());
+        assert_eq!(budget.load(Ordering::Relaxed), 4);
+        let unread = read(tiers.as_ref(), "live/a/index.m3u8".into(), now, &budget).await;
+        assert!(unread.is_some_and(|u| u.parsed.is_err_and(|e| e.starts_with("not read"))));
+
         // Later, with nothing new: the HLS stream is stale, the DASH folder has no recent ingest.
         let later = listing(tiers.as_ref(), now + 60).await;
-        assert!(later.streams[1].stale);
-        assert_eq!(later.streams[2].ingest_bitrate_bps, None);
+        assert!(later.streams[2].stale);
+        assert_eq!(later.streams[3].ingest_bitrate_bps, None);
     }
 }
