@@ -10,6 +10,7 @@
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::AsyncWriteExt;
 
@@ -22,6 +23,11 @@ const MAGIC: &[u8; 8] = b"STRATA01";
 const TRAILER_LEN: u64 = 4 + MAGIC.len() as u64;
 /// Write buffer for uploads; large enough that a chunked upload becomes few syscalls.
 const WRITE_BUFFER: usize = 256 * 1024;
+
+/// Numbers the temporary files of this process: two writers of one version of a key (a node copying an
+/// object in from the cluster's store for two readers at once) each get a file of their own, so neither
+/// renames or removes the other's.
+static TEMPORARY_FILES: AtomicU64 = AtomicU64::new(0);
 
 /// Durable storage of objects under one folder.
 #[derive(Debug)]
@@ -102,7 +108,8 @@ impl DiskTier {
 
     /// Starts writing a new object into a temporary file.
     pub async fn begin(&self, seq: u64) -> Result<DiskWrite, TierError> {
-        let tmp_path = self.tmp.join(format!("{seq:016x}.part"));
+        let n = TEMPORARY_FILES.fetch_add(1, Ordering::Relaxed);
+        let tmp_path = self.tmp.join(format!("{seq:016x}-{n:x}.part"));
         let file = tokio::fs::File::create(&tmp_path)
             .await
             .map_err(|e| TierError::io("create", &tmp_path, e))?;
@@ -279,6 +286,23 @@ mod tests {
         assert_eq!(found[0].path, new);
         assert!(!old.exists());
         assert!(!torn.exists());
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn two_writers_of_one_version_keep_their_own_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tier, _) = DiskTier::open(dir.path()).unwrap();
+        let mut first = tier.begin(7).await.unwrap();
+        let mut second = tier.begin(7).await.unwrap();
+        first.write(b"copy").await.unwrap();
+        second.write(b"copy").await.unwrap();
+        let first = first.finish(&meta("k.ts", 4, 7)).await.unwrap();
+        let second = second.finish(&meta("k.ts", 4, 7)).await.unwrap();
+        let path = tier.path_for("k.ts", 7);
+        first.publish(&path).unwrap();
+        second.publish(&path).unwrap();
+        assert_eq!(read_footer(&path).unwrap().size, 4);
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
 
