@@ -271,6 +271,10 @@ fn serve_headers(meta: &ObjectMeta, cache_control: String, cmsd: Headers) -> Hea
         ("cache-control".into(), cache_control),
         ("accept-ranges".into(), "bytes".into()),
     ];
+    if media_type::is_active_document(&h[0].1) {
+        h.push(("content-security-policy".into(), "sandbox".into()));
+        h.push(("x-content-type-options".into(), "nosniff".into()));
+    }
     h.extend(cmsd);
     h.extend(meta.metadata.iter().cloned());
     cors::add_headers(&mut h);
@@ -488,6 +492,25 @@ mod tests {
     }
 
     // --- GET / HEAD ---
+
+    #[test]
+    fn stored_pages_are_served_sandboxed() {
+        let mut store = ten_bytes();
+        if let Some((m, _)) = store.objects.get_mut("v/seg1.ts") {
+            m.content_type = "text/html; charset=utf-8".into();
+        }
+        let s = serve(decide(&request("GET", "/v/seg1.ts", &[]), &store));
+        assert_eq!(
+            header(&s.headers, "content-security-policy"),
+            Some("sandbox")
+        );
+        assert_eq!(
+            header(&s.headers, "x-content-type-options"),
+            Some("nosniff")
+        );
+        let media = serve(decide(&request("GET", "/v/seg1.ts", &[]), &ten_bytes()));
+        assert_eq!(header(&media.headers, "content-security-policy"), None);
+    }
 
     #[test]
     fn get_serves_whole_object_with_headers() {

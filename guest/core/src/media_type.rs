@@ -102,6 +102,26 @@ pub fn recorded_content_type<'a>(key: &str, given: Option<&'a str>) -> &'a str {
     }
 }
 
+/// Types a browser renders as an active document (scripts, forms, links) when it opens the object.
+const ACTIVE_DOCUMENTS: &[&str] = &[
+    "text/html",
+    "application/xhtml+xml",
+    "image/svg+xml",
+    "text/xml",
+    "application/xml",
+    "text/xsl",
+];
+
+/// Whether a browser opening an object of `content_type` would run it as a page. Such objects are served
+/// sandboxed: an encoder that stores an HTML page must not get a page on the origin of the console and the
+/// admin API.
+pub fn is_active_document(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    ACTIVE_DOCUMENTS
+        .iter()
+        .any(|t| essence.eq_ignore_ascii_case(t))
+}
+
 /// The class of `key` by its extension.
 pub fn class_of(key: &str) -> ObjectClass {
     lookup(key).map_or(ObjectClass::Other, |m| m.class)
@@ -110,6 +130,26 @@ pub fn class_of(key: &str) -> ObjectClass {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_are_told_from_media() {
+        for t in [
+            "text/html",
+            "Text/HTML; charset=utf-8",
+            "image/svg+xml",
+            "application/xml",
+        ] {
+            assert!(is_active_document(t), "{t}");
+        }
+        for t in [
+            "video/mp2t",
+            "application/vnd.apple.mpegurl",
+            "text/plain",
+            "application/dash+xml",
+        ] {
+            assert!(!is_active_document(t), "{t}");
+        }
+    }
 
     #[test]
     fn client_default_types_give_way_to_the_extension() {

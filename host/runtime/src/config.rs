@@ -8,8 +8,8 @@ use std::time::Duration;
 use bytesize::ByteSize;
 use serde::Deserialize;
 use strata_abi::settings::{
-    AbrPolicy, AbrRoute, AdMarkersMode, AdMarkersRoute, ClockSource, DEFAULT_HEALTHY_WITHIN_PERMILLE,
-    RedundantRoute, Settings, SignedPrefix, StaleRoute,
+    AbrPolicy, AbrRoute, AdMarkersMode, AdMarkersRoute, ClockSource,
+    DEFAULT_HEALTHY_WITHIN_PERMILLE, RedundantRoute, Settings, SignedPrefix, StaleRoute,
 };
 use strata_tiers::InvalidSetting;
 
