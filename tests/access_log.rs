@@ -313,3 +313,63 @@ fn an_access_log_file_that_cannot_be_opened_stops_the_start_and_fails_check_conf
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("log.access is \"off\""), "{stderr}");
 }
+
+#[test]
+fn a_signed_url_signature_never_reaches_the_log() {
+    let logs = tempfile::tempdir().expect("log dir");
+    let file = logs.path().join("access.log");
+    let s = start_json(&file, &[]);
+    let secret = "5ecre75ecre75ecre7";
+    let get = s
+        .http()
+        .get(s.url(&format!(
+            "/premium/a.m3u8?st_exp=4102444800&St%5Fsig={secret}&_HLS_msn=1"
+        )))
+        .header("Referer", format!("https://player/p?st_sig={secret}"))
+        .send()
+        .expect("GET");
+    assert_eq!(get.status(), 404);
+    let line = &wait_for(&file, "GET", "/premium/a.m3u8", 1)[0];
+    assert_eq!(
+        line["query"],
+        "st_exp=4102444800&St%5Fsig=REDACTED&_HLS_msn=1"
+    );
+    assert_eq!(line["referer"], "https://player/p?st_sig=REDACTED");
+    let text = std::fs::read_to_string(&file).expect("read the log");
+    assert!(!text.contains(secret), "{text}");
+}
+
+#[test]
+fn an_upload_dropped_at_shutdown_is_logged_before_the_process_ends() {
+    let logs = tempfile::tempdir().expect("log dir");
+    let file = logs.path().join("access.log");
+    let mut s = Strata::with_config(
+        &format!(
+            "[log]\naccess = \"json\"\naccess_file = {file:?}\n[http]\nshutdown_grace_ms = 200\n"
+        ),
+        &[],
+    );
+    // An upload that never ends: its request is still open when the shutdown grace runs out.
+    let mut upload = TcpStream::connect(s.addr()).expect("connect");
+    write!(
+        upload,
+        "PUT /live/never.ts HTTP/1.1\r\nHost: {}\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n{}",
+        s.addr(),
+        "x".repeat(0x400)
+    )
+    .expect("send the start of the upload");
+    upload.flush().expect("flush");
+    poll_until(WAIT, "the upload to be in flight", || {
+        s.metric("strata_in_flight_requests") >= 1.0
+    });
+    s.signal("TERM");
+    poll_until(WAIT, "strata to exit", || s.exited().is_some());
+    // Read only after the exit: the line must have been written before the process ended.
+    let put = lines(&file)
+        .into_iter()
+        .find(|line| line["method"] == "PUT" && line["path"] == "/live/never.ts")
+        .unwrap_or_else(|| panic!("no line for the dropped upload in {file:?}"));
+    assert_eq!(put["status"], 499, "{put}");
+    assert_eq!(put["bytes_in"], 0x400, "{put}");
+    drop(upload);
+}

@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Serve(args) => match args.resolve() {
-            Ok(config) => run(serve::serve(config)),
+            Ok(config) => serve_then_close_the_access_log(config),
             Err(e) => Err(e.into()),
         },
         Command::Guest(command) => guest_cli::run(command),
@@ -45,6 +45,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `strata serve` until stopped; then, once the runtime has dropped the requests still open (each logged as
+/// it goes), waits for their access log lines to be written, at most [`serve::ACCESS_LOG_CLOSE`].
+fn serve_then_close_the_access_log(config: config::Config) -> anyhow::Result<()> {
+    let access_log = strata_server::access_log::AccessLog::start(&config.log)?;
+    let closed = access_log.closed();
+    let result = run(serve::serve(config, access_log));
+    if !closed.wait(serve::ACCESS_LOG_CLOSE) {
+        tracing::warn!("the access log was not finished in time; its last lines may be missing");
+    }
+    result
 }
 
 fn run(future: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {

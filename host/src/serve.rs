@@ -25,15 +25,19 @@ const DEFAULT_HANDLER: &[u8] =
 /// How often objects past their TTL are swept from both tiers (a read of one removes it at once anyway).
 const EXPIRY_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Runs the origin until SIGINT or SIGTERM.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+/// Longest the process waits at exit for the access log's last lines (those of the requests dropped at the
+/// end of the shutdown grace): bounded, for a disk that no longer answers.
+pub const ACCESS_LOG_CLOSE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs the origin until SIGINT or SIGTERM, logging requests to `access_log` (started by the caller, which
+/// waits for its last lines once the runtime is gone).
+pub async fn serve(config: Config, access_log: AccessLog) -> anyhow::Result<()> {
     // Checked first: a certificate problem is reported before the slower work of opening tiers and guests.
     let certificates = config.tls.as_ref().map(Certificates::load).transpose()?;
     let tls = certificates
         .as_ref()
         .map(Certificates::acceptor)
         .transpose()?;
-    let access_log = AccessLog::start(&config.log)?;
     tokio::spawn(reload_on_hangup(certificates, access_log.clone()));
     let metrics =
         strata_server::metrics::install().context("cannot install the metrics recorder")?;

@@ -358,6 +358,19 @@ impl GuestConfig {
         for (i, route) in self.ad_markers.iter().enumerate() {
             let key = format!("guest.ad_markers[{i}]");
             folder(&key, &route.prefix)?;
+            if let Some(first) = self.ad_markers[..i]
+                .iter()
+                .position(|r| r.prefix == route.prefix)
+            {
+                // Two modes for one prefix: which one a playlist gets would depend on the order.
+                return Err(InvalidSetting::new(
+                    &format!("{key}.prefix"),
+                    &format!(
+                        "{:?} is already routed by guest.ad_markers[{first}]",
+                        route.prefix
+                    ),
+                ));
+            }
             let mode = AdMarkersMode::parse(&route.mode).ok_or_else(|| {
                 InvalidSetting::new(
                     &format!("{key}.mode"),
@@ -502,6 +515,11 @@ mod tests {
             (
                 "[[ad_markers]]\nprefix = \"live\"\nmode = \"none\"\n",
                 "guest.ad_markers[0].prefix",
+            ),
+            (
+                "[[ad_markers]]\nprefix = \"live/\"\nmode = \"none\"\n\
+                 [[ad_markers]]\nprefix = \"live/\"\nmode = \"daterange\"\n",
+                "guest.ad_markers[1].prefix: \"live/\" is already routed by guest.ad_markers[0]",
             ),
         ] {
             let error = parse(text).validate().unwrap_err().to_string();

@@ -39,6 +39,8 @@ pub fn convert(
         let (n, _) = kept.get_or_insert((0, reason));
         *n += 1;
     };
+    // Breaks come in segment order and many may share a segment: each segment is looked at once.
+    let mut dated: Option<(usize, bool)> = None;
     for b in &found.breaks {
         let Some(start) = b.start_ms(view) else {
             keep(NO_PROGRAM_DATE_TIME);
@@ -47,7 +49,12 @@ pub fn convert(
         for &line in &b.lines {
             removed[line] = true;
         }
-        if dated_by_encoder(p, view, b.first) {
+        let by_encoder = match dated {
+            Some((segment, by_encoder)) if segment == b.first => by_encoder,
+            _ => dated_by_encoder(p, view, b.first),
+        };
+        dated = Some((b.first, by_encoder));
+        if by_encoder {
             // The encoder wrote the break as a date range too: its CUE tags only repeat it.
             continue;
         }

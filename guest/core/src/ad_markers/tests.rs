@@ -342,3 +342,113 @@ fn a_converted_playlist_is_a_decision_the_host_may_replay() {
         [OPEN, CLOSE]
     );
 }
+
+/// Every mode over `text`, and a view starting at each of a few segments, as a GET would run them.
+fn every_mode(text: &str) -> Vec<Applied> {
+    let p = Playlist::parse(text).unwrap();
+    let view = media::view(&p);
+    for i in [0, 1, view.segments.len() / 2, view.segments.len()] {
+        let _ = continuation_at(&p, &view, i);
+    }
+    [AdMarkersMode::Daterange, AdMarkersMode::None]
+        .into_iter()
+        .map(|mode| apply(mode, &p))
+        .collect()
+}
+
+fn written_len(applied: &Applied) -> usize {
+    applied.playlist.as_ref().map_or(0, |p| p.write().len())
+}
+
+#[test]
+fn hostile_cue_values_neither_panic_nor_date_a_break_wrongly() {
+    let values = [
+        "",
+        "-30",
+        "NaN",
+        "inf",
+        "1e308",
+        "DURATION=-1",
+        "DURATION=\"",
+        "=",
+        ",,,",
+        "\u{0}",
+        "DURATION=30,SCTE35=!!!",
+        "SCTE35=AAAA",
+        "ElapsedTime=-5",
+        "ElapsedTime=NaN/30",
+        "5/",
+        "/",
+        "é/ü",
+    ];
+    let mut text = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:6\n");
+    for (n, value) in values.iter().enumerate() {
+        // A program date time jumping backwards every other segment, and an EXTINF past any clock.
+        let pdt = if n % 2 == 0 {
+            "2024-05-01T12:00:00Z"
+        } else {
+            "1970-01-01T00:00:00Z"
+        };
+        text.push_str(&format!(
+            "#EXT-X-PROGRAM-DATE-TIME:{pdt}\n#EXT-X-CUE-IN\n#EXT-X-CUE-OUT:{value}\n\
+             #EXT-X-CUE-OUT-CONT:{value}\n#EXT-OATCLS-SCTE35:{value}\n#EXTINF:1e300,\ns{n}.ts\n"
+        ));
+    }
+    for applied in every_mode(&text) {
+        let out = applied.playlist.expect("markers to rewrite").write();
+        for line in out.lines().filter(|l| l.starts_with("#EXT-X-DATERANGE")) {
+            assert!(
+                !line.contains("DURATION=-") && !line.contains("NaN") && !line.contains("inf"),
+                "{line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_hundred_thousand_cue_tags_on_one_segment_take_linear_time_and_output() {
+    let many = 100_000;
+    let mut text = String::from(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00Z\n",
+    );
+    text.push_str(
+        &"#EXT-X-CUE-OUT:30\n#EXT-X-CUE-OUT-CONT:ElapsedTime=1,Duration=30\n".repeat(many),
+    );
+    text.push_str("#EXTINF:6,\na.ts\n");
+    text.push_str(&"#EXT-X-CUE-IN\n".repeat(many));
+    text.push_str("#EXTINF:6,\nb.ts\n");
+    for applied in every_mode(&text) {
+        assert!(
+            written_len(&applied) <= 3 * text.len(),
+            "{}",
+            written_len(&applied)
+        );
+    }
+}
+
+#[test]
+fn a_megabyte_of_splice_info_is_carried_once_per_tag_not_per_segment() {
+    let mut splice = vec![0xFC_u8];
+    splice.extend(std::iter::repeat_n(0x42, 768 * 1024));
+    let b64 = scte35::base64(&splice);
+    let mut text = format!(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00Z\n\
+         #EXT-OATCLS-SCTE35:{b64}\n#EXT-X-CUE-OUT:30\n#EXTINF:6,\na.ts\n"
+    );
+    for n in 0..50 {
+        text.push_str(&format!("#EXTINF:6,\nc{n}.ts\n"));
+    }
+    let p = Playlist::parse(&text).unwrap();
+    let view = media::view(&p);
+    let cont = continuation_at(&p, &view, 10).expect("a continuation inside the break");
+    assert!(
+        matches!(&cont, Line::Tag(t) if t.value.as_ref().is_some_and(|v| v.len() < b64.len() + 100))
+    );
+    for applied in every_mode(&text) {
+        assert!(
+            written_len(&applied) <= 2 * text.len(),
+            "{}",
+            written_len(&applied)
+        );
+    }
+}

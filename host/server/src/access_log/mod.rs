@@ -20,4 +20,4 @@ pub use record::{
     Decided, Parking, Record, Source, decided, decision_took, guest_chosen, received, responded,
     served_from,
 };
-pub use writer::{AccessLog, OpenError};
+pub use writer::{AccessLog, Closed, OpenError};

@@ -26,6 +26,14 @@ pub const CLIENT_CLOSED: u16 = 499;
 /// so a client cannot make every line of its requests kilobytes long.
 pub const MAX_HEADER_BYTES: usize = 1024;
 
+/// Query parameters whose values are credentials, logged as [`REDACTED`]: the signature of a signed URL
+/// (`st_sig`, `guest/core/src/signing`) grants its whole prefix until it expires, so anyone who reads the
+/// log could replay it. The expiry (`st_exp`) stays, to explain a 403.
+pub const SECRET_PARAMS: &[&str] = &["st_sig"];
+
+/// What a secret parameter's value is logged as.
+pub const REDACTED: &str = "REDACTED";
+
 /// Where a response body came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -149,6 +157,7 @@ impl Record {
         let target = uri
             .path_and_query()
             .map_or_else(|| uri.to_string(), |pq| pq.as_str().to_owned());
+        let target = redact(&target);
         let headers = request
             .headers()
             .iter()
@@ -159,7 +168,7 @@ impl Record {
             method: request.method().clone(),
             target,
             version: request.version(),
-            referer: header(header::REFERER),
+            referer: header(header::REFERER).map(|referer| redact(&referer)),
             user_agent: header(header::USER_AGENT),
             sid: strata_abi::cmcd::session_id(uri.query().unwrap_or_default(), headers).map(cut),
             class: Class::of(request.method(), uri.path()),
@@ -203,6 +212,29 @@ fn cut(mut value: String) -> String {
         value.truncate(end);
     }
     value
+}
+
+/// `target` (a path or URL and its query) with the value of every [`SECRET_PARAMS`] parameter replaced by
+/// [`REDACTED`]; names are compared as the guest reads them: percent-decoded, case-insensitively.
+fn redact(target: &str) -> String {
+    let Some((path, query)) = target.split_once('?') else {
+        return target.to_owned();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if is_secret(name) => format!("{name}={REDACTED}"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", pairs.join("&"))
+}
+
+fn is_secret(raw_name: &str) -> bool {
+    let name = percent_encoding::percent_decode_str(raw_name).decode_utf8_lossy();
+    SECRET_PARAMS
+        .iter()
+        .any(|secret| name.eq_ignore_ascii_case(secret))
 }
 
 /// The response body's bytes, counted as they are sent, and whether it was sent whole.
@@ -293,6 +325,23 @@ pub fn received(bytes: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signed_url_signatures_are_redacted_however_their_name_is_spelled() {
+        assert_eq!(redact("/a/b.ts"), "/a/b.ts");
+        assert_eq!(
+            redact("/p/i.m3u8?st_exp=99&st_sig=abcdef&_HLS_msn=3"),
+            "/p/i.m3u8?st_exp=99&st_sig=REDACTED&_HLS_msn=3"
+        );
+        assert_eq!(
+            redact("/p/i.m3u8?ST_SIG=ab&st%5Fsig=cd&st_sig&x=st_sig=1&&"),
+            "/p/i.m3u8?ST_SIG=REDACTED&st%5Fsig=REDACTED&st_sig&x=st_sig=1&&"
+        );
+        assert_eq!(
+            redact("https://site/page?st_sig=ab#f"),
+            "https://site/page?st_sig=REDACTED"
+        );
+    }
 
     #[test]
     fn long_header_values_are_cut_on_a_character_boundary() {

@@ -6,10 +6,11 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::config::{Format, LogConfig};
@@ -37,6 +38,23 @@ struct Sink {
     reopen: Arc<AtomicBool>,
     /// Bytes of the lines queued and not written yet.
     queued: Arc<AtomicUsize>,
+    /// Disconnected when the writer thread has written its last line; taken by [`AccessLog::closed`].
+    closed: Mutex<Option<Receiver<()>>>,
+}
+
+/// The end of the writer thread, to wait for at exit: the process must not end before the lines of the
+/// requests dropped at shutdown are written (nor wait long for a disk that does not answer).
+#[derive(Debug)]
+pub struct Closed(Option<Receiver<()>>);
+
+impl Closed {
+    /// Waits at most `limit` for the writer to write every queued line and close its file, which it does
+    /// once every clone of the [`AccessLog`] is dropped; whether it did.
+    pub fn wait(self, limit: Duration) -> bool {
+        self.0.is_none_or(|closed| {
+            !matches!(closed.recv_timeout(limit), Err(RecvTimeoutError::Timeout))
+        })
+    }
 }
 
 /// What the writer thread receives, in order.
@@ -84,9 +102,13 @@ impl AccessLog {
         let reopen = Arc::new(AtomicBool::new(false));
         let queued = Arc::new(AtomicUsize::new(0));
         let (asked, written) = (Arc::clone(&reopen), Arc::clone(&queued));
+        let (running, closed) = sync_channel::<()>(0);
         std::thread::Builder::new()
             .name("strata-access-log".into())
-            .spawn(move || drain(queue, out, &asked, &written))
+            .spawn(move || {
+                drain(queue, out, &asked, &written);
+                drop(running);
+            })
             .map_err(|source| OpenError {
                 path: config.access_file.clone().unwrap_or_default(),
                 source,
@@ -97,6 +119,7 @@ impl AccessLog {
                 queue: sender,
                 reopen,
                 queued,
+                closed: Mutex::new(Some(closed)),
             })),
         })
     }
@@ -104,6 +127,17 @@ impl AccessLog {
     /// The format lines are written in; `None` when the log is off.
     pub fn format(&self) -> Option<Format> {
         self.sink.as_ref().map(|sink| sink.format)
+    }
+
+    /// The writer's end, to wait for at exit (once: later calls, and a log that is off, wait for nothing).
+    pub fn closed(&self) -> Closed {
+        let closed = self.sink.as_ref().and_then(|sink| {
+            sink.closed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+        });
+        Closed(closed)
     }
 
     /// Queues `line` (without its newline); drops and counts it when the writer is behind.
@@ -136,15 +170,24 @@ impl AccessLog {
     }
 }
 
+/// Opens `path` to append. Opened non-blocking, so a FIFO that nobody reads fails at once ("No such device
+/// or address") instead of hanging the start or the writer thread for good; then made blocking again, so
+/// lines written to a pipe that has a reader (`/dev/stdout` under a supervisor) are never cut short.
 fn open(path: &Path) -> Result<File, OpenError> {
-    OpenOptions::new()
+    let opened = OpenOptions::new()
         .create(true)
         .append(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits().cast_signed())
         .open(path)
-        .map_err(|source| OpenError {
-            path: path.to_owned(),
-            source,
-        })
+        .and_then(|file| {
+            let flags = rustix::fs::fcntl_getfl(&file)?;
+            rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)?;
+            Ok(file)
+        });
+    opened.map_err(|source| OpenError {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Where the writer thread writes.
@@ -295,9 +338,49 @@ mod tests {
     }
 
     #[test]
+    fn a_fifo_nobody_reads_is_refused_at_once_and_never_blocks_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("access.fifo");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        )
+        .unwrap();
+        let error = AccessLog::start(&config(&fifo)).unwrap_err().to_string();
+        assert!(error.contains("access.fifo"), "{error}");
+        // A log whose file is swapped for a FIFO by the time of the reopen keeps writing to the old file.
+        let path = dir.path().join("access.log");
+        let log = AccessLog::start(&config(&path)).unwrap();
+        std::fs::rename(&path, dir.path().join("access.log.1")).unwrap();
+        std::fs::rename(&fifo, &path).unwrap();
+        log.reopen();
+        log.write("after".into());
+        wait_for(&dir.path().join("access.log.1"), "after\n");
+    }
+
+    #[test]
+    fn the_lines_queued_before_the_last_clone_goes_are_written_when_it_is_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        let log = AccessLog::start(&config(&path)).unwrap();
+        let closed = log.closed();
+        let lines: Vec<String> = (0..2000).map(|n| format!("line {n}")).collect();
+        let clone = log.clone();
+        for line in &lines {
+            clone.write(line.clone());
+        }
+        drop((log, clone));
+        assert!(closed.wait(Duration::from_secs(20)));
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(written, format!("{}\n", lines.join("\n")));
+    }
+
+    #[test]
     fn off_writes_nothing() {
         let log = AccessLog::start(&LogConfig::default()).unwrap();
         assert_eq!(log.format(), None);
         log.write("x".into());
+        assert!(log.closed().wait(Duration::ZERO));
     }
 }

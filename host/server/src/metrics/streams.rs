@@ -66,8 +66,28 @@ pub const FORGET_AFTER: Duration = Duration::from_secs(3600);
 #[derive(Debug)]
 pub struct Streams {
     max: usize,
-    written: Mutex<HashMap<String, Instant>>,
+    written: Mutex<Tracked>,
     untracked: AtomicU64,
+}
+
+/// The streams and when each was last written; no stream can be forgotten before `next_forget`, so a flood
+/// of new streams past `max_streams` costs one look each, not a sweep of every tracked stream.
+#[derive(Debug, Default)]
+struct Tracked {
+    streams: HashMap<String, Instant>,
+    next_forget: Option<Instant>,
+}
+
+impl Tracked {
+    /// Forgets the streams not written for [`FORGET_AFTER`], if any can be by `now`.
+    fn forget_stale(&mut self, now: Instant) {
+        if self.next_forget.is_some_and(|at| now < at) {
+            return;
+        }
+        self.streams
+            .retain(|_, at| now.duration_since(*at) < FORGET_AFTER);
+        self.next_forget = self.streams.values().min().map(|at| *at + FORGET_AFTER);
+    }
 }
 
 /// What a playlist's new version says about its stream.
@@ -151,29 +171,29 @@ impl Streams {
     pub fn new(max: usize) -> Self {
         Streams {
             max,
-            written: Mutex::new(HashMap::new()),
+            written: Mutex::new(Tracked::default()),
             untracked: AtomicU64::new(0),
         }
     }
 
     /// Playlist `key` was written now and says `playlist`.
     pub fn written(&self, key: &str, playlist: Playlist) {
-        let mut written = self.lock();
+        let mut tracked = self.lock();
         match playlist {
             Playlist::NotLive => {
-                written.remove(key);
+                tracked.streams.remove(key);
             }
             Playlist::Live => {
                 let now = Instant::now();
-                if let Some(at) = written.get_mut(key) {
+                if let Some(at) = tracked.streams.get_mut(key) {
                     *at = now;
                     return;
                 }
-                if written.len() >= self.max {
-                    written.retain(|_, at| now.duration_since(*at) < FORGET_AFTER);
+                if tracked.streams.len() >= self.max {
+                    tracked.forget_stale(now);
                 }
-                if written.len() < self.max {
-                    written.insert(key.to_owned(), now);
+                if tracked.streams.len() < self.max {
+                    tracked.streams.insert(key.to_owned(), now);
                 } else {
                     self.untracked.fetch_add(1, Ordering::Relaxed);
                 }
@@ -183,7 +203,7 @@ impl Streams {
 
     /// Playlist `key` was deleted.
     pub fn deleted(&self, key: &str) {
-        self.lock().remove(key);
+        self.lock().streams.remove(key);
     }
 
     /// The ingest age of every tracked stream, the count tracked and the writes untracked, as Prometheus
@@ -191,8 +211,9 @@ impl Streams {
     /// which keeps every series it ever saw).
     pub fn render(&self, out: &mut String) {
         let now = Instant::now();
-        let mut written = self.lock();
-        written.retain(|_, at| now.duration_since(*at) < FORGET_AFTER);
+        let mut tracked = self.lock();
+        tracked.forget_stale(now);
+        let written = &tracked.streams;
         let mut ages: Vec<(&String, f64)> = written
             .iter()
             .map(|(key, at)| (key, now.duration_since(*at).as_secs_f64()))
@@ -218,7 +239,7 @@ impl Streams {
         );
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tracked> {
         self.written.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -271,6 +292,40 @@ mod tests {
         streams.render(&mut text);
         assert!(text.contains("{stream=\"c.m3u8\"}"), "{text}");
         assert!(text.contains("strata_streams_tracked 1"), "{text}");
+    }
+
+    #[test]
+    fn a_flood_of_new_streams_past_the_cap_sweeps_once_until_one_can_be_forgotten() {
+        let streams = Streams::new(1000);
+        for n in 0..1000 {
+            streams.written(&format!("s{n}.m3u8"), Playlist::Live);
+        }
+        streams.written("flood-0.m3u8", Playlist::Live);
+        let next = streams
+            .lock()
+            .next_forget
+            .expect("swept once, oldest known");
+        let oldest = *streams.lock().streams.values().min().unwrap();
+        assert_eq!(next, oldest + FORGET_AFTER);
+        // Until then the map is not walked again: a stale time set behind the gate stays unswept (a
+        // clock that started less than two hours ago has no such time to plant).
+        let stale = oldest.checked_sub(2 * FORGET_AFTER);
+        if let Some(stale) = stale {
+            streams.lock().streams.insert("s0.m3u8".into(), stale);
+        }
+        for n in 1..10_000 {
+            streams.written(&format!("flood-{n}.m3u8"), Playlist::Live);
+        }
+        assert_eq!(streams.untracked.load(Ordering::Relaxed), 10_000);
+        if stale.is_some() {
+            assert!(streams.lock().streams.contains_key("s0.m3u8"));
+            // Once due, stale streams make room again.
+            streams.lock().next_forget = Some(oldest);
+            streams.written("fresh.m3u8", Playlist::Live);
+            let tracked = streams.lock();
+            assert!(tracked.streams.contains_key("fresh.m3u8"));
+            assert!(!tracked.streams.contains_key("s0.m3u8"));
+        }
     }
 
     #[test]
