@@ -147,17 +147,21 @@ tokio::task_local! {
 impl Record {
     /// Starts the record of `request` from `client`, written to `log` when done.
     pub fn begin<B>(log: &AccessLog, client: IpAddr, request: &Request<B>) -> Record {
+        // The text of the line is only gathered when a line is written: the hit path stays free of it.
+        let on = log.is_on();
         let header = |name: header::HeaderName| {
             request
                 .headers()
                 .get(name)
+                .filter(|_| on)
                 .map(|v| cut(String::from_utf8_lossy(v.as_bytes()).into_owned()))
         };
         let uri = request.uri();
-        let target = uri
-            .path_and_query()
-            .map_or_else(|| uri.to_string(), |pq| pq.as_str().to_owned());
-        let target = redact(&target);
+        let target = match uri.path_and_query() {
+            _ if !on => String::new(),
+            Some(pq) => redact(pq.as_str()),
+            None => redact(&uri.to_string()),
+        };
         let headers = request
             .headers()
             .iter()
@@ -170,7 +174,10 @@ impl Record {
             version: request.version(),
             referer: header(header::REFERER).map(|referer| redact(&referer)),
             user_agent: header(header::USER_AGENT),
-            sid: strata_abi::cmcd::session_id(uri.query().unwrap_or_default(), headers).map(cut),
+            sid: on
+                .then(|| strata_abi::cmcd::session_id(uri.query().unwrap_or_default(), headers))
+                .flatten()
+                .map(cut),
             class: Class::of(request.method(), uri.path()),
             status: CLIENT_CLOSED,
             bytes_in: 0,

@@ -82,6 +82,11 @@ impl AccessLog {
         AccessLog::default()
     }
 
+    /// Whether lines are written: when not, a request's record keeps only what the metrics need.
+    pub fn is_on(&self) -> bool {
+        self.sink.is_some()
+    }
+
     /// Starts the writer `config` asks for (none when `access = "off"`), opening its file now so a path
     /// that cannot be written stops the start.
     ///
