@@ -45,6 +45,52 @@ fn a_looping_guest_is_stopped_at_its_deadline_and_the_next_request_succeeds() {
 }
 
 #[test]
+fn a_looping_guest_holds_up_no_other_connection() {
+    // Long enough that every other request below is answered well inside it.
+    let s = Strata::with_config(
+        "[guest]\ndeadline_ms = 4000\nwall_deadline_ms = 8000\n",
+        &[],
+    );
+    push(&s, strata_test_guests::LOOPING);
+    let looping = {
+        let url = s.url("/misbehave");
+        std::thread::spawn(move || {
+            let client = reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client");
+            client.get(url).send().map(|r| r.status().as_u16())
+        })
+    };
+    common::poll_until(
+        Duration::from_secs(10),
+        "the looping request is in flight",
+        || s.metric("strata_in_flight_requests") >= 1.0,
+    );
+    // Connections are spread over one thread per CPU, fewest open first; each client keeps its connection
+    // open, so twice as many as there are CPUs put some on the looping request's thread.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let clients: Vec<_> = (0..2 * cpus + 2)
+        .map(|_| {
+            let client = reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client");
+            let response = client.get(s.url("/anything")).send().expect("GET");
+            assert_eq!(response.status().as_u16(), 200);
+            assert_eq!(response.text().expect("body"), "fine");
+            client
+        })
+        .collect();
+    assert!(
+        !looping.is_finished(),
+        "the looping request ended before the other connections were answered"
+    );
+    assert_eq!(looping.join().expect("looping thread").expect("GET"), 503);
+    drop(clients);
+}
+
+#[test]
 fn a_memory_hog_hits_its_cap_and_the_next_request_succeeds() {
     let s = Strata::start(&["--guest-memory-bytes", "16MiB"]);
     push(&s, strata_test_guests::MEMORY_HOG);

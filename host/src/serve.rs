@@ -125,7 +125,9 @@ pub async fn serve(config: Config, access_log: AccessLog) -> anyhow::Result<()> 
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("strata listening on {scheme}://{address}");
     tracing::info!(%address, "serving");
-    strata_server::http::run(listener, tls, state, shutdown_signal()).await;
+    strata_server::http::run(listener, tls, state, shutdown_signal())
+        .await
+        .context("cannot start the connection threads")?;
     tracing::info!("stopped");
     Ok(())
 }

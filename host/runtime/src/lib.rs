@@ -34,7 +34,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use artifact_cache::ArtifactCache;
 use deployment::Linkers;
-use limits::{EPOCH_TICK, MemoryLimiter};
+use limits::MemoryLimiter;
 
 pub use config::{GuestConfig, LiveConfig, PluginConfig};
 pub use deployment::{ABI_VERSIONS, Deployment, GuestKind, Linked, VersionInfo, WIT_PACKAGE};
@@ -297,9 +297,7 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
-        let ticks = deadline.as_millis() / EPOCH_TICK.as_millis();
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
-        store.epoch_deadline_trap();
+        limits::yield_each_tick_until(&mut store, deadline);
         Ok(store)
     }
 

@@ -5,10 +5,31 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter};
+use wasmtime::{
+    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    UpdateDeadline,
+};
 
 /// How often the engine's epoch advances; a guest's CPU deadline is counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Holds `store`'s guest to `deadline` of running time, counted in epoch ticks that pass while it runs,
+/// and makes it yield to the async runtime at every tick: a guest that computes for long shares its
+/// thread, so the other requests of that thread (`strata_server`'s connection threads) are served in
+/// between instead of waiting for its deadline. At the deadline the guest traps with
+/// [`wasmtime::Trap::Interrupt`].
+pub fn yield_each_tick_until<T>(store: &mut Store<T>, deadline: Duration) {
+    let budget = (deadline.as_millis() / EPOCH_TICK.as_millis()).max(1);
+    let mut ticks = 0u128;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        ticks += 1;
+        if ticks >= budget {
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        Ok(UpdateDeadline::Yield(1))
+    });
+}
 
 /// Core instances, memories and tables one component may need: a `wasm32-wasip2` Rust component holds its
 /// own module plus the WASI adapter's glue modules.

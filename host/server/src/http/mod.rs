@@ -15,6 +15,7 @@ mod server;
 mod target;
 mod throttle;
 mod tls;
+mod workers;
 
 pub use body::{BodyWatch, ResponseBody, Watched};
 pub use collapse::Herds;

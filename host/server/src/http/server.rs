@@ -19,7 +19,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
@@ -27,6 +27,7 @@ use super::accept::Backoff;
 use super::body::Watched;
 use super::connection::{Activity, IdleLimits};
 use super::dispatch;
+use super::workers::{Job, Workers};
 use crate::state::AppState;
 
 /// Longest a client may take over its TLS handshake before its connection is dropped, so idle or
@@ -36,16 +37,22 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serves connections from `listener` (through `tls` when set) until `shutdown` resolves, then drains:
 /// connections close once their open requests finish, parked requests answer 503, and after
 /// `http.shutdown_grace_ms` whatever is still open is dropped (an upload still arriving stores nothing).
+/// Connections are served on connection threads, one per CPU (`workers.rs`).
+///
+/// # Errors
+/// The operating system refused a connection thread.
 pub async fn run(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
-) {
+) -> std::io::Result<()> {
     let builder = builder(&state);
     let max_connections = state.config.http.max_connections;
     let slots = Arc::new(Semaphore::new(max_connections as usize));
     let mut backoff = Backoff::default();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = Workers::start(threads)?;
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -67,20 +74,12 @@ pub async fn run(
         };
         backoff.succeeded();
         let _ = stream.set_nodelay(true);
-        let state = Arc::clone(&state);
-        let builder = builder.clone();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let Some(tls) = tls else {
-                return serve(&builder, stream, state, peer, slot).await;
-            };
-            // Each handshake runs in its connection's task: a slow or failing client delays no other.
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
-                Ok(Ok(stream)) => serve(&builder, stream, state, peer, slot).await,
-                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+        match stream.into_std() {
+            Ok(stream) => workers.hand(connection(stream, peer, slot, &builder, &tls, &state)),
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "cannot hand the connection to its thread")
             }
-        });
+        }
     }
     drop(listener);
     state.drain.begin();
@@ -94,6 +93,38 @@ pub async fn run(
             "connections still open at the end of the shutdown grace; their unfinished uploads are discarded"
         );
     }
+    let _ = tokio::task::spawn_blocking(move || workers.stop()).await;
+    Ok(())
+}
+
+/// The work of one accepted connection, for a connection thread: TLS handshake when `tls` is set, then
+/// HTTP until the connection ends.
+fn connection(
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    slot: OwnedSemaphorePermit,
+    builder: &auto::Builder<TokioExecutor>,
+    tls: &Option<TlsAcceptor>,
+    state: &Arc<AppState>,
+) -> Job {
+    let (builder, tls, state) = (builder.clone(), tls.clone(), Arc::clone(state));
+    Box::new(move || {
+        Box::pin(async move {
+            let stream = match TcpStream::from_std(stream) {
+                Ok(stream) => stream,
+                Err(e) => return tracing::debug!(%peer, error = %e, "cannot poll the connection"),
+            };
+            let Some(tls) = tls else {
+                return serve(&builder, stream, state, peer, slot).await;
+            };
+            // Each handshake runs in its connection's task: a slow or failing client delays no other.
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                Ok(Ok(stream)) => serve(&builder, stream, state, peer, slot).await,
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        })
+    })
 }
 
 /// The connection builder: HTTP/1.1 with head deadlines and half-closed clients answered, HTTP/2 with the
