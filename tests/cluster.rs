@@ -199,8 +199,19 @@ fn the_store_last_write_is_what_every_node_serves() {
     poll_until(SETTLE, "the slow upload is in progress", || {
         a.metric("strata_in_flight_requests") >= 1.0
     });
-    put_ok(&b, "/race/seg.ts", &fast_body);
-    assert_eq!(get(&a, "/race/seg.ts").1.len(), fast_body.len());
+    let fast = put(&b, "/race/seg.ts", &fast_body);
+    assert!(fast.status().is_success(), "PUT on B: {}", fast.status());
+    let fast_etag = fast.headers()["etag"].clone();
+    // A learns of B's write through the feed, in its own time; until then A serves its own upload in
+    // progress, which this test holds back, so a GET would wait on it. A HEAD never waits on a body, and
+    // an upload in progress has no entity tag.
+    poll_until(SETTLE, "A knows of B's write", || {
+        a.http()
+            .head(a.url("/race/seg.ts"))
+            .send()
+            .is_ok_and(|r| r.headers().get("etag") == Some(&fast_etag))
+    });
+    assert_eq!(get(&a, "/race/seg.ts"), (200, fast_body.clone()));
     slow.write_all(&slow_body[1000..]).expect("send the rest");
     let mut answer = [0u8; 12];
     std::io::Read::read_exact(&mut slow, &mut answer).expect("the slow upload's answer");

@@ -648,6 +648,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn two_copies_of_one_version_leave_it_on_disk_and_counted_once() {
+        let source = tempfile::tempdir().unwrap();
+        let stored = Arc::new(Tiers::open(source.path(), settings(1 << 20)).unwrap());
+        let body = vec![7u8; 6000];
+        let of = put(&stored, "live/seg.ts", &body).await;
+        let dir = tempfile::tempdir().unwrap();
+        let tiers =
+            Arc::new(Tiers::open(dir.path(), with_rules(1 << 20, "disk_bytes = 10000\n")).unwrap());
+        let mut copies = Vec::new();
+        for _ in 0..2 {
+            let spec = NewObject {
+                naming: Naming::Copy {
+                    of: Arc::clone(&of),
+                    placement: Placement::Disk,
+                    streamed: false,
+                },
+                ..NewObject::default()
+            };
+            let mut writer = tiers.writer("live/seg.ts", spec, 1 << 20).await.unwrap();
+            writer.write(Bytes::from(body.clone())).await.unwrap();
+            copies.push(writer);
+        }
+        for copy in copies {
+            assert_eq!(copy.commit().await.unwrap().seq, of.seq);
+        }
+        assert!(tiers.disk.path_for("live/seg.ts", of.seq).exists());
+        assert_eq!(read_all(&tiers, "live/seg.ts").await, body);
+        // Counted once: another 4000 bytes fit the 10000-byte budget beside it.
+        put(&tiers, "live/next.ts", &[1u8; 4000]).await;
+    }
+
+    #[tokio::test]
     async fn the_disk_budget_refuses_writes_and_keeps_what_is_stored() {
         let dir = tempfile::tempdir().unwrap();
         let tiers =

@@ -219,20 +219,24 @@ impl ObjectWriter {
             Some(disk) => {
                 let synced = disk.finish(&meta).await?;
                 let path = tiers.disk.path_for(&meta.key, meta.seq);
-                let replaced = {
+                let (replaced, published) = {
                     let mut index = tiers.index();
                     if newer_exists(&index, &meta) {
-                        // A later upload of the same key committed first: this one is already superseded.
+                        // A later upload of the same key committed first: this one is already superseded,
+                        // and its bytes were never published.
                         drop(synced);
-                        Some(Arc::clone(&meta))
+                        tiers.disk_budget.release(meta.size);
+                        (None, false)
                     } else {
                         synced.publish(&path)?;
-                        index.insert(Arc::clone(&meta))
+                        (index.insert(Arc::clone(&meta)), true)
                     }
                 };
-                // The index (or, when superseded, the removal below) owns the bytes now.
+                // The index (or, when superseded, the release above) owns the bytes now.
                 self.reserved = 0;
-                files::sync_parent(&path).await?;
+                if published {
+                    files::sync_parent(&path).await?;
+                }
                 replaced
             }
             None => {
@@ -244,7 +248,11 @@ impl ObjectWriter {
             }
         };
         if let Some(old) = replaced.filter(|old| old.placement.on_disk()) {
-            let _ = std::fs::remove_file(tiers.disk.path_for(&old.key, old.seq));
+            // A second commit of the same version (two read-through copies of one stored object) published
+            // its file at the path of the first: the file stays, only the first's budget goes.
+            if old.seq != meta.seq || !meta.placement.on_disk() {
+                let _ = std::fs::remove_file(tiers.disk.path_for(&old.key, old.seq));
+            }
             tiers.disk_budget.release(old.size);
         }
         match (self.placement, hot) {

@@ -46,7 +46,10 @@ pub fn stream(reader: impl AsyncRead + Send + Sync + 'static) -> ResponseBody {
 pub fn chunks(
     stream: impl futures_util::Stream<Item = io::Result<Bytes>> + Send + Sync + 'static,
 ) -> ResponseBody {
-    BodyExt::boxed(StreamBody::new(stream.map_ok(Frame::data)))
+    let logged = stream.inspect_err(|e| {
+        tracing::warn!(error = %e, "a response body failed after its head was sent; the client sees a failed transfer");
+    });
+    BodyExt::boxed(StreamBody::new(logged.map_ok(Frame::data)))
 }
 
 /// A plain-text error with a one-line reason, never cached: the host's own failures.

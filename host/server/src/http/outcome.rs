@@ -312,6 +312,8 @@ pub async fn store(
         let Ok(frame) = tokio::time::timeout(limits.idle, request_body.frame()).await else {
             drop(writer);
             crate::metrics::record_stalled_upload();
+            tracing::warn!(key = %plan.key, idle_ms = limits.idle.as_millis() as u64,
+                "upload stalled; nothing stored, and its readers see a failed transfer");
             return body::error(
                 StatusCode::REQUEST_TIMEOUT,
                 format!(
