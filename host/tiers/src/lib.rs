@@ -655,7 +655,7 @@ mod tests {
         let of = put(&stored, "live/seg.ts", &body).await;
         let dir = tempfile::tempdir().unwrap();
         let tiers =
-            Arc::new(Tiers::open(dir.path(), with_rules(1 << 20, "disk_bytes = 10000\n")).unwrap());
+            Arc::new(Tiers::open(dir.path(), with_rules(1 << 20, "disk_bytes = 20000\n")).unwrap());
         let mut copies = Vec::new();
         for _ in 0..2 {
             let spec = NewObject {
@@ -675,8 +675,8 @@ mod tests {
         }
         assert!(tiers.disk.path_for("live/seg.ts", of.seq).exists());
         assert_eq!(read_all(&tiers, "live/seg.ts").await, body);
-        // Counted once: another 4000 bytes fit the 10000-byte budget beside it.
-        put(&tiers, "live/next.ts", &[1u8; 4000]).await;
+        // Counted once: another 13000 bytes fit the 20000-byte budget beside it.
+        put(&tiers, "live/next.ts", &[1u8; 13000]).await;
     }
 
     #[tokio::test]
