@@ -10,6 +10,7 @@ use strata_cluster::Cluster;
 use strata_runtime::{Guests, PluginConfig, Runtime, StateWrites};
 use strata_server::access_log::AccessLog;
 use strata_server::auth::{CdnAuth, IngestAuth};
+use strata_server::harvest::Harvests;
 use strata_server::http::{Certificates, DecisionCache, Drain, Herds, Load, Throttle};
 use strata_server::metrics::streams::Streams;
 use strata_server::state::AppState;
@@ -117,7 +118,7 @@ pub async fn serve(config: Config, access_log: AccessLog) -> anyhow::Result<()> 
         decisions: DecisionCache::new(config.guest.decision_cache_bytes.as_u64()),
         load: Load::new(config.guest.max_instances),
         drain: Drain::default(),
-        harvests: Arc::default(),
+        harvests: Arc::new(Harvests::new(tokio::runtime::Handle::current())),
         access_log,
         streams: Streams::new(config.metrics.max_streams),
     });

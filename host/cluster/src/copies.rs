@@ -197,7 +197,7 @@ impl Cluster {
         };
         if streamed {
             let upload = self.local.upload(&meta.key).filter(|u| u.seq() == meta.seq);
-            tokio::spawn(async move {
+            self.runtime.spawn(async move {
                 if let Err(e) = copy.await {
                     tracing::warn!(%key, error = %e, "copy from the store failed");
                 }

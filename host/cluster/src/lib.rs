@@ -88,6 +88,9 @@ pub struct Cluster {
     copying: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Local copies by recency of use, for the local disk budget.
     recency: Mutex<lru::LruCache<String, u64>>,
+    /// Where copies from the store run: the runtime the node joined on, not the connection thread of
+    /// the read that started one (readers on every thread follow a copy; decision 0059).
+    runtime: tokio::runtime::Handle,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -136,6 +139,7 @@ impl Cluster {
             question_slots: Semaphore::new(STORE_QUESTIONS),
             copying: Mutex::new(HashMap::new()),
             recency: Mutex::new(lru::LruCache::unbounded()),
+            runtime: tokio::runtime::Handle::current(),
         });
         let messages = feed.subscribe();
         tokio::spawn(apply::follow(Arc::clone(&cluster), messages));

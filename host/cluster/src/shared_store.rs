@@ -12,6 +12,7 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::client::SpawnedReqwestConnector;
 use object_store::path::{Path, PathPart};
 use object_store::{
     Attribute, AttributeValue, Attributes, BackoffConfig, ClientOptions, GetOptions, GetResult,
@@ -112,6 +113,12 @@ impl SharedStore {
                     .with_timeout(Duration::from_secs(30))
                     .with_pool_idle_timeout(Duration::from_secs(60)),
             );
+        // Requests run on the runtime the client was made on (the main one), whichever connection thread
+        // asks: a pooled connection is driven by one runtime, and a busy connection thread must not stall
+        // the store reads of the others (decision 0059).
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            builder = builder.with_http_connector(SpawnedReqwestConnector::new(runtime));
+        }
         let s3 = &config.s3;
         if let Some(endpoint) = &s3.endpoint {
             builder = builder.with_endpoint(endpoint);

@@ -27,7 +27,12 @@ pub fn yield_each_tick_until<T>(store: &mut Store<T>, deadline: Duration) {
         if ticks >= budget {
             return Ok(UpdateDeadline::Interrupt);
         }
-        Ok(UpdateDeadline::Yield(1))
+        // tokio's own yield, not wasmtime's plain re-wake: it lets the runtime poll its I/O and timers
+        // before the guest resumes, so the thread's other connections are served at every tick.
+        Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(tokio::task::yield_now()),
+        ))
     });
 }
 

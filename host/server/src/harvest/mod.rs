@@ -112,13 +112,18 @@ impl Record {
 pub struct Harvests {
     records: Mutex<HashMap<String, Record>>,
     slots: Arc<Semaphore>,
+    /// Where jobs run: the main runtime, not the connection thread that accepted the request (a job
+    /// follows a live window for minutes; decision 0059).
+    runtime: tokio::runtime::Handle,
 }
 
-impl Default for Harvests {
-    fn default() -> Self {
+impl Harvests {
+    /// No jobs yet; they will run on `runtime`.
+    pub fn new(runtime: tokio::runtime::Handle) -> Self {
         Harvests {
             records: Mutex::new(HashMap::new()),
             slots: Arc::new(Semaphore::new(CONCURRENT_JOBS)),
+            runtime,
         }
     }
 }
@@ -184,14 +189,15 @@ impl Harvests {
         drop(records);
         crate::metrics::record_harvest_accepted();
         let harvests = Arc::clone(self);
-        tokio::spawn(async move {
+        let runtime = self.runtime.clone();
+        self.runtime.spawn(async move {
             let Ok(_slot) = Arc::clone(&harvests.slots).acquire_owned().await else {
                 return;
             };
             harvests.update(&id, |r| r.state = State::Running);
             tracing::info!(harvest = %id, source = %plan.request.source, "harvest started");
             let run = async move { job::run(&storage, &plan, limits, &progress).await };
-            harvests.finish(&id, settled(tokio::spawn(run).await));
+            harvests.finish(&id, settled(runtime.spawn(run).await));
         });
         Ok(report)
     }
