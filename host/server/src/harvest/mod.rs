@@ -126,9 +126,7 @@ impl Harvests {
             runtime,
         }
     }
-}
 
-impl Harvests {
     /// Queues a planned harvest; it starts when a slot is free.
     ///
     /// # Errors
