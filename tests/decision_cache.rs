@@ -724,6 +724,29 @@ fn an_evicted_memory_only_object_is_not_replayed() {
     }
 }
 
+/// A remembered serve is answered at once from memory (`http/remembered.rs`) or the long way from disk;
+/// either way each request counts once as a hit, and the first as a miss.
+#[test]
+fn remembered_reads_from_memory_and_from_disk_are_each_counted_once() {
+    let s = Strata::with_config("", &["--memory-bytes", "4MiB"]);
+    let small = "s".repeat(1000);
+    // Larger than the memory tier admits (an eighth of its budget): served from its file every time.
+    let large = "l".repeat(1 << 20);
+    put(&s, "/vod/small.ts", &small, &[]);
+    put(&s, "/vod/large.ts", &large, &[]);
+    let misses = || s.metric("strata_decision_cache_misses_total");
+    for (path, body) in [("/vod/small.ts", &small), ("/vod/large.ts", &large)] {
+        let (hits_before, misses_before) = (hits(&s), misses());
+        for _ in 0..4 {
+            let answer = get(&s, path);
+            assert_eq!((answer.status, answer.body.len()), (200, body.len()), "{path}");
+        }
+        assert_eq!(hits(&s) - hits_before, 3.0, "{path}");
+        assert_eq!(misses() - misses_before, 1.0, "{path}");
+    }
+    assert!(s.metric("strata_tier_hits_total{tier=\"disk\"}") >= 4.0);
+}
+
 /// Requests a guest may treat alike that a cache key could tell apart, or the other way round: encoded
 /// and case-varied paths and queries, CMCD however spelled, HEAD and preflights, every conditional and
 /// Range combination. An origin that remembers decisions answers each (twice) as one that does not.

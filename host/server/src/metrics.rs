@@ -6,6 +6,7 @@
 //! Conventions (decision 0057): `# HELP` on every family, counters and only counters end in `_total`, units
 //! in the name (`_seconds`, `_bytes`), labels with bounded values only.
 
+mod durations;
 pub mod families;
 pub mod streams;
 
@@ -22,13 +23,6 @@ use families::{Family, Kind};
 
 use families as names;
 
-/// Bucket bounds of request durations, in seconds: a remembered decision's answer (0.1 ms) to the longest
-/// park (30 s).
-const REQUEST_BUCKETS: &[f64] = &[
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-    5.0, 10.0, 30.0,
-];
-
 /// Bucket bounds of guest decisions, in seconds: a warm instance (tens of microseconds) to the wall-clock
 /// deadline.
 const DECISION_BUCKETS: &[f64] = &[
@@ -43,7 +37,6 @@ const DECISION_BUCKETS: &[f64] = &[
 /// When a recorder is already installed.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
     let handle = PrometheusBuilder::new()
-        .set_buckets(REQUEST_BUCKETS)?
         .set_buckets_for_metric(
             Matcher::Full(names::GUEST_DECISION_DURATION.name.to_owned()),
             DECISION_BUCKETS,
@@ -162,8 +155,6 @@ const COMMON_STATUSES: [u16; 12] = [200, 201, 204, 206, 304, 400, 403, 404, 416,
 struct RequestSeries {
     /// By method, then by index in [`COMMON_STATUSES`].
     requests: [[OnceLock<metrics::Counter>; COMMON_STATUSES.len()]; METHODS.len()],
-    /// By class.
-    durations: [OnceLock<metrics::Histogram>; Class::ALL.len()],
     /// Request body bytes by class.
     received: [OnceLock<metrics::Counter>; Class::ALL.len()],
     /// Response body bytes by class.
@@ -172,7 +163,6 @@ struct RequestSeries {
 
 static REQUEST_SERIES: RequestSeries = RequestSeries {
     requests: [const { [const { OnceLock::new() }; COMMON_STATUSES.len()] }; METHODS.len()],
-    durations: [const { OnceLock::new() }; Class::ALL.len()],
     received: [const { OnceLock::new() }; Class::ALL.len()],
     sent: [const { OnceLock::new() }; Class::ALL.len()],
 };
@@ -200,11 +190,7 @@ pub fn record_request(method: &Method, class: Class, status: StatusCode, elapsed
         None => metrics::counter!(names::REQUESTS.name, "method" => method, "status" => status.as_str().to_owned())
             .increment(1),
     }
-    series.durations[class.index()]
-        .get_or_init(
-            || metrics::histogram!(names::REQUEST_DURATION.name, "class" => class.as_str()),
-        )
-        .record(elapsed.as_secs_f64());
+    durations::record(class, elapsed);
     if let Some(reason) = refusal(status) {
         metrics::counter!(names::REFUSED.name, "reason" => reason).increment(1);
     }
@@ -350,6 +336,7 @@ pub fn render(state: &AppState) -> String {
     publish_services(&services);
     publish_decision_cache(&state.decisions.stats());
     let mut text = state.metrics.render();
+    durations::render(&mut text);
     write_service_seconds(&mut text, &services);
     state.streams.render(&mut text);
     list_families_without_series(&mut text);

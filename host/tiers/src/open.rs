@@ -85,6 +85,22 @@ impl Tiers {
         Ok(None)
     }
 
+    /// The current version of `key` if it is complete, has entity tag `etag` and is held in memory, without
+    /// waiting: the one case a read can be answered in without awaiting anything. `None` otherwise (not
+    /// there, another version, on disk only, still arriving), when [`Tiers::open_object`] says which.
+    pub fn open_in_memory(&self, key: &str, etag: &str) -> Option<OpenedObject> {
+        let meta = self
+            .head(key)
+            .filter(|meta| meta.complete && meta.etag == etag)?;
+        let bytes = self.memory.get(key, &meta.etag)?;
+        Counters::bump(&self.counters.memory_hits);
+        Some(OpenedObject {
+            meta,
+            body: ObjectBody::Memory(bytes),
+            from_disk: false,
+        })
+    }
+
     /// Reads a whole small object from disk into memory, sharing one read among concurrent callers.
     /// `None` if its file is gone (replaced meanwhile).
     async fn read_into_memory(

@@ -69,6 +69,13 @@ pub trait Storage: StorageRead {
     /// Opens the current version of `key` for reading (from memory, disk, or an upload in progress).
     fn open<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<OpenedObject>, TierError>>;
 
+    /// The current version of `key` if it has entity tag `etag` and this storage holds it complete in
+    /// memory and can hand it over without waiting (so a remembered decision is answered without
+    /// awaiting); `None` says only "use [`Storage::open`]".
+    fn open_in_memory(&self, _key: &str, _etag: &str) -> Option<OpenedObject> {
+        None
+    }
+
     /// Waits until `key` exists with an entity tag other than `unless_etag` (any, if `None`), or
     /// `timeout`; returns how long it waited.
     fn watch<'a>(
@@ -168,6 +175,10 @@ impl StorageRead for Tiers {
 impl Storage for Tiers {
     fn open<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<OpenedObject>, TierError>> {
         Box::pin(self.open_object(key))
+    }
+
+    fn open_in_memory(&self, key: &str, etag: &str) -> Option<OpenedObject> {
+        Tiers::open_in_memory(self, key, etag)
     }
 
     fn watch<'a>(

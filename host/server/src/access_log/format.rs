@@ -66,7 +66,7 @@ fn json(notes: &Notes) -> String {
         duration_ms: millis(notes.duration),
         class: notes.class.as_str(),
         source: notes.source.as_str(),
-        object_age_s: notes.object_age,
+        object_age_s: notes.object_age(),
         guest: notes.guest.as_ref().map(|(name, _)| name.as_str()),
         guest_version: notes.guest.as_ref().map(|(_, version)| version.as_str()),
         decision: notes.decided.map(|d| d.as_str()),
@@ -107,7 +107,7 @@ fn combined(notes: &Notes) -> String {
         notes.class.as_str(),
         notes.source.as_str(),
         notes
-            .object_age
+            .object_age()
             .map_or_else(|| "-".to_owned(), |age| age.to_string()),
         quoted(notes.guest.as_ref().map(|(name, _)| name.as_str())),
         quoted(notes.guest.as_ref().map(|(_, version)| version.as_str())),
@@ -194,7 +194,7 @@ mod tests {
             complete: true,
             duration: Duration::from_micros(1500),
             source: Source::Memory,
-            object_age: Some(3),
+            stored_at: Some(1_796_137_596),
             guest: Some(("origin".into(), "0123abcd".into())),
             decided: Some(Decided::Cache),
             decision_time: Duration::ZERO,

@@ -117,8 +117,8 @@ pub struct Notes {
     pub duration: Duration,
     /// Where the body came from.
     pub source: Source,
-    /// Seconds since the object served was stored.
-    pub object_age: Option<u64>,
+    /// When the object served was stored, Unix seconds.
+    pub stored_at: Option<u64>,
     /// The guest that decided and its version id.
     pub guest: Option<(String, String)>,
     /// How the decision was made.
@@ -127,6 +127,18 @@ pub struct Notes {
     pub decision_time: Duration,
     /// Time the request spent parked on `wait` outcomes.
     pub parked: Duration,
+}
+
+impl Notes {
+    /// Seconds from when the object served was stored to when the request arrived.
+    pub fn object_age(&self) -> Option<u64> {
+        let arrived = self
+            .time
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        self.stored_at.map(|at| arrived.saturating_sub(at))
+    }
 }
 
 /// One request's notes, shared by its future and its response body; the line is written when the last
@@ -145,8 +157,15 @@ tokio::task_local! {
 }
 
 impl Record {
-    /// Starts the record of `request` from `client`, written to `log` when done.
-    pub fn begin<B>(log: &AccessLog, client: IpAddr, request: &Request<B>) -> Record {
+    /// Starts the record of `request` from `client`, of `class`, arrived at `arrived`, written to `log`
+    /// when done.
+    pub fn begin<B>(
+        log: &AccessLog,
+        client: IpAddr,
+        request: &Request<B>,
+        arrived: Instant,
+        class: Class,
+    ) -> Record {
         // The text of the line is only gathered when a line is written: the hit path stays free of it.
         let on = log.is_on();
         let header = |name: header::HeaderName| {
@@ -167,7 +186,11 @@ impl Record {
             .iter()
             .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
         let notes = Notes {
-            time: SystemTime::now(),
+            time: if on {
+                SystemTime::now()
+            } else {
+                SystemTime::UNIX_EPOCH
+            },
             client: client.to_canonical(),
             method: request.method().clone(),
             target,
@@ -178,21 +201,21 @@ impl Record {
                 .then(|| strata_abi::cmcd::session_id(uri.query().unwrap_or_default(), headers))
                 .flatten()
                 .map(cut),
-            class: Class::of(request.method(), uri.path()),
+            class,
             status: CLIENT_CLOSED,
             bytes_in: 0,
             bytes_out: 0,
             complete: false,
             duration: Duration::ZERO,
             source: Source::Host,
-            object_age: None,
+            stored_at: None,
             guest: None,
             decided: None,
             decision_time: Duration::ZERO,
             parked: Duration::ZERO,
         };
         Record(Arc::new(Shared {
-            started: Instant::now(),
+            started: arrived,
             notes: Mutex::new(notes),
             log: log.clone(),
         }))
@@ -201,6 +224,11 @@ impl Record {
     /// Runs `future` with this record as the one the hooks note into.
     pub fn scope<F: Future>(self, future: F) -> impl Future<Output = F::Output> {
         CURRENT.scope(self, future)
+    }
+
+    /// Runs `work` with this record as the one the hooks note into, without awaiting.
+    pub fn sync_scope<R>(self, work: impl FnOnce() -> R) -> R {
+        CURRENT.sync_scope(self, work)
     }
 
     /// The notes, to change.
@@ -258,9 +286,9 @@ impl BodyWatch for Record {
 impl Drop for Shared {
     fn drop(&mut self) {
         let notes = self.notes.get_mut().unwrap_or_else(PoisonError::into_inner);
-        notes.duration = self.started.elapsed();
         crate::metrics::record_transfer(notes.class, notes.bytes_in, notes.bytes_out);
         if let Some(format) = self.log.format() {
+            notes.duration = self.started.elapsed();
             self.log.write(format::line(format, notes));
         }
     }
@@ -275,13 +303,7 @@ fn note(change: impl FnOnce(&mut Notes)) {
 pub fn served_from(source: Source, stored_at: Option<u64>) {
     note(|notes| {
         notes.source = source;
-        notes.object_age = stored_at.map(|at| {
-            let now = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs();
-            now.saturating_sub(at)
-        });
+        notes.stored_at = stored_at;
     });
 }
 

@@ -11,9 +11,13 @@
 //! closing connection that makes none for the idle timeout is dropped ([`Activity::until_stalled`]), so
 //! neither an HTTP/2 client that never acknowledges the GOAWAY nor a stalled reader keeps it.
 
+use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::Duration;
+
+use futures_util::task::AtomicWaker;
 
 use tokio::time::Instant;
 
@@ -29,13 +33,19 @@ pub struct IdleLimits {
 }
 
 /// The connection's progress, shared by its requests, its response bodies and its watchdog.
+///
+/// Requests and bodies only count their progress (an atomic add, no clock read on a request's path); the
+/// watchdog, waking at least every eighth of the shorter limit, notes when it first sees the count move, so
+/// a connection is closed at most that beat later than its limit.
 #[derive(Debug)]
 pub struct Activity {
     started: Instant,
     limits: IdleLimits,
-    /// Milliseconds after `started` of the last progress: a request started or finished, a body frame
-    /// sent, a body finished.
-    last_progress_ms: AtomicU64,
+    /// Progress made so far: requests started and finished, body frames sent, bodies finished.
+    progress: AtomicU64,
+    /// The progress count the watchdog saw last, and when (ms after `started`) it first saw it.
+    seen: AtomicU64,
+    seen_at_ms: AtomicU64,
     /// Requests started so far.
     requests: AtomicU64,
     /// Requests being decided or parked.
@@ -48,7 +58,9 @@ impl Activity {
         Arc::new(Activity {
             started: Instant::now(),
             limits,
-            last_progress_ms: AtomicU64::new(0),
+            progress: AtomicU64::new(0),
+            seen: AtomicU64::new(0),
+            seen_at_ms: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
         })
@@ -59,8 +71,16 @@ impl Activity {
     }
 
     fn progress(&self) {
-        self.last_progress_ms
-            .store(self.now_ms(), Ordering::Relaxed);
+        self.progress.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// When (ms after opening) the last progress was seen, as of `now_ms`.
+    fn last_progress_ms(&self, now_ms: u64) -> u64 {
+        let count = self.progress.load(Ordering::Relaxed);
+        if self.seen.swap(count, Ordering::Relaxed) != count {
+            self.seen_at_ms.store(now_ms, Ordering::Relaxed);
+        }
+        self.seen_at_ms.load(Ordering::Relaxed)
     }
 
     /// Counts a request in flight until the guard drops.
@@ -76,16 +96,19 @@ impl Activity {
         self.started.elapsed()
     }
 
+    fn beat(&self) -> u64 {
+        (millis(self.limits.idle.min(self.limits.header)) / 8).max(1)
+    }
+
     /// Resolves when the connection should be closed gracefully. The rules are checked again at least every
     /// eighth of the shorter limit, so a request that starts during a wait is seen soon after.
     pub async fn until_idle(&self) {
-        let beat = millis(self.limits.idle.min(self.limits.header)) / 8;
         loop {
             let wait = self.idle_in();
             if wait.is_zero() {
                 return;
             }
-            tokio::time::sleep(wait.min(Duration::from_millis(beat.max(1)))).await;
+            tokio::time::sleep(wait.min(Duration::from_millis(self.beat()))).await;
         }
     }
 
@@ -95,19 +118,21 @@ impl Activity {
         let since = millis(since);
         let idle = millis(self.limits.idle);
         loop {
-            let last = self.last_progress_ms.load(Ordering::Relaxed).max(since);
-            let due = last.saturating_add(idle);
             let now = self.now_ms();
+            let last = self.last_progress_ms(now).max(since);
+            let due = last.saturating_add(idle);
             if self.in_flight.load(Ordering::Relaxed) == 0 && now >= due {
                 return;
             }
-            let wait = due.saturating_sub(now).max(idle / 8).max(1);
+            let wait = due.saturating_sub(now).min(self.beat()).max(1);
             tokio::time::sleep(Duration::from_millis(wait)).await;
         }
     }
 
     /// How long until the connection breaks the header or the idle rule if nothing happens (zero: it has).
     fn idle_in(&self) -> Duration {
+        let now = self.now_ms();
+        let last = self.last_progress_ms(now);
         let idle = millis(self.limits.idle);
         if self.in_flight.load(Ordering::Relaxed) > 0 {
             return Duration::from_millis(idle.max(1));
@@ -115,11 +140,64 @@ impl Activity {
         let due = if self.requests.load(Ordering::Relaxed) == 0 {
             millis(self.limits.header)
         } else {
-            self.last_progress_ms
-                .load(Ordering::Relaxed)
-                .saturating_add(idle)
+            last.saturating_add(idle)
         };
-        Duration::from_millis(due.saturating_sub(self.now_ms()))
+        Duration::from_millis(due.saturating_sub(now))
+    }
+}
+
+/// The connection's watchdog, run as a task of its own so the connection's polls (several per request) do
+/// not also poll the drain and the idle rules: [`Watchdog::closing`] resolves once either says to close.
+/// The task ends when the watchdog is dropped.
+pub struct Watchdog {
+    signal: Arc<Signal>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct Signal {
+    closing: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Watchdog {
+    /// Watches `activity` until it goes idle or `drain` resolves.
+    pub fn start(
+        activity: Arc<Activity>,
+        drain: impl Future<Output = ()> + Send + 'static,
+    ) -> Watchdog {
+        let signal = Arc::new(Signal::default());
+        let raised = Arc::clone(&signal);
+        let task = tokio::spawn(async move {
+            tokio::select! {
+                () = drain => {}
+                () = activity.until_idle() => {}
+            }
+            raised.closing.store(true, Ordering::Release);
+            raised.waker.wake();
+        });
+        Watchdog { signal, task }
+    }
+
+    /// Resolves when the connection should be closed gracefully.
+    pub fn closing(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| {
+            if self.signal.closing.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            self.signal.waker.register(cx.waker());
+            if self.signal.closing.load(Ordering::Acquire) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 

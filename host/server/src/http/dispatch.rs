@@ -21,6 +21,7 @@ use super::decision_cache::{self, Asked, Entry, Replay};
 use super::filters;
 use super::linger;
 use super::outcome::{self, Served, Serving};
+use super::remembered;
 use super::target::Target;
 use super::throttle::UploadBody;
 use crate::access_log::{self, Decided, Record};
@@ -57,13 +58,36 @@ pub fn handle(
         *request.method(),
         Method::PUT | Method::POST | Method::DELETE
     );
-    let record = Record::begin(&state.access_log, peer.ip(), &request);
-    let work = record.clone().scope(answer(state, peer, request));
-    let watched = move |response: Response<ResponseBody>| {
-        Ok(response.map(|body| BodyExt::boxed(Watched::new(body, record))))
+    let arrived = Arrived {
+        at: Instant::now(),
+        class: Class::of(request.method(), request.uri().path()),
     };
+    let record = Record::begin(
+        &state.access_log,
+        peer.ip(),
+        &request,
+        arrived.at,
+        arrived.class,
+    );
+    let watched = {
+        let record = record.clone();
+        move |response: Response<ResponseBody>| {
+            Ok(response.map(|body| BodyExt::boxed(Watched::new(body, record))))
+        }
+    };
+    if !changes_state
+        && let Some(response) = record
+            .clone()
+            .sync_scope(|| remembered::answer(&state, &request))
+    {
+        let response = record.sync_scope(|| finish(request.method(), arrived, response));
+        return Either::Left(std::future::ready(watched(response)));
+    }
+    // Boxed once here: hyper and the combinators below move the request's future several times, and a
+    // pointer moves for less than the future's whole state.
+    let work = record.scope(Box::pin(answer(state, peer, request, arrived)));
     // Combinators, not an `async` block awaiting `work`: that would hold the request's future twice.
-    if changes_state {
+    Either::Right(if changes_state {
         Either::Left(tokio::spawn(work).map(move |joined| {
             watched(joined.unwrap_or_else(|e| {
                 body::error(
@@ -74,7 +98,14 @@ pub fn handle(
         }))
     } else {
         Either::Right(work.map(watched))
-    }
+    })
+}
+
+/// When a request arrived and what it is for, noted once for its metrics and its access log line.
+#[derive(Debug, Clone, Copy)]
+struct Arrived {
+    at: Instant,
+    class: Class,
 }
 
 /// Answers a request (operator route, or credentials check then guest decision) and records it in the
@@ -83,10 +114,9 @@ async fn answer(
     state: Arc<AppState>,
     peer: SocketAddr,
     request: Request<Incoming>,
+    arrived: Arrived,
 ) -> Response<ResponseBody> {
-    let started = Instant::now();
     let method = request.method().clone();
-    let class = Class::of(&method, request.uri().path());
     let written = matches!(method, Method::PUT | Method::POST | Method::DELETE)
         .then(|| request.uri().path().to_owned());
     let response = if admin::owns(request.uri().path()) {
@@ -113,13 +143,27 @@ async fn answer(
             }
         }
     };
-    crate::metrics::record_request(&method, class, response.status(), started.elapsed());
-    access_log::responded(response.status().as_u16());
     if let Some(path) = written
         && response.status().is_success()
     {
         crate::metrics::streams::note_write(&state, &method, &path);
     }
+    finish(&method, arrived, response)
+}
+
+/// Records an answered request in the metrics and its access log line.
+fn finish(
+    method: &Method,
+    arrived: Arrived,
+    response: Response<ResponseBody>,
+) -> Response<ResponseBody> {
+    crate::metrics::record_request(
+        method,
+        arrived.class,
+        response.status(),
+        arrived.at.elapsed(),
+    );
+    access_log::responded(response.status().as_u16());
     if response.headers().contains_key(abi::STALE_MANIFEST_HEADER) {
         crate::metrics::record_stale_manifest();
     }

@@ -11,6 +11,7 @@ mod filters;
 mod linger;
 mod load;
 mod outcome;
+mod remembered;
 mod server;
 mod target;
 mod throttle;

@@ -15,7 +15,7 @@ use super::linger;
 use super::throttle::UploadBody;
 use crate::access_log::{self, Source};
 use strata_abi::types as abi;
-use strata_tiers::{Naming, NewObject, ObjectBody, Storage, TierError, Upload};
+use strata_tiers::{Naming, NewObject, ObjectBody, OpenedObject, Storage, TierError, Upload};
 
 /// The result of trying to serve: a response, or "the object changed since the guest decided".
 pub enum Served {
@@ -194,18 +194,62 @@ pub async fn serve(storage: &dyn Storage, serving: &Serving, is_head: bool) -> S
             ));
         }
     };
+    match answer_from(opened, serving, is_head) {
+        Answer::Ready(response) => Served::Response(response),
+        Answer::FromFile {
+            mut file,
+            first,
+            length,
+            head,
+        } => {
+            if let Err(e) = file.seek(SeekFrom::Start(first)).await {
+                return Served::Response(body::error(StatusCode::INTERNAL_SERVER_ERROR, e));
+            }
+            let mut response = Response::new(body::stream(file.take(length)));
+            *response.status_mut() = serving.status;
+            *response.headers_mut() = head;
+            Served::Response(response)
+        }
+    }
+}
+
+/// The answer from the object `serving` names if the storage holds that version in memory and hands it
+/// over at once; `None` says only "use [`serve`]" (which also tells a changed object from a missing one).
+pub fn serve_from_memory(
+    storage: &dyn Storage,
+    serving: &Serving,
+    is_head: bool,
+) -> Option<Response<ResponseBody>> {
+    let opened = storage.open_in_memory(&serving.key, &serving.etag)?;
+    match answer_from(opened, serving, is_head) {
+        Answer::Ready(response) => Some(response),
+        Answer::FromFile { .. } => None,
+    }
+}
+
+/// An opened object's answer: ready, or a file still to be positioned at `first`.
+enum Answer {
+    Ready(Response<ResponseBody>),
+    FromFile {
+        file: tokio::fs::File,
+        first: u64,
+        length: u64,
+        head: HeaderMap,
+    },
+}
+
+/// The answer from `opened`, the version `serving` decided on: the range checked, the head made, the body
+/// shared from memory, followed as it arrives, or left in its file.
+fn answer_from(opened: OpenedObject, serving: &Serving, is_head: bool) -> Answer {
     let source = match &opened.body {
         ObjectBody::Growing(_) => Source::Upload,
         _ if opened.from_disk => Source::Disk,
         _ => Source::Memory,
     };
     access_log::served_from(source, Some(opened.meta.last_modified));
-    let opened = match opened.body {
-        ObjectBody::Growing(upload) => {
-            return Served::Response(serve_growing(&upload, serving, is_head));
-        }
-        _ => opened,
-    };
+    if let ObjectBody::Growing(upload) = &opened.body {
+        return Answer::Ready(serve_growing(upload, serving, is_head));
+    }
     let size = opened.meta.size;
     let (first, length) = match serving.range {
         None => (0, size),
@@ -213,7 +257,7 @@ pub async fn serve(storage: &dyn Storage, serving: &Serving, is_head: bool) -> S
             (range.first, range.last - range.first + 1)
         }
         Some(range) => {
-            return Served::Response(body::error(
+            return Answer::Ready(body::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!(
                     "guest asked for bytes {}-{} of a {size}-byte object",
@@ -222,26 +266,26 @@ pub async fn serve(storage: &dyn Storage, serving: &Serving, is_head: bool) -> S
             ));
         }
     };
-    let content = if is_head {
-        body::empty()
-    } else {
-        match opened.body {
-            ObjectBody::Memory(bytes) => {
-                body::full(bytes.slice(first as usize..(first + length) as usize))
-            }
-            ObjectBody::Disk(mut file) => {
-                if let Err(e) = file.seek(SeekFrom::Start(first)).await {
-                    return Served::Response(body::error(StatusCode::INTERNAL_SERVER_ERROR, e));
-                }
-                body::stream(file.take(length))
-            }
-            ObjectBody::Growing(_) => body::empty(),
+    let head = serving.complete_head(size, first, length);
+    let content = match opened.body {
+        _ if is_head => body::empty(),
+        ObjectBody::Memory(bytes) => {
+            body::full(bytes.slice(first as usize..(first + length) as usize))
         }
+        ObjectBody::Disk(file) => {
+            return Answer::FromFile {
+                file,
+                first,
+                length,
+                head,
+            };
+        }
+        ObjectBody::Growing(_) => body::empty(),
     };
     let mut response = Response::new(content);
     *response.status_mut() = serving.status;
-    *response.headers_mut() = serving.complete_head(size, first, length);
-    Served::Response(response)
+    *response.headers_mut() = head;
+    Answer::Ready(response)
 }
 
 /// Warms the objects a serve plan hints at (CMCD `nor`) into memory in the background, so the response

@@ -25,7 +25,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::accept::Backoff;
 use super::body::Watched;
-use super::connection::{Activity, IdleLimits};
+use super::connection::{Activity, IdleLimits, Watchdog};
 use super::dispatch;
 use super::workers::{Job, Workers};
 use crate::state::AppState;
@@ -173,10 +173,17 @@ async fn serve<I>(
     let io = TokioIo::new(io);
     let connection = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(connection);
+    let watchdog = {
+        let state = Arc::clone(&state);
+        Watchdog::start(
+            Arc::clone(&activity),
+            async move { state.drain.begun().await },
+        )
+    };
     let finished = tokio::select! {
+        biased;
         ended = connection.as_mut() => Some(ended),
-        () = state.drain.begun() => None,
-        () = activity.until_idle() => None,
+        () = watchdog.closing() => None,
     };
     let ended = match finished {
         Some(ended) => ended,

@@ -113,28 +113,40 @@ impl DecisionCache {
         self.budget > 0
     }
 
-    /// The remembered decision for `asked`, if one holds now; a stale one is dropped.
+    /// The remembered decision for `asked`, if one holds now, counted as a hit or a miss; a stale one is
+    /// dropped.
     pub fn replay(&self, asked: &Asked<'_>, storage: &dyn StorageRead) -> Option<Arc<Entry>> {
+        let found = self.lookup(asked, storage);
+        bump(if found.is_some() {
+            &self.counters.hits
+        } else {
+            &self.counters.misses
+        });
+        found
+    }
+
+    /// [`DecisionCache::replay`] without counting the hit or miss, for a caller that may hand the request
+    /// on to `replay` (`http::remembered`); it counts a hit it answers with [`DecisionCache::count_hit`].
+    pub fn lookup(&self, asked: &Asked<'_>, storage: &dyn StorageRead) -> Option<Arc<Entry>> {
         let stamps = storage.stamps()?;
         let primary = PrimaryRef::of(asked);
-        let Some(spec) = self.spec(primary) else {
-            bump(&self.counters.misses);
-            return None;
-        };
+        let spec = self.spec(primary)?;
         let parts = spec.parts(asked);
         let key = KeyRef::Decision(parts.key(primary));
         let Some(Held::Decision(entry)) = self.items.get(&key) else {
-            bump(&self.counters.misses);
             return None;
         };
         if entry.holds(stamps, now_ms(), storage.unstamped_change_bound()) {
-            bump(&self.counters.hits);
             return Some(entry);
         }
         self.drop_decision(key);
         bump(&self.counters.invalidated);
-        bump(&self.counters.misses);
         None
+    }
+
+    /// Counts a request answered with a decision found by [`DecisionCache::lookup`].
+    pub fn count_hit(&self) {
+        bump(&self.counters.hits);
     }
 
     /// Remembers `decided`, made for `asked` at `now_ms`, if its guest allowed it and it can be checked

@@ -80,6 +80,24 @@ impl Throttle {
         }
     }
 
+    /// Whether a rule covers a request of `method` on `key` with `headers`: one that none covers is
+    /// admitted without counting (what [`Throttle::admit`] would do).
+    pub fn governs(&self, method: &Method, key: &str, headers: &HeaderMap) -> bool {
+        !self.rules.is_empty() && self.rule_for(method, key, headers).is_some()
+    }
+
+    fn rule_for(&self, method: &Method, key: &str, headers: &HeaderMap) -> Option<(usize, &Rule)> {
+        let writes = Access::of(method, headers) == Access::Write;
+        self.rules.iter().enumerate().find(|(_, rule)| {
+            let kind = match rule.applies_to {
+                AppliesTo::All => true,
+                AppliesTo::Reads => !writes,
+                AppliesTo::Writes => writes,
+            };
+            kind && rule.pattern.matches(key)
+        })
+    }
+
     /// Admits a request from `peer` of `method` on `key` (decoded) with `headers`, after its credentials
     /// were checked, counting it against the first rule that covers it.
     ///
@@ -92,17 +110,10 @@ impl Throttle {
         key: &str,
         headers: &HeaderMap,
     ) -> Result<Ticket, Throttled> {
-        let writes = Access::of(method, headers) == Access::Write;
-        let Some((index, rule)) = self.rules.iter().enumerate().find(|(_, rule)| {
-            let kind = match rule.applies_to {
-                AppliesTo::All => true,
-                AppliesTo::Reads => !writes,
-                AppliesTo::Writes => writes,
-            };
-            kind && rule.pattern.matches(key)
-        }) else {
+        let Some((index, rule)) = self.rule_for(method, key, headers) else {
             return Ok(Ticket::default());
         };
+        let writes = Access::of(method, headers) == Access::Write;
         let client = match auth::authorization(headers) {
             Some(credential) if writes && self.credentials_required => {
                 Client::credential(&credential, &self.fingerprints)

@@ -1,0 +1,66 @@
+//! Reads answered without awaiting (decision 0060): a GET or HEAD whose remembered decision
+//! (`decision_cache`) is a guest's response, or a serve of an object held in memory, is answered while
+//! hyper calls the service, so it never builds the request's future. Anything else (an operator route, a
+//! refusal, a request a throttling rule counts, a plugin chain, a miss, an object on disk or still arriving,
+//! a `wait`, a request with a body) is left to `dispatch`, which takes it through the same checks, in the
+//! same order, the long way.
+
+use http::{Method, Request};
+use hyper::body::{Body, Incoming};
+
+use super::body::ResponseBody;
+use super::decision_cache::{Asked, Replay};
+use super::filters;
+use super::outcome;
+use super::target::Target;
+use crate::access_log::{self, Decided};
+use crate::admin;
+use crate::state::AppState;
+
+/// The answer to `request` from a remembered decision, if it can be given without awaiting.
+pub fn answer(
+    state: &AppState,
+    request: &Request<Incoming>,
+) -> Option<http::Response<ResponseBody>> {
+    let method = request.method();
+    let is_head = match *method {
+        Method::GET => false,
+        Method::HEAD => true,
+        _ => return None,
+    };
+    let path = request.uri().path();
+    if !request.body().is_end_stream() || !state.decisions.enabled() || admin::owns(path) {
+        return None;
+    }
+    let target = Target::of(method, path).ok()?;
+    let (key, headers) = (target.key(), request.headers());
+    state.ingest_auth.check(method, key, headers).ok()?;
+    state.cdn_auth.check(method, key, headers).ok()?;
+    if state.throttle.governs(method, key, headers)
+        || filters::chain_for(&state.config, method, &target).is_some()
+    {
+        return None;
+    }
+    let handler = state.guests.handler_for(key)?;
+    let _in_flight = state.load.enter();
+    let asked = Asked {
+        generation: handler.generation,
+        method,
+        key,
+        query: request.uri().query().unwrap_or_default(),
+        headers,
+        load_permille: state.load.permille(),
+    };
+    let entry = state.decisions.lookup(&asked, state.storage.as_ref())?;
+    let response = match &entry.replay {
+        Replay::Respond(prepared) => prepared.response(is_head),
+        Replay::Serve { serving } => {
+            outcome::serve_from_memory(state.storage.as_ref(), serving, is_head)?
+        }
+        Replay::Wait(_) => return None,
+    };
+    state.decisions.count_hit();
+    access_log::guest_chosen(&handler.deployment);
+    access_log::decided(Decided::Cache);
+    Some(response)
+}
