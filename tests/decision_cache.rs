@@ -739,7 +739,11 @@ fn remembered_reads_from_memory_and_from_disk_are_each_counted_once() {
         let (hits_before, misses_before) = (hits(&s), misses());
         for _ in 0..4 {
             let answer = get(&s, path);
-            assert_eq!((answer.status, answer.body.len()), (200, body.len()), "{path}");
+            assert_eq!(
+                (answer.status, answer.body.len()),
+                (200, body.len()),
+                "{path}"
+            );
         }
         assert_eq!(hits(&s) - hits_before, 3.0, "{path}");
         assert_eq!(misses() - misses_before, 1.0, "{path}");
