@@ -299,9 +299,18 @@ fn note(change: impl FnOnce(&mut Notes)) {
     let _ = CURRENT.try_with(|record| change(&mut record.notes()));
 }
 
+/// Notes what only the log line says (the metrics need only the byte counts), if a line will be written.
+fn note_for_line(change: impl FnOnce(&mut Notes)) {
+    let _ = CURRENT.try_with(|record| {
+        if record.0.log.is_on() {
+            change(&mut record.notes());
+        }
+    });
+}
+
 /// The body comes from `source`; the object served was stored at `stored_at` (Unix seconds), if any.
 pub fn served_from(source: Source, stored_at: Option<u64>) {
-    note(|notes| {
+    note_for_line(|notes| {
         notes.source = source;
         notes.stored_at = stored_at;
     });
@@ -309,18 +318,20 @@ pub fn served_from(source: Source, stored_at: Option<u64>) {
 
 /// `deployment` is the guest (and version) this request runs on.
 pub fn guest_chosen(deployment: &Deployment) {
-    note(|notes| notes.guest = Some((deployment.name.clone(), deployment.version.id.clone())));
+    note_for_line(|notes| {
+        notes.guest = Some((deployment.name.clone(), deployment.version.id.clone()))
+    });
 }
 
 /// The decision that answers the request was made `how`.
 pub fn decided(how: Decided) {
-    note(|notes| notes.decided = Some(how));
+    note_for_line(|notes| notes.decided = Some(how));
 }
 
 /// A guest decision of `guest` took `took`: logged and recorded in the metrics.
 pub fn decision_took(guest: &str, took: Duration) {
     crate::metrics::record_decision(guest, took);
-    note(|notes| notes.decision_time += took);
+    note_for_line(|notes| notes.decision_time += took);
 }
 
 /// One stay of the request on a `wait` outcome: its time is noted when the guard drops, whether the wait
@@ -337,13 +348,13 @@ impl Parking {
 impl Drop for Parking {
     fn drop(&mut self) {
         let waited = self.0.elapsed();
-        note(|notes| notes.parked += waited);
+        note_for_line(|notes| notes.parked += waited);
     }
 }
 
 /// The response's status is `status`.
 pub fn responded(status: u16) {
-    note(|notes| notes.status = status);
+    note_for_line(|notes| notes.status = status);
 }
 
 /// `bytes` more of the request body arrived.

@@ -78,16 +78,17 @@ pub trait BodyWatch: Send + Sync + Unpin + 'static {
     fn finished(&self, ended: bool);
 }
 
-/// A response body that reports to `W` what it sends and when it is done.
-pub struct Watched<W: BodyWatch> {
-    inner: ResponseBody,
+/// A response body (`B`, a [`ResponseBody`] unless one watch wraps another) that reports to `W` what it
+/// sends and when it is done.
+pub struct Watched<W: BodyWatch, B: Body = ResponseBody> {
+    inner: B,
     watch: W,
     ended: bool,
 }
 
-impl<W: BodyWatch> Watched<W> {
+impl<W: BodyWatch, B: Body> Watched<W, B> {
     /// Wraps `inner`, reporting to `watch`.
-    pub fn new(inner: ResponseBody, watch: W) -> Self {
+    pub fn new(inner: B, watch: W) -> Self {
         Watched {
             inner,
             watch,
@@ -96,7 +97,11 @@ impl<W: BodyWatch> Watched<W> {
     }
 }
 
-impl<W: BodyWatch> Body for Watched<W> {
+impl<W, B> Body for Watched<W, B>
+where
+    W: BodyWatch,
+    B: Body<Data = Bytes, Error = io::Error> + Unpin,
+{
     type Data = Bytes;
     type Error = io::Error;
 
@@ -124,7 +129,7 @@ impl<W: BodyWatch> Body for Watched<W> {
     }
 }
 
-impl<W: BodyWatch> Drop for Watched<W> {
+impl<W: BodyWatch, B: Body> Drop for Watched<W, B> {
     fn drop(&mut self) {
         // hyper stops polling a body that says it has ended (an empty body, a whole one once yielded).
         let ended = self.ended || self.inner.is_end_stream();

@@ -11,7 +11,6 @@ use futures_util::FutureExt;
 use futures_util::future::Either;
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::body::Watched;
@@ -53,7 +52,7 @@ pub fn handle(
     state: Arc<AppState>,
     peer: SocketAddr,
     request: Request<Incoming>,
-) -> impl Future<Output = Result<Response<ResponseBody>, Infallible>> + Send {
+) -> impl Future<Output = Result<Response<Watched<Record>>, Infallible>> + Send {
     let changes_state = matches!(
         *request.method(),
         Method::PUT | Method::POST | Method::DELETE
@@ -71,9 +70,7 @@ pub fn handle(
     );
     let watched = {
         let record = record.clone();
-        move |response: Response<ResponseBody>| {
-            Ok(response.map(|body| BodyExt::boxed(Watched::new(body, record))))
-        }
+        move |response: Response<ResponseBody>| Ok(response.map(|body| Watched::new(body, record)))
     };
     if !changes_state
         && let Some(response) = record
