@@ -1,20 +1,15 @@
 //! What one client connection is doing, so a connection that holds a slot without using it is closed:
-//! requests in flight ([`Activity::request`]) and response bodies still being sent ([`Activity::sending`]),
-//! and when either last made progress. Bytes the client sends do not count: an HTTP/2 client that only
-//! pings, a client that trickles a request head, or one that never reads its answer makes no progress.
+//! requests in flight ([`Activity::request`]) and response bodies still being sent (a [`BodyWatch`] on each), and
+//! when either last made progress. Bytes the client sends do not count: an HTTP/2 client that only pings,
+//! or a client that never reads its answer, makes no progress.
 //!
 //! While no request is in flight (a request in flight is bounded by its own deadlines: the guest's wall
 //! clock, the longest park, the upload body's idle timeout), a connection is closed gracefully when it
-//! completed no request head within the header timeout of opening (a silent client, one that trickles its
-//! first head, or one that sent only the HTTP/2 preface); when, over HTTP/1.1, it sent no next head within
-//! the header timeout of its last answer (an idle keep-alive, a trickled head); or when it made no progress
-//! for the idle timeout (a pinging HTTP/2 client, a reader that stopped reading). The header rule is the
-//! one hyper's own head timer kept, which this watch replaces: that timer cost an allocation and a clock
-//! read on every request (decision 0060). Once closing, what it had open may finish while it makes
-//! progress; a closing connection that makes none for the idle timeout (one beat if it never completed a
-//! head: hyper leaves an unfinished first head open when asked to close) is dropped
-//! ([`Activity::until_stalled`]), so neither an HTTP/2 client that never acknowledges the GOAWAY nor a
-//! stalled reader nor a trickling client keeps it.
+//! started no request within the header timeout of opening (a silent client, or one that sent only the
+//! HTTP/2 preface), or made no progress for the idle timeout (an idle keep-alive, a pinging HTTP/2 client,
+//! a reader that stopped reading). Once closing, what it had open may finish while it makes progress; a
+//! closing connection that makes none for the idle timeout is dropped ([`Activity::until_stalled`]), so
+//! neither an HTTP/2 client that never acknowledges the GOAWAY nor a stalled reader keeps it.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,7 +18,6 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
-use http::Version;
 
 use tokio::time::Instant;
 
@@ -56,11 +50,6 @@ pub struct Activity {
     requests: AtomicU64,
     /// Requests being decided or parked.
     in_flight: AtomicU32,
-    /// Response bodies being sent.
-    sending: AtomicU32,
-    /// Whether the connection speaks HTTP/2 (seen on its first request): between requests it is held to
-    /// the idle limit, where an HTTP/1.1 connection is held to the header limit.
-    multiplexed: AtomicBool,
 }
 
 impl Activity {
@@ -74,8 +63,6 @@ impl Activity {
             seen_at_ms: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
-            sending: AtomicU32::new(0),
-            multiplexed: AtomicBool::new(false),
         })
     }
 
@@ -96,20 +83,12 @@ impl Activity {
         self.seen_at_ms.load(Ordering::Relaxed)
     }
 
-    /// Counts a request of `version` in flight until the guard drops.
-    pub fn request(self: &Arc<Self>, version: Version) -> InFlight {
-        if self.requests.fetch_add(1, Ordering::Relaxed) == 0 && version == Version::HTTP_2 {
-            self.multiplexed.store(true, Ordering::Relaxed);
-        }
+    /// Counts a request in flight until the guard drops.
+    pub fn request(self: &Arc<Self>) -> InFlight {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.progress();
         InFlight(Arc::clone(self))
-    }
-
-    /// Counts a response body being sent until the returned watch reports its end.
-    pub fn sending(self: &Arc<Self>) -> Sending {
-        self.sending.fetch_add(1, Ordering::Relaxed);
-        Sending(Arc::clone(self))
     }
 
     /// Time since the connection opened.
@@ -137,11 +116,7 @@ impl Activity {
     /// no request in flight and made no progress for the idle timeout, counted from `since` at the earliest.
     pub async fn until_stalled(&self, since: Duration) {
         let since = millis(since);
-        let idle = if self.requests.load(Ordering::Relaxed) == 0 {
-            self.beat()
-        } else {
-            millis(self.limits.idle)
-        };
+        let idle = millis(self.limits.idle);
         loop {
             let now = self.now_ms();
             let last = self.last_progress_ms(now).max(since);
@@ -162,13 +137,8 @@ impl Activity {
         if self.in_flight.load(Ordering::Relaxed) > 0 {
             return Duration::from_millis(idle.max(1));
         }
-        let header = millis(self.limits.header);
         let due = if self.requests.load(Ordering::Relaxed) == 0 {
-            header
-        } else if !self.multiplexed.load(Ordering::Relaxed)
-            && self.sending.load(Ordering::Relaxed) == 0
-        {
-            last.saturating_add(header.min(idle))
+            millis(self.limits.header)
         } else {
             last.saturating_add(idle)
         };
@@ -246,19 +216,14 @@ impl Drop for InFlight {
     }
 }
 
-/// A response body being sent ([`Activity::sending`]): each frame it yields (the client is reading) and
-/// its end are progress.
-#[derive(Debug)]
-pub struct Sending(Arc<Activity>);
-
-impl BodyWatch for Sending {
+/// A response body being sent is progress: each frame it yields (the client is reading) and its end.
+impl BodyWatch for Arc<Activity> {
     fn sent(&self, _bytes: usize) {
-        self.0.progress();
+        self.progress();
     }
 
     fn finished(&self, _ended: bool) {
-        self.0.sending.fetch_sub(1, Ordering::Relaxed);
-        self.0.progress();
+        self.progress();
     }
 }
 
@@ -292,7 +257,7 @@ mod tests {
                 .await
                 .is_err()
         );
-        drop(activity.request(Version::HTTP_2));
+        drop(activity.request());
         let started = Instant::now();
         idle.await;
         // Idle a minute after that request, not at the header timeout counted from opening.
@@ -301,54 +266,18 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_http2_connection_without_progress_goes_idle_after_its_last_request() {
+    async fn a_connection_without_progress_goes_idle_after_its_last_request() {
         let activity = Activity::new(LIMITS);
-        drop(activity.request(Version::HTTP_2));
+        drop(activity.request());
         let started = Instant::now();
         activity.until_idle().await;
         assert_eq!(started.elapsed(), LIMITS.idle);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_http1_connection_gets_the_header_timeout_for_its_next_head() {
-        let activity = Activity::new(LIMITS);
-        drop(activity.request(Version::HTTP_11));
-        let started = Instant::now();
-        activity.until_idle().await;
-        assert_eq!(started.elapsed(), LIMITS.header);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn an_http1_answer_being_sent_is_held_to_the_idle_timeout() {
-        let activity = Activity::new(LIMITS);
-        drop(activity.request(Version::HTTP_11));
-        let body = activity.sending();
-        let started = Instant::now();
-        activity.until_idle().await;
-        assert_eq!(started.elapsed(), LIMITS.idle, "a stalled reader");
-        body.finished(true);
-        let finished = Instant::now();
-        activity.until_idle().await;
-        let waited = finished.elapsed();
-        assert!(
-            waited >= LIMITS.header && waited <= LIMITS.header + LIMITS.header / 8,
-            "{waited:?}"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_closing_connection_that_never_completed_a_head_is_dropped_after_one_beat() {
-        let activity = Activity::new(LIMITS);
-        activity.until_idle().await;
-        let closing = Instant::now();
-        activity.until_stalled(activity.now()).await;
-        assert_eq!(closing.elapsed(), LIMITS.header / 8);
-    }
-
-    #[tokio::test(start_paused = true)]
     async fn a_request_in_flight_holds_it_open_then_a_closing_connection_without_progress_drops() {
         let activity = Activity::new(LIMITS);
-        let request = activity.request(Version::HTTP_11);
+        let request = activity.request();
         let parked = tokio::time::timeout(Duration::from_secs(600), activity.until_idle());
         assert!(parked.await.is_err(), "a parked request was cut off");
         let closing = activity.now();
@@ -367,10 +296,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_body_that_is_read_keeps_a_closing_connection_alive() {
         let activity = Activity::new(LIMITS);
-        drop(activity.request(Version::HTTP_11));
+        drop(activity.request());
         let mut body = super::super::body::Watched::new(
             super::super::body::full(Bytes::from_static(b"x")),
-            activity.sending(),
+            Arc::clone(&activity),
         );
         tokio::time::sleep(Duration::from_secs(50)).await;
         let closing = activity.now();

@@ -47,7 +47,7 @@ pub async fn run(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let builder = builder();
+    let builder = builder(&state);
     let max_connections = state.config.http.max_connections;
     let slots = Arc::new(Semaphore::new(max_connections as usize));
     let mut backoff = Backoff::default();
@@ -127,15 +127,14 @@ fn connection(
     })
 }
 
-/// The connection builder: HTTP/1.1 with half-closed clients answered (its head deadline is the idle
-/// watch's), HTTP/2 with its timer.
-fn builder() -> auto::Builder<TokioExecutor> {
+/// The connection builder: HTTP/1.1 with head deadlines and half-closed clients answered, HTTP/2 with the
+/// same timer.
+fn builder(state: &AppState) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        // The connection's idle watch keeps the head deadline (`connection.rs`): hyper's own timer is armed
-        // for every request head.
-        .header_read_timeout(None)
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.config.http.header_timeout())
         // A client (or TCP proxy) that shuts down its sending side after the request still gets its answer.
         .half_close(true);
     builder.http2().timer(TokioTimer::new());
@@ -160,14 +159,14 @@ async fn serve<I>(
     let service = {
         let state = Arc::clone(&state);
         let activity = Arc::clone(&activity);
-        service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-            let in_flight = activity.request(request.version());
+        service_fn(move |request| {
+            let in_flight = activity.request();
             let activity = Arc::clone(&activity);
             // A combinator, not an `async` block: a block holding `answer` and awaiting it would store the
             // request's future twice, and hyper moves it on every request.
             dispatch::handle(Arc::clone(&state), peer, request).map(move |response| {
                 drop(in_flight);
-                response.map(|response| response.map(|body| Watched::new(body, activity.sending())))
+                response.map(|response| response.map(|body| Watched::new(body, activity)))
             })
         })
     };
