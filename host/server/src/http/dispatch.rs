@@ -73,11 +73,11 @@ pub fn handle(
         move |response: Response<ResponseBody>| Ok(response.map(|body| Watched::new(body, record)))
     };
     if !changes_state
-        && let Some(response) = record
-            .clone()
-            .sync_scope(|| remembered::answer(&state, &request))
+        && let Some(response) = record.clone().sync_scope(|| {
+            remembered::answer(&state, &request)
+                .map(|response| finish(request.method(), arrived, response))
+        })
     {
-        let response = record.sync_scope(|| finish(request.method(), arrived, response));
         return Either::Left(std::future::ready(watched(response)));
     }
     // Boxed once here: hyper and the combinators below move the request's future several times, and a
@@ -116,29 +116,13 @@ async fn answer(
     let method = request.method().clone();
     let written = matches!(method, Method::PUT | Method::POST | Method::DELETE)
         .then(|| request.uri().path().to_owned());
-    let response = if admin::owns(request.uri().path()) {
-        Box::pin(admin::handle(&state, request, peer)).await
-    } else {
-        match Target::of(request.method(), request.uri().path()) {
-            Err(reason) => {
-                linger::refused(request).await;
-                body::error(StatusCode::BAD_REQUEST, reason)
-            }
-            Ok(target) => {
-                let method = request.method();
-                let (key, headers) = (target.key(), request.headers());
-                match state.ingest_auth.check(method, key, headers) {
-                    Err(denied) => refuse(denied, request).await,
-                    Ok(()) => match state.cdn_auth.check(method, key, headers) {
-                        Err(not_from_cdn) => {
-                            linger::refused(request).await;
-                            body::error(StatusCode::FORBIDDEN, not_from_cdn)
-                        }
-                        Ok(()) => within_limits(&state, peer, request, &target).await,
-                    },
-                }
-            }
+    let response = match screen(&state, &request) {
+        Screened::Operator => Box::pin(admin::handle(&state, request, peer)).await,
+        Screened::Refused(refusal) => {
+            linger::refused(request).await;
+            refusal
         }
+        Screened::Passed(target) => within_limits(&state, peer, request, &target).await,
     };
     if let Some(path) = written
         && response.status().is_success()
@@ -170,10 +154,39 @@ fn finish(
     response
 }
 
-/// The answer to a request without the credentials its path needs; its body is drained (`linger::refused`),
-/// not stored.
-async fn refuse(denied: Denied, request: Request<Incoming>) -> Response<ResponseBody> {
-    linger::refused(request).await;
+/// What the checks before a request's guest found.
+pub(super) enum Screened {
+    /// `/_strata/*`: the admin API's.
+    Operator,
+    /// Refused with this answer (the caller drains the body: `linger::refused`).
+    Refused(Response<ResponseBody>),
+    /// The key it names, decoded, with its credentials checked.
+    Passed(Target),
+}
+
+/// The checks every request passes before its guest, in order: operator routes, the key decoded once
+/// (`target.rs`), ingest credentials, then the CDN's. Both the awaiting path and `remembered` take them
+/// here, so the two cannot check differently.
+pub(super) fn screen(state: &AppState, request: &Request<Incoming>) -> Screened {
+    let (method, path, headers) = (request.method(), request.uri().path(), request.headers());
+    if admin::owns(path) {
+        return Screened::Operator;
+    }
+    let target = match Target::of(method, path) {
+        Ok(target) => target,
+        Err(reason) => return Screened::Refused(body::error(StatusCode::BAD_REQUEST, reason)),
+    };
+    if let Err(denied) = state.ingest_auth.check(method, target.key(), headers) {
+        return Screened::Refused(refusal(denied));
+    }
+    if let Err(not_from_cdn) = state.cdn_auth.check(method, target.key(), headers) {
+        return Screened::Refused(body::error(StatusCode::FORBIDDEN, not_from_cdn));
+    }
+    Screened::Passed(target)
+}
+
+/// The answer to a request without the credentials its path needs.
+fn refusal(denied: Denied) -> Response<ResponseBody> {
     match denied {
         Denied::Unauthorized(_) => {
             let mut response = body::error(StatusCode::UNAUTHORIZED, denied);

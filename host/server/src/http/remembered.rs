@@ -1,20 +1,19 @@
 //! Reads answered without awaiting (decision 0060): a GET or HEAD whose remembered decision
 //! (`decision_cache`) is a guest's response, or a serve of an object held in memory, is answered while
-//! hyper calls the service, so it never builds the request's future. Anything else (an operator route, a
-//! refusal, a request a throttling rule counts, a plugin chain, a miss, an object on disk or still arriving,
-//! a `wait`, a request with a body) is left to `dispatch`, which takes it through the same checks, in the
-//! same order, the long way.
+//! hyper calls the service, so it never builds the request's future. It passes the same checks
+//! (`dispatch::screen`), then the throttle, plugin-chain and handler choices in the usual order. Anything
+//! else (an operator route, a refusal, a request a throttling rule counts, a plugin chain, a miss, an object
+//! on disk or still arriving, a `wait`, a request with a body) is left to `dispatch`, the long way.
 
 use http::{Method, Request};
 use hyper::body::{Body, Incoming};
 
 use super::body::ResponseBody;
 use super::decision_cache::{Asked, Replay};
+use super::dispatch::{self, Screened};
 use super::filters;
 use super::outcome;
-use super::target::Target;
 use crate::access_log::{self, Decided};
-use crate::admin;
 use crate::state::AppState;
 
 /// The answer to `request` from a remembered decision, if it can be given without awaiting.
@@ -28,14 +27,13 @@ pub fn answer(
         Method::HEAD => true,
         _ => return None,
     };
-    let path = request.uri().path();
-    if !request.body().is_end_stream() || !state.decisions.enabled() || admin::owns(path) {
+    if !request.body().is_end_stream() || !state.decisions.enabled() {
         return None;
     }
-    let target = Target::of(method, path).ok()?;
+    let Screened::Passed(target) = dispatch::screen(state, request) else {
+        return None;
+    };
     let (key, headers) = (target.key(), request.headers());
-    state.ingest_auth.check(method, key, headers).ok()?;
-    state.cdn_auth.check(method, key, headers).ok()?;
     if state.throttle.governs(method, key, headers)
         || filters::chain_for(&state.config, method, &target).is_some()
     {
