@@ -1,6 +1,6 @@
 //! End-to-end: every wait a client (or a guest) can cause has a deadline. A guest or plugin sleeping
 //! through WASI clocks fails its own request at its wall-clock deadline; silent, idle and surplus
-//! connections are closed or kept waiting within their limits; accept failures back off; a stalled upload
+//! connections are closed or kept waiting within their limits, and a slow but steady reader is not; accept failures back off; a stalled upload
 //! is aborted and stores nothing; SIGTERM drains parked requests with 503 and discards unfinished uploads.
 
 mod common;
@@ -175,6 +175,58 @@ fn a_client_that_stops_reading_its_answer_is_dropped() {
         received.len() < size,
         "the whole {size}-byte answer waited for a client that did not read ({} bytes)",
         received.len()
+    );
+}
+
+#[test]
+fn a_slow_reader_of_an_object_in_memory_is_held_to_the_idle_timeout_not_the_header_timeout() {
+    let s = Strata::with_config(
+        "[http]\nheader_timeout_ms = 300\nidle_timeout_ms = 1500\n",
+        &[],
+    );
+    // Held in memory, so it leaves as one body frame: only the socket's writes show the client reading.
+    let size = 24 << 20;
+    let put = s
+        .http()
+        .put(s.url("/vod/slow.mp4"))
+        .body(vec![7u8; size])
+        .send()
+        .expect("PUT");
+    assert!(put.status().is_success());
+    let memory_hits = s.metric("strata_tier_hits_total{tier=\"memory\"}");
+    let mut reader = connect(&s);
+    reader
+        .write_all(b"GET /vod/slow.mp4 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .expect("write the request");
+    // About 8 MB/s: the answer takes some 3 s, ten header timeouts and two idle timeouts, and the socket
+    // takes a write every few milliseconds.
+    let mut received = Vec::with_capacity(size + 1024);
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+            Err(e) => panic!(
+                "the slow reader's answer failed after {} bytes: {e}",
+                received.len()
+            ),
+        }
+        thread::sleep(Duration::from_millis(8));
+    }
+    assert!(
+        s.metric("strata_tier_hits_total{tier=\"memory\"}") > memory_hits,
+        "the object was not served from memory"
+    );
+    let body_at = received
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head")
+        + 4;
+    assert!(received.starts_with(b"HTTP/1.1 200"));
+    assert_eq!(
+        received.len() - body_at,
+        size,
+        "a client reading steadily was cut off"
     );
 }
 

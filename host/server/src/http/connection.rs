@@ -1,15 +1,23 @@
 //! What one client connection is doing, so a connection that holds a slot without using it is closed:
-//! requests in flight ([`Activity::request`]) and response bodies still being sent (a [`BodyWatch`] on each), and
-//! when either last made progress. Bytes the client sends do not count: an HTTP/2 client that only pings,
-//! or a client that never reads its answer, makes no progress.
+//! requests in flight ([`Activity::request`]), response bodies still being sent ([`Activity::sending`]),
+//! answer bytes the socket has not taken yet (`socket_watch.rs`), and when any of them last made progress.
+//! Progress is counted where the client takes bytes: a body frame handed on, or a write the socket
+//! accepted. Bytes the client sends do not count: an HTTP/2 client that only pings, a client that trickles a
+//! request head, or one that never reads its answer makes no progress.
 //!
 //! While no request is in flight (a request in flight is bounded by its own deadlines: the guest's wall
 //! clock, the longest park, the upload body's idle timeout), a connection is closed gracefully when it
-//! started no request within the header timeout of opening (a silent client, or one that sent only the
-//! HTTP/2 preface), or made no progress for the idle timeout (an idle keep-alive, a pinging HTTP/2 client,
-//! a reader that stopped reading). Once closing, what it had open may finish while it makes progress; a
-//! closing connection that makes none for the idle timeout is dropped ([`Activity::until_stalled`]), so
-//! neither an HTTP/2 client that never acknowledges the GOAWAY nor a stalled reader keeps it.
+//! completed no request head within the header timeout of opening (a silent client, one that trickles its
+//! first head, or one that sent only the HTTP/2 preface); when, over HTTP/1.1, it sent no next head within
+//! the header timeout of the socket taking its last answer's last byte (an idle keep-alive, a trickled
+//! head); or when it made no progress
+//! for the idle timeout (a pinging HTTP/2 client, a reader that stopped reading). The header rule is the
+//! one hyper's own head timer kept, which this watch replaces: that timer cost an allocation and a clock
+//! read on every request (decision 0060). Once closing, what it had open may finish while it makes
+//! progress; a closing connection that makes none for the idle timeout (one beat if it never completed a
+//! head: hyper leaves an unfinished first head open when asked to close) is dropped
+//! ([`Activity::until_stalled`]), so neither an HTTP/2 client that never acknowledges the GOAWAY nor a
+//! stalled reader nor a trickling client keeps it.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,6 +26,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
+use http::Version;
 
 use tokio::time::Instant;
 
@@ -50,6 +59,13 @@ pub struct Activity {
     requests: AtomicU64,
     /// Requests being decided or parked.
     in_flight: AtomicU32,
+    /// Response bodies being sent.
+    sending: AtomicU32,
+    /// The socket refused the connection's last write: answer bytes wait for the client to read.
+    unsent: AtomicBool,
+    /// Whether the connection speaks HTTP/2 (seen on its first request): between requests it is held to
+    /// the idle limit, where an HTTP/1.1 connection is held to the header limit.
+    multiplexed: AtomicBool,
 }
 
 impl Activity {
@@ -63,6 +79,9 @@ impl Activity {
             seen_at_ms: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
+            sending: AtomicU32::new(0),
+            unsent: AtomicBool::new(false),
+            multiplexed: AtomicBool::new(false),
         })
     }
 
@@ -83,12 +102,31 @@ impl Activity {
         self.seen_at_ms.load(Ordering::Relaxed)
     }
 
-    /// Counts a request in flight until the guard drops.
-    pub fn request(self: &Arc<Self>) -> InFlight {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+    /// Counts a request of `version` in flight until the guard drops.
+    pub fn request(self: &Arc<Self>, version: Version) -> InFlight {
+        if self.requests.fetch_add(1, Ordering::Relaxed) == 0 && version == Version::HTTP_2 {
+            self.multiplexed.store(true, Ordering::Relaxed);
+        }
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.progress();
         InFlight(Arc::clone(self))
+    }
+
+    /// Counts a response body being sent until the returned watch reports its end.
+    pub fn sending(self: &Arc<Self>) -> Sending {
+        self.sending.fetch_add(1, Ordering::Relaxed);
+        Sending(Arc::clone(self))
+    }
+
+    /// The socket took bytes of an answer: progress, and nothing waits for the client.
+    pub fn wrote(&self) {
+        self.unsent.store(false, Ordering::Relaxed);
+        self.progress();
+    }
+
+    /// The socket took no more bytes: what is left of the answer waits for the client to read.
+    pub fn write_refused(&self) {
+        self.unsent.store(true, Ordering::Relaxed);
     }
 
     /// Time since the connection opened.
@@ -116,8 +154,13 @@ impl Activity {
     /// no request in flight and made no progress for the idle timeout, counted from `since` at the earliest.
     pub async fn until_stalled(&self, since: Duration) {
         let since = millis(since);
-        let idle = millis(self.limits.idle);
         loop {
+            // Read each time: a head that completes while closing earns its answer the idle timeout.
+            let idle = if self.requests.load(Ordering::Relaxed) == 0 {
+                self.beat()
+            } else {
+                millis(self.limits.idle)
+            };
             let now = self.now_ms();
             let last = self.last_progress_ms(now).max(since);
             let due = last.saturating_add(idle);
@@ -137,8 +180,14 @@ impl Activity {
         if self.in_flight.load(Ordering::Relaxed) > 0 {
             return Duration::from_millis(idle.max(1));
         }
+        let header = millis(self.limits.header);
         let due = if self.requests.load(Ordering::Relaxed) == 0 {
-            millis(self.limits.header)
+            header
+        } else if !self.multiplexed.load(Ordering::Relaxed)
+            && self.sending.load(Ordering::Relaxed) == 0
+            && !self.unsent.load(Ordering::Relaxed)
+        {
+            last.saturating_add(header.min(idle))
         } else {
             last.saturating_add(idle)
         };
@@ -216,14 +265,19 @@ impl Drop for InFlight {
     }
 }
 
-/// A response body being sent is progress: each frame it yields (the client is reading) and its end.
-impl BodyWatch for Arc<Activity> {
+/// A response body being sent ([`Activity::sending`]): each frame it yields (the client is reading) and
+/// its end are progress.
+#[derive(Debug)]
+pub struct Sending(Arc<Activity>);
+
+impl BodyWatch for Sending {
     fn sent(&self, _bytes: usize) {
-        self.progress();
+        self.0.progress();
     }
 
     fn finished(&self, _ended: bool) {
-        self.progress();
+        self.0.sending.fetch_sub(1, Ordering::Relaxed);
+        self.0.progress();
     }
 }
 
@@ -257,7 +311,7 @@ mod tests {
                 .await
                 .is_err()
         );
-        drop(activity.request());
+        drop(activity.request(Version::HTTP_2));
         let started = Instant::now();
         idle.await;
         // Idle a minute after that request, not at the header timeout counted from opening.
@@ -266,18 +320,94 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_connection_without_progress_goes_idle_after_its_last_request() {
+    async fn an_http2_connection_without_progress_goes_idle_after_its_last_request() {
         let activity = Activity::new(LIMITS);
-        drop(activity.request());
+        drop(activity.request(Version::HTTP_2));
         let started = Instant::now();
         activity.until_idle().await;
         assert_eq!(started.elapsed(), LIMITS.idle);
     }
 
     #[tokio::test(start_paused = true)]
+    async fn an_http1_connection_gets_the_header_timeout_for_its_next_head() {
+        let activity = Activity::new(LIMITS);
+        drop(activity.request(Version::HTTP_11));
+        let started = Instant::now();
+        activity.until_idle().await;
+        assert_eq!(started.elapsed(), LIMITS.header);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_http1_answer_being_sent_is_held_to_the_idle_timeout() {
+        let activity = Activity::new(LIMITS);
+        drop(activity.request(Version::HTTP_11));
+        let body = activity.sending();
+        let started = Instant::now();
+        activity.until_idle().await;
+        assert_eq!(started.elapsed(), LIMITS.idle, "a stalled reader");
+        body.finished(true);
+        let finished = Instant::now();
+        activity.until_idle().await;
+        let waited = finished.elapsed();
+        assert!(
+            waited >= LIMITS.header && waited <= LIMITS.header + LIMITS.header / 8,
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_http1_answer_the_socket_has_not_taken_is_held_to_the_idle_timeout() {
+        let activity = Activity::new(LIMITS);
+        drop(activity.request(Version::HTTP_11));
+        activity.sending().finished(true);
+        // The body went to hyper whole; the socket then refused the rest of it.
+        activity.write_refused();
+        let started = Instant::now();
+        activity.until_idle().await;
+        assert_eq!(started.elapsed(), LIMITS.idle, "a stalled reader");
+        activity.wrote();
+        let written = Instant::now();
+        activity.until_idle().await;
+        let waited = written.elapsed();
+        assert!(
+            waited >= LIMITS.header && waited <= LIMITS.header + LIMITS.header / 8,
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_completed_while_closing_gets_the_idle_timeout_for_its_answer() {
+        let activity = Activity::new(LIMITS);
+        activity.until_idle().await;
+        let closing = activity.now();
+        let stalled = activity.until_stalled(closing);
+        tokio::pin!(stalled);
+        // Watched from before the head completes (less than a beat: not yet dropped).
+        let early = tokio::time::timeout(LIMITS.header / 16, stalled.as_mut()).await;
+        assert!(early.is_err(), "dropped before a beat");
+        drop(activity.request(Version::HTTP_11));
+        let answered = Instant::now();
+        stalled.await;
+        let waited = answered.elapsed();
+        assert!(
+            waited >= LIMITS.idle && waited <= LIMITS.idle + LIMITS.header / 8,
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_closing_connection_that_never_completed_a_head_is_dropped_after_one_beat() {
+        let activity = Activity::new(LIMITS);
+        activity.until_idle().await;
+        let closing = Instant::now();
+        activity.until_stalled(activity.now()).await;
+        assert_eq!(closing.elapsed(), LIMITS.header / 8);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_request_in_flight_holds_it_open_then_a_closing_connection_without_progress_drops() {
         let activity = Activity::new(LIMITS);
-        let request = activity.request();
+        let request = activity.request(Version::HTTP_11);
         let parked = tokio::time::timeout(Duration::from_secs(600), activity.until_idle());
         assert!(parked.await.is_err(), "a parked request was cut off");
         let closing = activity.now();
@@ -296,10 +426,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_body_that_is_read_keeps_a_closing_connection_alive() {
         let activity = Activity::new(LIMITS);
-        drop(activity.request());
+        drop(activity.request(Version::HTTP_11));
         let mut body = super::super::body::Watched::new(
             super::super::body::full(Bytes::from_static(b"x")),
-            Arc::clone(&activity),
+            activity.sending(),
         );
         tokio::time::sleep(Duration::from_secs(50)).await;
         let closing = activity.now();

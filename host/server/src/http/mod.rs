@@ -13,6 +13,7 @@ mod load;
 mod outcome;
 mod remembered;
 mod server;
+mod socket_watch;
 mod target;
 mod throttle;
 mod tls;

@@ -27,6 +27,7 @@ use super::accept::Backoff;
 use super::body::Watched;
 use super::connection::{Activity, IdleLimits, Watchdog};
 use super::dispatch;
+use super::socket_watch::WatchedSocket;
 use super::workers::{Job, Workers};
 use crate::state::AppState;
 
@@ -47,7 +48,7 @@ pub async fn run(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let builder = builder(&state);
+    let builder = builder();
     let max_connections = state.config.http.max_connections;
     let slots = Arc::new(Semaphore::new(max_connections as usize));
     let mut backoff = Backoff::default();
@@ -127,14 +128,15 @@ fn connection(
     })
 }
 
-/// The connection builder: HTTP/1.1 with head deadlines and half-closed clients answered, HTTP/2 with the
-/// same timer.
-fn builder(state: &AppState) -> auto::Builder<TokioExecutor> {
+/// The connection builder: HTTP/1.1 with half-closed clients answered (its head deadline is the idle
+/// watch's), HTTP/2 with its timer.
+fn builder() -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(state.config.http.header_timeout())
+        // The connection's idle watch keeps the head deadline (`connection.rs`): hyper's own timer is armed
+        // for every request head.
+        .header_read_timeout(None)
         // A client (or TCP proxy) that shuts down its sending side after the request still gets its answer.
         .half_close(true);
     builder.http2().timer(TokioTimer::new());
@@ -159,18 +161,18 @@ async fn serve<I>(
     let service = {
         let state = Arc::clone(&state);
         let activity = Arc::clone(&activity);
-        service_fn(move |request| {
-            let in_flight = activity.request();
+        service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let in_flight = activity.request(request.version());
             let activity = Arc::clone(&activity);
             // A combinator, not an `async` block: a block holding `answer` and awaiting it would store the
             // request's future twice, and hyper moves it on every request.
             dispatch::handle(Arc::clone(&state), peer, request).map(move |response| {
                 drop(in_flight);
-                response.map(|response| response.map(|body| Watched::new(body, activity)))
+                response.map(|response| response.map(|body| Watched::new(body, activity.sending())))
             })
         })
     };
-    let io = TokioIo::new(io);
+    let io = TokioIo::new(WatchedSocket::new(io, Arc::clone(&activity)));
     let connection = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(connection);
     let watchdog = {
