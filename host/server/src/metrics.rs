@@ -395,6 +395,7 @@ fn publish_decision_cache(stats: &crate::http::CacheStats) {
     metrics::gauge!(names::DECISION_CACHE_ENTRIES.name).set(stats.entries as f64);
     metrics::gauge!(names::DECISION_CACHE_BYTES.name).set(stats.bytes as f64);
     metrics::gauge!(names::DECISION_CACHE_BUDGET_BYTES.name).set(stats.budget as f64);
+    metrics::gauge!(names::DECISION_CACHE_FRONT_BYTES.name).set(stats.front_bytes as f64);
 }
 
 /// The cluster's store and feed, as series labelled by `service` (none on a single node).

@@ -101,6 +101,11 @@ impl Tiers {
         })
     }
 
+    /// Counts a memory hit answered from a copy of an object [`Tiers::open_in_memory`] handed over.
+    pub fn count_memory_hit(&self) {
+        Counters::bump(&self.counters.memory_hits);
+    }
+
     /// Reads a whole small object from disk into memory, sharing one read among concurrent callers.
     /// `None` if its file is gone (replaced meanwhile).
     async fn read_into_memory(

@@ -76,6 +76,10 @@ pub trait Storage: StorageRead {
         None
     }
 
+    /// Counts a read answered from a copy of what [`Storage::open_in_memory`] handed over earlier (a
+    /// connection thread's own copy of a small object) as the memory hit it stands for.
+    fn count_memory_hit(&self) {}
+
     /// Waits until `key` exists with an entity tag other than `unless_etag` (any, if `None`), or
     /// `timeout`; returns how long it waited.
     fn watch<'a>(
@@ -179,6 +183,10 @@ impl Storage for Tiers {
 
     fn open_in_memory(&self, key: &str, etag: &str) -> Option<OpenedObject> {
         Tiers::open_in_memory(self, key, etag)
+    }
+
+    fn count_memory_hit(&self) {
+        Tiers::count_memory_hit(self);
     }
 
     fn watch<'a>(

@@ -90,9 +90,91 @@ impl Prepared {
         response
     }
 
+    /// The response whole, to answer without awaiting (`http::remembered`).
+    pub fn whole(&self, is_head: bool) -> Whole {
+        Whole {
+            status: self.status,
+            head: self.headers.clone(),
+            body: (!is_head).then(|| self.body.clone()),
+            source: Source::Guest,
+            stored_at: None,
+        }
+    }
+
     /// Bytes it holds on the heap, for the decision cache's budget.
     pub fn weight(&self) -> usize {
         self.body.len() + headers_weight(&self.headers)
+    }
+}
+
+/// An answer held whole in memory (a guest's response, or an object's bytes and head): what a remembered
+/// read is answered with without awaiting, and what a connection thread's front keeps its own copy of
+/// (`decision_cache::front`).
+#[derive(Debug)]
+pub struct Whole {
+    status: StatusCode,
+    head: HeaderMap,
+    /// `None` for a HEAD.
+    body: Option<Bytes>,
+    source: Source,
+    /// When the object was stored, for the access log.
+    stored_at: Option<u64>,
+}
+
+/// Bodies up to this size are copied into a connection thread's front; larger ones are shared (what a
+/// copy saves, a shared count touched by both threads, is small beside sending them).
+const COPIED_BODY_MAX: usize = 64 << 10;
+
+impl Whole {
+    /// The response, noted in the access log as served from where its bytes came.
+    pub fn response(&self) -> Response<ResponseBody> {
+        access_log::served_from(self.source, self.stored_at);
+        let body = match &self.body {
+            Some(bytes) => body::full(bytes.clone()),
+            None => body::empty(),
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.head.clone();
+        response
+    }
+
+    /// Whether its bytes came from the memory tier.
+    pub fn came_from_memory(&self) -> bool {
+        self.source == Source::Memory
+    }
+
+    /// A copy in buffers of its own (a small body and every header name and value), so the thread that
+    /// keeps it clones and drops them without touching counts another thread touches too.
+    pub fn copied(&self) -> Whole {
+        let mut head = HeaderMap::with_capacity(self.head.len());
+        for (name, value) in &self.head {
+            let name = HeaderName::from_bytes(name.as_str().as_bytes());
+            let copied = HeaderValue::from_maybe_shared(Bytes::copy_from_slice(value.as_bytes()));
+            if let (Ok(name), Ok(mut copied)) = (name, copied) {
+                copied.set_sensitive(value.is_sensitive());
+                head.append(name, copied);
+            }
+        }
+        let body = self.body.as_ref().map(|bytes| {
+            if bytes.len() <= COPIED_BODY_MAX {
+                Bytes::copy_from_slice(bytes)
+            } else {
+                bytes.clone()
+            }
+        });
+        Whole {
+            status: self.status,
+            head,
+            body,
+            source: self.source,
+            stored_at: self.stored_at,
+        }
+    }
+
+    /// Bytes it holds on the heap, for a front's budget.
+    pub fn weight(&self) -> usize {
+        headers_weight(&self.head) + self.body.as_ref().map_or(0, Bytes::len)
     }
 }
 
@@ -130,6 +212,11 @@ impl Serving {
             headers,
             complete_head: OnceLock::new(),
         })
+    }
+
+    /// The object it serves.
+    pub fn key(&self) -> &str {
+        &self.key
     }
 
     /// Bytes it holds on the heap, for the decision cache's budget: the head made at the first serve is
@@ -213,17 +300,42 @@ pub async fn serve(storage: &dyn Storage, serving: &Serving, is_head: bool) -> S
     }
 }
 
-/// The answer from the object `serving` names if the storage holds that version in memory and hands it
-/// over at once; `None` says only "use [`serve`]" (which also tells a changed object from a missing one).
-pub fn serve_from_memory(
+/// The answer from the object `serving` names, whole, and when that object expires (seconds since the Unix
+/// epoch), if the storage holds that version in memory and hands it over at once; `None` says only "use
+/// [`serve`]" (which also tells a changed object from a missing one, and a range past its end).
+pub fn whole_from_memory(
     storage: &dyn Storage,
     serving: &Serving,
     is_head: bool,
-) -> Option<Response<ResponseBody>> {
+) -> Option<(Whole, Option<u64>)> {
     let opened = storage.open_in_memory(&serving.key, &serving.etag)?;
-    match answer_from(opened, serving, is_head) {
-        Answer::Ready(response) => Some(response),
-        Answer::FromFile { .. } => None,
+    let ObjectBody::Memory(bytes) = &opened.body else {
+        return None;
+    };
+    let size = opened.meta.size;
+    let (first, length) = bounds(serving.range, size).ok()?;
+    let whole = Whole {
+        status: serving.status,
+        head: serving.complete_head(size, first, length),
+        body: (!is_head).then(|| bytes.slice(first as usize..(first + length) as usize)),
+        source: Source::Memory,
+        stored_at: Some(opened.meta.last_modified),
+    };
+    Some((whole, opened.meta.expires_at))
+}
+
+/// The first byte and the length a serve sends of an object of `size` bytes; `Err` says why the guest's
+/// range does not fit it.
+fn bounds(range: Option<abi::ByteRange>, size: u64) -> Result<(u64, u64), String> {
+    match range {
+        None => Ok((0, size)),
+        Some(range) if range.first <= range.last && range.last < size => {
+            Ok((range.first, range.last - range.first + 1))
+        }
+        Some(range) => Err(format!(
+            "guest asked for bytes {}-{} of a {size}-byte object",
+            range.first, range.last
+        )),
     }
 }
 
@@ -251,19 +363,10 @@ fn answer_from(opened: OpenedObject, serving: &Serving, is_head: bool) -> Answer
         return Answer::Ready(serve_growing(upload, serving, is_head));
     }
     let size = opened.meta.size;
-    let (first, length) = match serving.range {
-        None => (0, size),
-        Some(range) if range.first <= range.last && range.last < size => {
-            (range.first, range.last - range.first + 1)
-        }
-        Some(range) => {
-            return Answer::Ready(body::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!(
-                    "guest asked for bytes {}-{} of a {size}-byte object",
-                    range.first, range.last
-                ),
-            ));
+    let (first, length) = match bounds(serving.range, size) {
+        Ok(bounds) => bounds,
+        Err(reason) => {
+            return Answer::Ready(body::error(StatusCode::INTERNAL_SERVER_ERROR, reason));
         }
     };
     let head = serving.complete_head(size, first, length);

@@ -1,6 +1,7 @@
 //! Reads answered without awaiting (decision 0060): a GET or HEAD whose remembered decision
 //! (`decision_cache`) is a guest's response, or a serve of an object held in memory, is answered while
-//! hyper calls the service, so it never builds the request's future. It passes the same checks
+//! hyper calls the service, so it never builds the request's future; a connection thread answers a read it
+//! answered before from its own copy (`decision_cache::front`). It passes the same checks
 //! (`dispatch::screen`), then the throttle, plugin-chain and handler choices in the usual order. Anything
 //! else (an operator route, a refusal, a request a throttling rule counts, a plugin chain, a miss, an object
 //! on disk or still arriving, a `wait`, a request with a body) is left to `dispatch`, the long way.
@@ -9,10 +10,9 @@ use http::{Method, Request};
 use hyper::body::{Body, Incoming};
 
 use super::body::ResponseBody;
-use super::decision_cache::{Asked, Replay};
+use super::decision_cache::Asked;
 use super::dispatch::{self, Screened};
 use super::filters;
-use super::outcome;
 use crate::access_log::{self, Decided};
 use crate::state::AppState;
 
@@ -49,14 +49,9 @@ pub fn answer(
         headers,
         load_permille: state.load.permille(),
     };
-    let entry = state.decisions.lookup(&asked, state.storage.as_ref())?;
-    let response = match &entry.replay {
-        Replay::Respond(prepared) => prepared.response(is_head),
-        Replay::Serve { serving } => {
-            outcome::serve_from_memory(state.storage.as_ref(), serving, is_head)?
-        }
-        Replay::Wait(_) => return None,
-    };
+    let response = state
+        .decisions
+        .answer_at_once(&asked, state.storage.as_ref(), is_head)?;
     state.decisions.count_hit();
     access_log::guest_chosen(&handler.deployment);
     access_log::decided(Decided::Cache);

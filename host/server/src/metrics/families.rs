@@ -165,6 +165,9 @@ families! {
     DECISION_CACHE_BYTES: Gauge "strata_decision_cache_bytes";
     /// The decision cache's budget in bytes.
     DECISION_CACHE_BUDGET_BYTES: Gauge "strata_decision_cache_budget_bytes";
+    /// Bytes the connection threads' own copies of remembered answers hold now (at most an eighth of the
+    /// budget, on top of it).
+    DECISION_CACHE_FRONT_BYTES: Gauge "strata_decision_cache_front_bytes";
     /// Access log lines dropped because the writer fell behind (a slow disk) or could not write.
     ACCESS_LOG_DROPPED: Counter "strata_access_log_dropped_lines_total";
     /// Playlists answered on a daterange ad-marker route with breaks kept as CUE tags (nothing dated

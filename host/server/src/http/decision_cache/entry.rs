@@ -8,6 +8,7 @@ use strata_tiers::ChangeStamps;
 use strata_tiers::stamps::ReadSet;
 
 use super::super::outcome::{Prepared, Serving};
+use super::front::Retired;
 
 /// An outcome the host may carry out again without the guest.
 #[derive(Debug)]
@@ -59,6 +60,8 @@ pub struct Entry {
     /// the first expiry among the objects it read.
     until_ms: u64,
     stored: Instant,
+    /// Set when it leaves the cache, for the fronts that keep it (`front.rs`).
+    pub(super) retired: Retired,
 }
 
 impl Entry {
@@ -74,6 +77,7 @@ impl Entry {
             reads,
             until_ms,
             stored: Instant::now(),
+            retired: Retired::default(),
         }
     }
 

@@ -11,6 +11,8 @@ use percent_encoding::percent_decode_str;
 use quick_cache::Equivalent;
 use strata_abi::types::{QueryParts, Reuse};
 
+use super::front::Retired;
+
 /// The query parameter players put CMCD in (CTA-5004): never part of a key.
 const CMCD_PARAM: &str = "CMCD";
 /// The prefix of the headers players put CMCD in: never part of a key.
@@ -136,6 +138,8 @@ pub struct Spec {
     /// Bytes [`Spec::parts`] writes whatever the request holds (tags, counts, names), so its buffer is
     /// allocated once (derived from the fields above, so equal specs agree on it).
     fixed_bytes: usize,
+    /// Set when it leaves the cache, for the fronts that keep it (`front.rs`); not part of what it is.
+    pub(super) retired: Retired,
 }
 
 /// The full key of a remembered decision: its primary key, the spec it was decided under and the values of
@@ -236,6 +240,7 @@ impl Spec {
             headers,
             load_threshold_permille: reuse.load_threshold_permille,
             fixed_bytes,
+            retired: Retired::default(),
         }
     }
 

@@ -8,16 +8,21 @@
 //! enter Wasm: a hit costs two hash lookups and a few atomic loads.
 
 mod entry;
+mod front;
 mod key;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use http::Response;
 use quick_cache::sync::Cache;
 use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
 use strata_runtime::Decided;
-use strata_tiers::StorageRead;
+use strata_tiers::{ChangeStamps, Storage, StorageRead};
+
+use super::body::ResponseBody;
+use super::outcome;
 
 pub use entry::{Entry, Replay};
 pub use key::Asked;
@@ -30,6 +35,8 @@ pub struct DecisionCache {
     /// read on every lookup for its object, so it stays while any of the object's decisions is in use.
     items: Cache<Key, Held, Weight, DefaultHashBuilder, Track>,
     counters: Arc<Counters>,
+    /// What each connection thread's front may hold (`front.rs`).
+    fronts: front::Fronts,
 }
 
 /// What the cache holds under a [`Key`].
@@ -37,6 +44,16 @@ pub struct DecisionCache {
 enum Held {
     Spec(Arc<Spec>),
     Decision(Arc<Entry>),
+}
+
+impl Held {
+    /// Marks it as gone from the cache, for the fronts that keep it.
+    fn retire(&self) {
+        match self {
+            Held::Spec(spec) => spec.retired.set(),
+            Held::Decision(entry) => entry.retired.set(),
+        }
+    }
 }
 
 /// Running totals, for the metrics.
@@ -49,6 +66,8 @@ struct Counters {
     evicted: AtomicU64,
     /// Decisions held now: stored, less those evicted, replaced or dropped.
     held: AtomicI64,
+    /// Bytes the connection threads' fronts hold now.
+    front_bytes: AtomicI64,
 }
 
 /// What the cache holds and has done, for the metrics.
@@ -68,6 +87,8 @@ pub struct CacheStats {
     pub entries: u64,
     /// Bytes held now (entries and specs).
     pub bytes: u64,
+    /// Bytes the connection threads' fronts hold now (copies of answers; at most an eighth of the budget).
+    pub front_bytes: u64,
     /// The budget.
     pub budget: u64,
 }
@@ -88,6 +109,7 @@ impl DecisionCache {
                 DefaultHashBuilder::default(),
                 Track(Arc::clone(&counters)),
             ),
+            fronts: front::Fronts::new(budget),
             counters,
         }
     }
@@ -101,11 +123,12 @@ impl DecisionCache {
 
     /// Drops the decision under `key`; whether there was one.
     fn drop_decision(&self, key: KeyRef<'_>) -> bool {
-        let dropped = self.items.remove(&key).is_some();
-        if dropped {
-            self.counters.held.fetch_sub(1, Ordering::Relaxed);
-        }
-        dropped
+        let Some((_, held)) = self.items.remove(&key) else {
+            return false;
+        };
+        held.retire();
+        self.counters.held.fetch_sub(1, Ordering::Relaxed);
+        true
     }
 
     /// Whether decisions are remembered at all.
@@ -129,6 +152,18 @@ impl DecisionCache {
     /// on to `replay` (`http::remembered`); it counts a hit it answers with [`DecisionCache::count_hit`].
     pub fn lookup(&self, asked: &Asked<'_>, storage: &dyn StorageRead) -> Option<Arc<Entry>> {
         let stamps = storage.stamps()?;
+        self.find(asked, stamps, now_ms(), storage.unstamped_change_bound())
+            .map(|(_, entry)| entry)
+    }
+
+    /// The spec and the decision remembered for `asked`, if it holds at `now_ms`; a stale one is dropped.
+    fn find(
+        &self,
+        asked: &Asked<'_>,
+        stamps: &ChangeStamps,
+        now_ms: u64,
+        unstamped: Option<std::time::Duration>,
+    ) -> Option<(Arc<Spec>, Arc<Entry>)> {
         let primary = PrimaryRef::of(asked);
         let spec = self.spec(primary)?;
         let parts = spec.parts(asked);
@@ -136,12 +171,49 @@ impl DecisionCache {
         let Some(Held::Decision(entry)) = self.items.get(&key) else {
             return None;
         };
-        if entry.holds(stamps, now_ms(), storage.unstamped_change_bound()) {
-            return Some(entry);
+        if entry.holds(stamps, now_ms, unstamped) {
+            return Some((spec, entry));
         }
         self.drop_decision(key);
         bump(&self.counters.invalidated);
         None
+    }
+
+    /// The answer to `asked` from a remembered decision, when it can be given whole without awaiting: the
+    /// guest's response, or an object the storage holds in memory. This thread's front answers when it
+    /// keeps a copy that still holds; otherwise the cache does, and the front keeps a copy. Counts nothing
+    /// (the caller counts a hit with [`DecisionCache::count_hit`]) but the memory tier's hit.
+    pub fn answer_at_once(
+        &self,
+        asked: &Asked<'_>,
+        storage: &dyn Storage,
+        is_head: bool,
+    ) -> Option<Response<ResponseBody>> {
+        let stamps = storage.stamps()?;
+        let now_ms = now_ms();
+        let unstamped = storage.unstamped_change_bound();
+        if let Some((response, from_memory)) = self.fronts.answer(asked, stamps, now_ms, unstamped)
+        {
+            if from_memory {
+                storage.count_memory_hit();
+            }
+            return Some(response);
+        }
+        let (spec, entry) = self.find(asked, stamps, now_ms, unstamped)?;
+        let (whole, object) = match &entry.replay {
+            Replay::Respond(prepared) => (prepared.whole(is_head), None),
+            Replay::Serve { serving } => {
+                // Taken before the object is read: a change after it moves the stamp.
+                let stamp = stamps.key(serving.key());
+                let (whole, expires_at) = outcome::whole_from_memory(storage, serving, is_head)?;
+                (whole, Some(front::Object::new(stamp, expires_at)))
+            }
+            Replay::Wait(_) => return None,
+        };
+        let response = whole.response();
+        self.fronts
+            .keep(asked, spec, entry, whole.copied(), object, &self.counters);
+        Some(response)
     }
 
     /// Counts a request answered with a decision found by [`DecisionCache::lookup`].
@@ -215,6 +287,8 @@ impl DecisionCache {
             evicted: get(&self.counters.evicted),
             entries: u64::try_from(self.counters.held.load(Ordering::Relaxed)).unwrap_or(0),
             bytes: self.items.weight(),
+            front_bytes: u64::try_from(self.counters.front_bytes.load(Ordering::Relaxed))
+                .unwrap_or(0),
             budget: self.budget,
         }
     }
@@ -260,6 +334,7 @@ impl Lifecycle<Key, Held> for Track {
     fn begin_request(&self) -> Self::RequestState {}
 
     fn on_evict(&self, (): &mut Self::RequestState, _key: Key, held: Held) {
+        held.retire();
         if let Held::Decision(_) = held {
             bump(&self.0.evicted);
             self.0.held.fetch_sub(1, Ordering::Relaxed);
@@ -384,5 +459,116 @@ mod tests {
         assert!(stats.bytes <= stats.budget, "{stats:?}");
         assert_eq!(stats.entries + stats.evicted, stats.stored, "{stats:?}");
         assert!(stats.entries > 0, "{stats:?}");
+    }
+
+    /// The body of `response`, whole.
+    async fn body_of(response: Response<ResponseBody>) -> Vec<u8> {
+        use http_body_util::BodyExt;
+        let collected = response.into_body().collect().await.expect("body");
+        collected.to_bytes().to_vec()
+    }
+
+    /// `decided` answering with `body` instead.
+    fn answering(mut decided: Decided, body: &str) -> Decided {
+        if let abi::Outcome::Respond(response) = &mut decided.decision.outcome {
+            response.body = body.as_bytes().to_vec();
+        }
+        decided
+    }
+
+    #[tokio::test]
+    async fn a_front_answers_again_only_while_its_decision_is_the_caches() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tiers = Tiers::open(dir.path(), TierSettings::default()).expect("tiers");
+        let cache = DecisionCache::new(8 << 20);
+        let headers = HeaderMap::new();
+        let request = asked("live/a.m3u8", &headers);
+        let first = answering(not_found("live/a.m3u8", &tiers), "first");
+        cache.remember(&request, &first, now_ms(), &tiers);
+        let answered = cache.answer_at_once(&request, &tiers, false);
+        assert_eq!(body_of(answered.expect("from the cache")).await, b"first");
+        assert!(cache.stats().front_bytes > 0, "no copy kept");
+        let again = cache.answer_at_once(&request, &tiers, false);
+        assert_eq!(body_of(again.expect("from the front")).await, b"first");
+        // A newer decision for the same request replaces the one the front copied.
+        let newer = answering(not_found("live/a.m3u8", &tiers), "newer");
+        cache.remember(&request, &newer, now_ms(), &tiers);
+        let replaced = cache.answer_at_once(&request, &tiers, false);
+        assert_eq!(body_of(replaced.expect("the newer one")).await, b"newer");
+        let kept = cache.answer_at_once(&request, &tiers, false);
+        assert_eq!(body_of(kept.expect("the newer one")).await, b"newer");
+        // A change of what it read ends both the decision and its copy.
+        tiers.announce_change("live/a.m3u8");
+        assert!(cache.answer_at_once(&request, &tiers, false).is_none());
+        // Dropped from the cache: a copy of a decision the cache no longer holds is not used.
+        let decided = answering(not_found("live/a.m3u8", &tiers), "first");
+        cache.remember(&request, &decided, now_ms(), &tiers);
+        assert!(cache.answer_at_once(&request, &tiers, false).is_some());
+        let primary = PrimaryRef::of(&request);
+        let spec = cache.spec(primary).expect("spec");
+        assert!(cache.drop_decision(KeyRef::Decision(spec.parts(&request).key(primary))));
+        assert!(cache.answer_at_once(&request, &tiers, false).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_front_copy_of_an_object_holds_only_while_the_object_is_unchanged() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let settings = TierSettings {
+            memory_bytes: 8 << 20,
+            ..TierSettings::default()
+        };
+        let tiers = Arc::new(Tiers::open(dir.path(), settings).expect("tiers"));
+        let put = |body: &'static [u8]| {
+            let tiers = Arc::clone(&tiers);
+            async move {
+                let mut writer = tiers
+                    .writer("vod/a.ts", strata_tiers::NewObject::default(), 1 << 20)
+                    .await
+                    .expect("writer");
+                writer
+                    .write(bytes::Bytes::from_static(body))
+                    .await
+                    .expect("write");
+                writer.commit().await.expect("commit")
+            }
+        };
+        let stored = put(b"first").await;
+        let cache = DecisionCache::new(8 << 20);
+        let headers = HeaderMap::new();
+        let request = asked("vod/a.ts", &headers);
+        // A guest that serves the object without reading it: only the object's own version guards it.
+        let serve = Decided {
+            decision: abi::Decision {
+                outcome: abi::Outcome::Serve(abi::ServePlan {
+                    key: "vod/a.ts".into(),
+                    status: 200,
+                    range: None,
+                    etag: stored.etag.clone(),
+                    headers: vec![("content-type".into(), "video/mp2t".into())],
+                    prefetch: Vec::new(),
+                }),
+                reuse: not_found("vod/a.ts", &tiers).decision.reuse,
+            },
+            reads: ReadSet::default(),
+        };
+        cache.remember(&request, &serve, now_ms(), tiers.as_ref());
+        let hits = tiers.stats().memory_hits;
+        for _ in 0..2 {
+            let answered = cache.answer_at_once(&request, tiers.as_ref(), false);
+            assert_eq!(body_of(answered.expect("from memory")).await, b"first");
+        }
+        assert_eq!(
+            tiers.stats().memory_hits,
+            hits + 2,
+            "each answer is a memory hit"
+        );
+        assert!(cache.stats().front_bytes > 0, "no copy kept");
+        put(b"second").await;
+        assert!(
+            cache
+                .answer_at_once(&request, tiers.as_ref(), false)
+                .is_none(),
+            "answered with the version the decision named after it was overwritten"
+        );
     }
 }
