@@ -11,8 +11,8 @@ pub mod families;
 pub mod streams;
 
 use std::fmt::Write as _;
-use std::sync::OnceLock;
 use std::time::Duration;
+use strata_tiers::sharded::Sharded;
 
 use http::{Method, StatusCode};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -149,23 +149,50 @@ const METHODS: [&str; 7] = ["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "
 /// The statuses whose series are registered once and kept: what a busy origin answers most.
 const COMMON_STATUSES: [u16; 12] = [200, 201, 204, 206, 304, 400, 403, 404, 416, 429, 500, 503];
 
-/// Handles of the per-request series, each registered on its first use (so the metrics list only series
-/// that happened): looking a labelled series up in the registry on every request costs more than the rest
-/// of a remembered decision's answer.
+/// The per-request series, counted per thread (`strata_tiers::sharded`) and handed to the registry when
+/// the metrics are read, each once it has counted something (so the metrics list only series that
+/// happened): looking a labelled series up in the registry on every request costs more than the rest of a
+/// remembered decision's answer, and the registry's counters are one atomic both connection threads write.
 struct RequestSeries {
     /// By method, then by index in [`COMMON_STATUSES`].
-    requests: [[OnceLock<metrics::Counter>; COMMON_STATUSES.len()]; METHODS.len()],
+    requests: [[Sharded; COMMON_STATUSES.len()]; METHODS.len()],
     /// Request body bytes by class.
-    received: [OnceLock<metrics::Counter>; Class::ALL.len()],
+    received: [Sharded; Class::ALL.len()],
     /// Response body bytes by class.
-    sent: [OnceLock<metrics::Counter>; Class::ALL.len()],
+    sent: [Sharded; Class::ALL.len()],
 }
 
 static REQUEST_SERIES: RequestSeries = RequestSeries {
-    requests: [const { [const { OnceLock::new() }; COMMON_STATUSES.len()] }; METHODS.len()],
-    received: [const { OnceLock::new() }; Class::ALL.len()],
-    sent: [const { OnceLock::new() }; Class::ALL.len()],
+    requests: [const { [const { Sharded::new() }; COMMON_STATUSES.len()] }; METHODS.len()],
+    received: [const { Sharded::new() }; Class::ALL.len()],
+    sent: [const { Sharded::new() }; Class::ALL.len()],
 };
+
+/// Hands the per-request series' totals to the registry.
+fn publish_request_series() {
+    let series = &REQUEST_SERIES;
+    for (method, by_status) in METHODS.iter().zip(&series.requests) {
+        for (status, counted) in COMMON_STATUSES.iter().zip(by_status) {
+            let total = counted.get();
+            if total > 0 {
+                metrics::counter!(names::REQUESTS.name, "method" => *method, "status" => status.to_string())
+                    .absolute(total);
+            }
+        }
+    }
+    for class in Class::ALL {
+        let received = series.received[class.index()].get();
+        if received > 0 {
+            metrics::counter!(names::REQUEST_BODY_BYTES.name, "class" => class.as_str())
+                .absolute(received);
+        }
+        let sent = series.sent[class.index()].get();
+        if sent > 0 {
+            metrics::counter!(names::RESPONSE_BODY_BYTES.name, "class" => class.as_str())
+                .absolute(sent);
+        }
+    }
+}
 
 /// Counts one answered request by method and status, its time to the response head by class, and a
 /// refusal by its reason.
@@ -182,11 +209,7 @@ pub fn record_request(method: &Method, class: Class, status: StatusCode, elapsed
     let method = METHODS[index];
     let series = &REQUEST_SERIES;
     match COMMON_STATUSES.iter().position(|s| *s == status.as_u16()) {
-        Some(at) => series.requests[index][at]
-            .get_or_init(|| {
-                metrics::counter!(names::REQUESTS.name, "method" => method, "status" => status.as_str().to_owned())
-            })
-            .increment(1),
+        Some(at) => series.requests[index][at].add(1),
         None => metrics::counter!(names::REQUESTS.name, "method" => method, "status" => status.as_str().to_owned())
             .increment(1),
     }
@@ -213,18 +236,10 @@ fn refusal(status: StatusCode) -> Option<&'static str> {
 pub fn record_transfer(class: Class, received: u64, sent: u64) {
     let series = &REQUEST_SERIES;
     if received > 0 {
-        series.received[class.index()]
-            .get_or_init(
-                || metrics::counter!(names::REQUEST_BODY_BYTES.name, "class" => class.as_str()),
-            )
-            .increment(received);
+        series.received[class.index()].add(received);
     }
     if sent > 0 {
-        series.sent[class.index()]
-            .get_or_init(
-                || metrics::counter!(names::RESPONSE_BODY_BYTES.name, "class" => class.as_str()),
-            )
-            .increment(sent);
+        series.sent[class.index()].add(sent);
     }
 }
 
@@ -335,6 +350,7 @@ pub fn render(state: &AppState) -> String {
     let services = state.storage.services();
     publish_services(&services);
     publish_decision_cache(&state.decisions.stats());
+    publish_request_series();
     let mut text = state.metrics.render();
     durations::render(&mut text);
     write_service_seconds(&mut text, &services);

@@ -3,10 +3,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::sharded::Sharded;
+
 /// Running totals since start.
 #[derive(Debug, Default)]
 pub struct Counters {
-    pub(super) memory_hits: AtomicU64,
+    /// Counted on every read from memory, by every connection thread.
+    pub(super) memory_hits: Sharded,
     pub(super) memory_misses: AtomicU64,
     pub(super) disk_hits: AtomicU64,
     pub(super) disk_misses: AtomicU64,
@@ -73,7 +76,7 @@ impl Counters {
     /// Copies the totals into `stats`.
     pub(super) fn fill(&self, stats: &mut TierStats) {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        stats.memory_hits = get(&self.memory_hits);
+        stats.memory_hits = self.memory_hits.get();
         stats.memory_misses = get(&self.memory_misses);
         stats.disk_hits = get(&self.disk_hits);
         stats.disk_misses = get(&self.disk_misses);

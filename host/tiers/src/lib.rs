@@ -31,6 +31,7 @@ mod open;
 pub mod pattern;
 pub mod placement;
 mod reads;
+pub mod sharded;
 mod signals;
 pub mod stamps;
 pub mod storage;

@@ -36,7 +36,7 @@ impl Tiers {
                 }
             }
             if let Some(bytes) = self.memory.get(key, &meta.etag) {
-                Counters::bump(&self.counters.memory_hits);
+                self.counters.memory_hits.add(1);
                 return Ok(Some(OpenedObject {
                     meta,
                     body: ObjectBody::Memory(bytes),
@@ -93,7 +93,7 @@ impl Tiers {
             .head(key)
             .filter(|meta| meta.complete && meta.etag == etag)?;
         let bytes = self.memory.get(key, &meta.etag)?;
-        Counters::bump(&self.counters.memory_hits);
+        self.counters.memory_hits.add(1);
         Some(OpenedObject {
             meta,
             body: ObjectBody::Memory(bytes),
@@ -103,7 +103,7 @@ impl Tiers {
 
     /// Counts a memory hit answered from a copy of an object [`Tiers::open_in_memory`] handed over.
     pub fn count_memory_hit(&self) {
-        Counters::bump(&self.counters.memory_hits);
+        self.counters.memory_hits.add(1);
     }
 
     /// Reads a whole small object from disk into memory, sharing one read among concurrent callers.

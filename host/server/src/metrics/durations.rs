@@ -2,11 +2,13 @@
 //!
 //! Written here rather than recorded through the exporter: its histograms store every sample with a
 //! timestamp and sort them into buckets at each scrape, which costs a remembered decision's answer more than
-//! the rest of its metrics; a request here adds to three counters.
+//! the rest of its metrics; a request here adds to two counters, each split per thread
+//! (`strata_tiers::sharded`).
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use strata_tiers::sharded::Sharded;
 
 use super::Class;
 use super::families::{self as names};
@@ -31,23 +33,23 @@ const BOUNDS_NANOS: [u64; 17] = {
 
 /// One class's histogram: counts per bucket (not cumulative; the last one is `+Inf`) and the sum.
 struct Histogram {
-    buckets: [AtomicU64; BOUNDS.len() + 1],
-    sum_nanos: AtomicU64,
+    buckets: [Sharded; BOUNDS.len() + 1],
+    sum_nanos: Sharded,
 }
 
 impl Histogram {
     const fn new() -> Histogram {
         Histogram {
-            buckets: [const { AtomicU64::new(0) }; BOUNDS.len() + 1],
-            sum_nanos: AtomicU64::new(0),
+            buckets: [const { Sharded::new() }; BOUNDS.len() + 1],
+            sum_nanos: Sharded::new(),
         }
     }
 
     fn record(&self, took: Duration) {
         let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         let bucket = BOUNDS_NANOS.partition_point(|bound| *bound < nanos);
-        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.buckets[bucket].add(1);
+        self.sum_nanos.add(nanos);
     }
 }
 
@@ -65,11 +67,7 @@ pub fn render(out: &mut String) {
     for class in Class::ALL {
         let histogram = &BY_CLASS[class.index()];
         // Each bucket read once: a request recorded meanwhile must not make a bound count more than `+Inf`.
-        let counts: Vec<u64> = histogram
-            .buckets
-            .iter()
-            .map(|bucket| bucket.load(Ordering::Relaxed))
-            .collect();
+        let counts: Vec<u64> = histogram.buckets.iter().map(Sharded::get).collect();
         let count: u64 = counts.iter().sum();
         if count == 0 {
             continue;
@@ -87,7 +85,7 @@ pub fn render(out: &mut String) {
             out,
             "{name}_bucket{{class=\"{label}\",le=\"+Inf\"}} {count}"
         );
-        let sum = histogram.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let sum = histogram.sum_nanos.get() as f64 / 1e9;
         let _ = writeln!(out, "{name}_sum{{class=\"{label}\"}} {sum}");
         let _ = writeln!(out, "{name}_count{{class=\"{label}\"}} {count}");
     }
@@ -104,11 +102,7 @@ mod tests {
         histogram.record(Duration::from_micros(100));
         histogram.record(Duration::from_micros(101));
         histogram.record(Duration::from_secs(60));
-        let counts: Vec<u64> = histogram
-            .buckets
-            .iter()
-            .map(|b| b.load(Ordering::Relaxed))
-            .collect();
+        let counts: Vec<u64> = histogram.buckets.iter().map(Sharded::get).collect();
         assert_eq!((counts[0], counts[1], counts[BOUNDS.len()]), (1, 1, 1));
         assert_eq!(counts.iter().sum::<u64>(), 3);
     }

@@ -19,6 +19,7 @@ use http::Response;
 use quick_cache::sync::Cache;
 use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
 use strata_runtime::Decided;
+use strata_tiers::sharded::Sharded;
 use strata_tiers::{ChangeStamps, Storage, StorageRead};
 
 use super::body::ResponseBody;
@@ -59,7 +60,8 @@ impl Held {
 /// Running totals, for the metrics.
 #[derive(Debug, Default)]
 struct Counters {
-    hits: AtomicU64,
+    /// Counted on every remembered answer, by every connection thread.
+    hits: Sharded,
     misses: AtomicU64,
     invalidated: AtomicU64,
     stored: AtomicU64,
@@ -140,11 +142,11 @@ impl DecisionCache {
     /// dropped.
     pub fn replay(&self, asked: &Asked<'_>, storage: &dyn StorageRead) -> Option<Arc<Entry>> {
         let found = self.lookup(asked, storage);
-        bump(if found.is_some() {
-            &self.counters.hits
+        if found.is_some() {
+            self.counters.hits.add(1);
         } else {
-            &self.counters.misses
-        });
+            bump(&self.counters.misses);
+        }
         found
     }
 
@@ -218,7 +220,7 @@ impl DecisionCache {
 
     /// Counts a request answered with a decision found by [`DecisionCache::lookup`].
     pub fn count_hit(&self) {
-        bump(&self.counters.hits);
+        self.counters.hits.add(1);
     }
 
     /// Remembers `decided`, made for `asked` at `now_ms`, if its guest allowed it and it can be checked
@@ -280,7 +282,7 @@ impl DecisionCache {
     pub fn stats(&self) -> CacheStats {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         CacheStats {
-            hits: get(&self.counters.hits),
+            hits: self.counters.hits.get(),
             misses: get(&self.counters.misses),
             invalidated: get(&self.counters.invalidated),
             stored: get(&self.counters.stored),
