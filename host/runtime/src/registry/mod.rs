@@ -195,6 +195,13 @@ impl Guests {
     /// The handler that decides a request for the decoded `key`: the namespaced guest with the longest
     /// matching prefix, else `origin`.
     pub fn handler_for(&self, key: &str) -> Option<Handler> {
+        self.with_handler_for(key, Handler::clone)
+    }
+
+    /// `use_it` applied to the handler that decides a request for `key` (as [`Guests::handler_for`]),
+    /// borrowed: a read answered from a remembered decision needs its generation and deployment only for
+    /// the moment, and cloning them moves counts every connection thread shares.
+    pub fn with_handler_for<R>(&self, key: &str, use_it: impl FnOnce(&Handler) -> R) -> Option<R> {
         let live = self.live.load();
         live.namespaced
             .iter()
@@ -205,7 +212,7 @@ impl Guests {
                     .is_some_and(|ns| key.starts_with(ns))
             })
             .or(live.origin.as_ref())
-            .cloned()
+            .map(use_it)
     }
 
     /// The live version of the filter plugin `name`, if deployed.

@@ -1,7 +1,9 @@
 //! The host's load as guests see it (`request.load-permille`): data-plane requests in flight (being decided
 //! or uploading) per guest instance slot, in permille. Requests parked by a `wait` do not count: they cost
 //! a few KiB and no work, and LL-HLS keeps one per player parked in normal operation, so counting them would
-//! tell every player to step down whenever many watch.
+//! tell every player to step down whenever many watch. Reads answered without awaiting (`remembered.rs`) do
+//! not count either: they are never in flight while another request reads the load, so each counts only in
+//! the load it sees itself ([`Load::permille_with_one_more`]).
 //!
 //! `guest.max_instances` is the concurrency the operator sized the origin for (it bounds the guests' pool
 //! and memory); requests past it queue for a slot at each decision, so a ratio at or above 1000 means
@@ -39,8 +41,18 @@ impl Load {
 
     /// Requests in flight per capacity, in permille, saturating at `u16::MAX`.
     pub fn permille(&self) -> u16 {
-        let in_flight = u64::from(self.in_flight.load(Ordering::Relaxed));
-        u16::try_from(in_flight * 1000 / u64::from(self.capacity)).unwrap_or(u16::MAX)
+        self.permille_of(self.in_flight.load(Ordering::Relaxed))
+    }
+
+    /// The load a request that is not counted sees if it counts itself: a read answered without awaiting
+    /// (`remembered.rs`) is never in flight across an await, so it does not write the count every
+    /// connection thread shares.
+    pub fn permille_with_one_more(&self) -> u16 {
+        self.permille_of(self.in_flight.load(Ordering::Relaxed).saturating_add(1))
+    }
+
+    fn permille_of(&self, in_flight: u32) -> u16 {
+        u16::try_from(u64::from(in_flight) * 1000 / u64::from(self.capacity)).unwrap_or(u16::MAX)
     }
 }
 
@@ -83,6 +95,7 @@ mod tests {
         let a = load.enter();
         let b = load.enter();
         assert_eq!(load.permille(), 500);
+        assert_eq!(load.permille_with_one_more(), 750, "as if it had entered");
         drop(a);
         assert_eq!(load.permille(), 250);
         drop(b);

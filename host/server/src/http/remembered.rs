@@ -39,21 +39,27 @@ pub fn answer(
     {
         return None;
     }
-    let handler = state.guests.handler_for(key)?;
-    let _in_flight = state.load.enter();
-    let asked = Asked {
-        generation: handler.generation,
-        method,
-        key,
-        query: request.uri().query().unwrap_or_default(),
-        headers,
-        load_permille: state.load.permille(),
-    };
-    let response = state
-        .decisions
-        .answer_at_once(&asked, state.storage.as_ref(), is_head)?;
-    state.decisions.count_hit();
-    access_log::guest_chosen(&handler.deployment);
-    access_log::decided(Decided::Cache);
-    Some(response)
+    state
+        .guests
+        .with_handler_for(key, |handler| {
+            let asked = Asked {
+                generation: handler.generation,
+                method,
+                key,
+                query: request.uri().query().unwrap_or_default(),
+                headers,
+                // Answered without awaiting, it is never in flight while another request reads the load:
+                // it counts only in the load it sees itself (`load.rs`).
+                load_permille: state.load.permille_with_one_more(),
+            };
+            let response =
+                state
+                    .decisions
+                    .answer_at_once(&asked, state.storage.as_ref(), is_head)?;
+            state.decisions.count_hit();
+            access_log::guest_chosen(&handler.deployment);
+            access_log::decided(Decided::Cache);
+            Some(response)
+        })
+        .flatten()
 }
