@@ -120,6 +120,43 @@ fn silent_and_idle_http1_connections_are_closed_at_the_header_timeout() {
 }
 
 #[test]
+fn trickled_heads_are_closed_at_the_header_timeout() {
+    let s = Strata::with_config("[http]\nheader_timeout_ms = 500\n", &[]);
+    // A byte every 100 ms, faster than the watch checks, until the server closes (or long after a read
+    // gives up on it: then `read_until_closed` fails the test).
+    let trickle = |stream: &TcpStream| {
+        let mut writer = stream.try_clone().expect("clone the stream");
+        thread::spawn(move || {
+            let started = std::time::Instant::now();
+            for byte in b"X-Pad: ".iter().chain(std::iter::repeat(&b'a')) {
+                if started.elapsed() > 3 * BOUND || writer.write_all(&[*byte]).is_err() {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let mut first = connect(&s);
+    first
+        .write_all(b"GET /x HTTP/1.1\r\nHost: a\r\n")
+        .expect("write the start of a head");
+    let trickler = trickle(&first);
+    read_until_closed(&mut first, "a first head trickled in");
+    let _ = trickler.join();
+    let mut second = connect(&s);
+    second
+        .write_all(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n")
+        .expect("write a request and the start of the next head");
+    let trickler = trickle(&second);
+    let answer = read_until_closed(&mut second, "a second head trickled in");
+    assert!(
+        answer.starts_with(b"HTTP/1.1 404"),
+        "the first request was answered"
+    );
+    let _ = trickler.join();
+}
+
+#[test]
 fn an_idle_http2_connection_is_closed_even_if_it_keeps_pinging() {
     let s = Strata::with_config("[http]\nidle_timeout_ms = 500\n", &[]);
     let mut h2 = connect(&s);

@@ -118,15 +118,38 @@ impl Activity {
         Sending(Arc::clone(self))
     }
 
-    /// The socket took bytes of an answer: progress, and nothing waits for the client.
+    /// The socket took bytes of an answer: progress, and nothing waits for the client. Only HTTP/1.1's
+    /// answers count: over HTTP/2 (or before a first request shows which it is) the server also writes what
+    /// is no progress, such as acknowledgements of a client's pings, and a slow reader is seen by its body
+    /// frames.
     pub fn wrote(&self) {
-        self.unsent.store(false, Ordering::Relaxed);
-        self.progress();
+        if self.answers_http1() {
+            self.unsent.store(false, Ordering::Relaxed);
+            self.progress();
+        }
     }
 
     /// The socket took no more bytes: what is left of the answer waits for the client to read.
     pub fn write_refused(&self) {
-        self.unsent.store(true, Ordering::Relaxed);
+        if self.answers_http1() {
+            self.unsent.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn answers_http1(&self) -> bool {
+        self.requests.load(Ordering::Relaxed) > 0 && !self.multiplexed.load(Ordering::Relaxed)
+    }
+
+    /// Progress counted so far.
+    #[cfg(test)]
+    pub fn progress_made(&self) -> u64 {
+        self.progress.load(Ordering::Relaxed)
+    }
+
+    /// Whether answer bytes wait for the client to read them.
+    #[cfg(test)]
+    pub fn answer_waiting(&self) -> bool {
+        self.unsent.load(Ordering::Relaxed)
     }
 
     /// Time since the connection opened.

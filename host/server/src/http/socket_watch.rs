@@ -1,6 +1,8 @@
-//! The connection's socket, watched: every write or flush the socket accepts is progress on the connection,
-//! and one it refuses marks answer bytes as waiting for the client (`connection.rs`). Over TLS the flush is
-//! what tells: the TLS layer takes a write into its own buffer and flushes that to the socket. Without this the idle
+//! The connection's socket, watched: every write the socket accepts, and the flush that follows writes, is
+//! progress on the connection, and one it refuses marks answer bytes as waiting for the client
+//! (`connection.rs`). Over TLS the flush is what tells: the TLS layer takes a write into its own buffer and
+//! flushes that to the socket. hyper flushes whenever the connection wakes, even with nothing to send (a
+//! byte arrived): such a flush is not progress, or a client trickling bytes would hold its connection. Without this the idle
 //! watch could only see body frames hyper takes, not the bytes hyper still holds for a slow reader: a body
 //! held in memory is one frame, so its last megabytes would look sent while the client was still reading.
 
@@ -17,18 +19,30 @@ use super::connection::Activity;
 pub struct WatchedSocket<I> {
     io: I,
     activity: Arc<Activity>,
+    /// Bytes were written (or refused) since the last flush that completed.
+    unflushed: bool,
 }
 
 impl<I> WatchedSocket<I> {
     /// Counts `io`'s writes on `activity`.
     pub fn new(io: I, activity: Arc<Activity>) -> Self {
-        WatchedSocket { io, activity }
+        WatchedSocket {
+            io,
+            activity,
+            unflushed: false,
+        }
     }
 
-    fn noted(&self, written: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+    fn noted(&mut self, written: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
         match &written {
-            Poll::Ready(Ok(bytes)) if *bytes > 0 => self.activity.wrote(),
-            Poll::Pending => self.activity.write_refused(),
+            Poll::Ready(Ok(bytes)) if *bytes > 0 => {
+                self.unflushed = true;
+                self.activity.wrote();
+            }
+            Poll::Pending => {
+                self.unflushed = true;
+                self.activity.write_refused();
+            }
             Poll::Ready(_) => {}
         }
         written
@@ -71,14 +85,91 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for WatchedSocket<I> {
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let flushed = Pin::new(&mut self.io).poll_flush(cx);
         match &flushed {
-            Poll::Ready(Ok(())) => self.activity.wrote(),
+            Poll::Ready(Ok(())) if self.unflushed => {
+                self.unflushed = false;
+                self.activity.wrote();
+            }
             Poll::Pending => self.activity.write_refused(),
-            Poll::Ready(Err(_)) => {}
+            Poll::Ready(_) => {}
         }
         flushed
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::http::connection::IdleLimits;
+
+    const LIMITS: IdleLimits = IdleLimits {
+        header: Duration::from_secs(10),
+        idle: Duration::from_secs(60),
+    };
+
+    #[tokio::test]
+    async fn written_bytes_are_progress_and_a_flush_with_nothing_written_is_not() {
+        let activity = Activity::new(LIMITS);
+        drop(activity.request(http::Version::HTTP_11));
+        let before = activity.progress_made();
+        let (server, mut client) = tokio::io::duplex(64);
+        let mut socket = WatchedSocket::new(server, Arc::clone(&activity));
+        socket.flush().await.expect("flush");
+        assert_eq!(activity.progress_made(), before, "an empty flush");
+        socket
+            .write_all(b"HTTP/1.1 200 OK\r\n")
+            .await
+            .expect("write");
+        socket.flush().await.expect("flush");
+        let after_write = activity.progress_made();
+        assert!(after_write > before, "a write");
+        socket.flush().await.expect("flush");
+        assert_eq!(
+            activity.progress_made(),
+            after_write,
+            "a second, empty flush"
+        );
+        let mut received = [0u8; 17];
+        client.read_exact(&mut received).await.expect("read");
+    }
+
+    #[tokio::test]
+    async fn a_write_the_socket_refuses_marks_the_answer_waiting() {
+        let activity = Activity::new(LIMITS);
+        drop(activity.request(http::Version::HTTP_11));
+        let (server, _client) = tokio::io::duplex(8);
+        let mut socket = WatchedSocket::new(server, Arc::clone(&activity));
+        let blocked =
+            tokio::time::timeout(Duration::from_millis(50), socket.write_all(&[0u8; 64])).await;
+        assert!(
+            blocked.is_err(),
+            "the client read nothing, so the write waits"
+        );
+        assert!(activity.answer_waiting());
+    }
+
+    #[tokio::test]
+    async fn http2_writes_are_not_progress() {
+        let activity = Activity::new(LIMITS);
+        let (server, mut client) = tokio::io::duplex(64);
+        let mut socket = WatchedSocket::new(server, Arc::clone(&activity));
+        // The server's SETTINGS before any request, then a PING acknowledgement after one.
+        socket.write_all(b"settings").await.expect("write");
+        socket.flush().await.expect("flush");
+        assert_eq!(activity.progress_made(), 0);
+        drop(activity.request(http::Version::HTTP_2));
+        let before = activity.progress_made();
+        socket.write_all(b"ping ack").await.expect("write");
+        socket.flush().await.expect("flush");
+        assert_eq!(activity.progress_made(), before);
+        let mut received = [0u8; 16];
+        client.read_exact(&mut received).await.expect("read");
     }
 }
