@@ -157,8 +157,13 @@ fn unusable_tls_files_are_rejected_naming_the_file() {
 #[test]
 fn logs_to_a_file_carry_no_colour_and_json_logs_are_json() {
     let plain = Strata::start(&[]);
-    let log = plain.stderr();
-    assert!(log.contains("serving"), "{log}");
+    // The log line may follow the listening line on stdout by a moment.
+    let mut log = String::new();
+    let served = common::poll(Duration::from_secs(10), || {
+        log = plain.stderr();
+        log.contains("serving")
+    });
+    assert!(served, "{log}");
     assert!(
         !log.contains('\u{1b}'),
         "ANSI escapes in a log file:\n{log}"
