@@ -141,21 +141,16 @@ impl DecisionCache {
     /// The remembered decision for `asked`, if one holds now, counted as a hit or a miss; a stale one is
     /// dropped.
     pub fn replay(&self, asked: &Asked<'_>, storage: &dyn StorageRead) -> Option<Arc<Entry>> {
-        let found = self.lookup(asked, storage);
+        let found = storage.stamps().and_then(|stamps| {
+            self.find(asked, stamps, now_ms(), storage.unstamped_change_bound())
+                .map(|(_, entry)| entry)
+        });
         if found.is_some() {
             self.counters.hits.add(1);
         } else {
             bump(&self.counters.misses);
         }
         found
-    }
-
-    /// [`DecisionCache::replay`] without counting the hit or miss, for a caller that may hand the request
-    /// on to `replay` (`http::remembered`); it counts a hit it answers with [`DecisionCache::count_hit`].
-    pub fn lookup(&self, asked: &Asked<'_>, storage: &dyn StorageRead) -> Option<Arc<Entry>> {
-        let stamps = storage.stamps()?;
-        self.find(asked, stamps, now_ms(), storage.unstamped_change_bound())
-            .map(|(_, entry)| entry)
     }
 
     /// The spec and the decision remembered for `asked`, if it holds at `now_ms`; a stale one is dropped.
@@ -218,7 +213,8 @@ impl DecisionCache {
         Some(response)
     }
 
-    /// Counts a request answered with a decision found by [`DecisionCache::lookup`].
+    /// Counts a request answered by [`DecisionCache::answer_at_once`] (which a caller may instead hand on to
+    /// [`DecisionCache::replay`], which counts its own).
     pub fn count_hit(&self) {
         self.counters.hits.add(1);
     }
